@@ -1,0 +1,38 @@
+# The README's quick start is `make demo` and `make test`; both work offline from a clean clone
+# (package registries only). torch is pinned first so that nothing pulls a CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCI := $(VENV)/bin/sci
+STAMP := $(VENV)/.scisuite-installed
+
+.PHONY: install demo test test-slow lint bench-attention clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(SCI) info
+	$(SCI) predict --domain molecule data/molecules_example.csv -o demo_predictions.csv
+	$(PY) -c "import pandas as pd; print(pd.read_csv('demo_predictions.csv').to_string(max_colwidth=40))"
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+lint: install
+	$(VENV)/bin/ruff check scisuite tests bench
+
+bench-attention: install
+	$(PY) bench/attention_sparse_vs_dense.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo_predictions.csv

@@ -1,0 +1,99 @@
+"""Output heads on top of :class:`~scisuite.core.backbone.Backbone` states."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+from torch_geometric.nn.aggr import AttentionalAggregation, MeanAggregation, SumAggregation
+
+from scisuite.core.layers import mlp
+
+
+class GraphHead(nn.Module):
+    """Pool node states per graph, then an MLP: ``[N, d] -> [num_graphs, out_dim]``.
+
+    Args:
+        d_model: node state width.
+        out_dim: outputs per graph (tasks, or classes).
+        pooling: ``"mean"``, ``"sum"`` or ``"attention"`` (gated attention pooling,
+            Li et al. 2016) (default ``"mean"``).
+        hidden_dim: MLP hidden width (default ``d_model``).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        out_dim: int,
+        pooling: Literal["mean", "sum", "attention"] = "mean",
+        hidden_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        if pooling == "mean":
+            self.pool: nn.Module = MeanAggregation()
+        elif pooling == "sum":
+            self.pool = SumAggregation()
+        elif pooling == "attention":
+            self.pool = AttentionalAggregation(gate_nn=nn.Linear(d_model, 1))
+        else:
+            raise ValueError(f"unknown pooling {pooling!r}; use mean, sum or attention")
+        self.pooling = pooling
+        self.mlp = mlp(d_model, hidden_dim or d_model, out_dim)
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, node_states: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        """``node_states [N, d]``, ``batch [N]`` -> ``[num_graphs, out_dim]``."""
+        pooled = self.pool(node_states, batch, dim_size=num_graphs)
+        return self.mlp(pooled)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(pooling={self.pooling}, mlp={self.mlp})"
+
+
+class NodeHead(nn.Module):
+    """Per-node MLP: ``[N, d] -> [N, out_dim]``.
+
+    Args:
+        d_model: node state width.
+        out_dim: outputs per node.
+        hidden_dim: MLP hidden width (default ``d_model``).
+    """
+
+    def __init__(self, d_model: int, out_dim: int, hidden_dim: int | None = None) -> None:
+        super().__init__()
+        self.mlp = mlp(d_model, hidden_dim or d_model, out_dim)
+
+    def reset_parameters(self) -> None:
+        for module in self.mlp:
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def forward(self, node_states: Tensor) -> Tensor:
+        return self.mlp(node_states)
+
+
+class TokenLMHead(nn.Module):
+    """Next-token logits: ``[N, d] -> [N, vocab_size]``.
+
+    Args:
+        d_model: token state width.
+        vocab_size: number of token ids.
+        tied_embedding: share weights with this input embedding (default: untied).
+    """
+
+    def __init__(
+        self, d_model: int, vocab_size: int, tied_embedding: nn.Embedding | None = None
+    ) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_model, vocab_size, bias=False)
+        if tied_embedding is not None:
+            if tied_embedding.weight.shape != self.proj.weight.shape:
+                raise ValueError("tied embedding shape does not match [vocab_size, d_model]")
+            self.proj.weight = tied_embedding.weight
+
+    def forward(self, token_states: Tensor) -> Tensor:
+        return self.proj(token_states)

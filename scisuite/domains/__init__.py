@@ -1,0 +1,1 @@
+"""Domain plugins (protein, molecule, mesh); no domain imports another."""

@@ -1,0 +1,1 @@
+"""Small-molecule domain: readers, datasets and splits for SMILES / SDF inputs."""

