@@ -83,9 +83,15 @@ class Predictor:
         self, inputs: Any, batch_size: int = 64, on_error: OnError = "skip", **reader_options: Any
     ) -> Iterator[dict[str, Any]]:
         """Stream one output row per input record (bounded memory)."""
-        return predict_rows(self.plugin, self.model, self.config,
-                            self.records(inputs, **reader_options), batch_size, self.device,
-                            on_error)
+        return predict_rows(
+            self.plugin,
+            self.model,
+            self.config,
+            self.records(inputs, **reader_options),
+            batch_size,
+            self.device,
+            on_error,
+        )
 
     def predict(
         self, inputs: Any, batch_size: int = 64, on_error: OnError = "skip", **reader_options: Any
@@ -104,8 +110,12 @@ class Predictor:
         **reader_options: Any,
     ) -> int:
         """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL, atomic). Returns row count."""
-        return write_rows(self.iter_rows(inputs, batch_size, on_error, **reader_options), output,
-                          self.columns(), fmt)
+        return write_rows(
+            self.iter_rows(inputs, batch_size, on_error, **reader_options),
+            output,
+            self.columns(),
+            fmt,
+        )
 
     def columns(self) -> list[str]:
         return [*self.plugin.output_columns(self.config), "status", "error"]
@@ -227,16 +237,30 @@ def train(
     data = plugin.build_training_data(request)
     model = plugin.build_model(data.config)
     output = Path(output)
-    result = fit(plugin, model, data.config, data.train, data.val, train_config, output.with_name(
-        f".{output.name}.work"), quiet=quiet)
+    result = fit(
+        plugin,
+        model,
+        data.config,
+        data.train,
+        data.val,
+        train_config,
+        output.with_name(f".{output.name}.work"),
+        quiet=quiet,
+    )
     model.load_state_dict(result.state_dict)
     device = resolve_device("cuda" if train_config.accelerator in ("gpu", "cuda") else "cpu")
-    metrics: dict[str, Any] = {"best_val_loss": result.best_val_loss,
-                               "epochs": result.epochs_run,
-                               "train_seconds": round(result.train_seconds, 2)}
-    metrics["val"] = _metrics_on(plugin, model, data.config, data.val, train_config.batch_size, device)[0]
+    metrics: dict[str, Any] = {
+        "best_val_loss": result.best_val_loss,
+        "epochs": result.epochs_run,
+        "train_seconds": round(result.train_seconds, 2),
+    }
+    metrics["val"] = _metrics_on(
+        plugin, model, data.config, data.val, train_config.batch_size, device
+    )[0]
     if data.test:
-        metrics["test"] = _metrics_on(plugin, model, data.config, data.test, train_config.batch_size, device)[0]
+        metrics["test"] = _metrics_on(
+            plugin, model, data.config, data.test, train_config.batch_size, device
+        )[0]
     meta = CheckpointMeta(
         domain=plugin.name,
         schema_version=plugin.schema_version,
@@ -246,8 +270,11 @@ def train(
         metrics=metrics,
         command=command if command is not None else shlex.join(["sci", *sys.argv[1:]]),
         package_version=__version__,
-        extra={"provenance": data.provenance, "train_config": train_config.to_dict(),
-               "rejected_records": len(data.rejected)},
+        extra={
+            "provenance": data.provenance,
+            "train_config": train_config.to_dict(),
+            "rejected_records": len(data.rejected),
+        },
     )
     return save_checkpoint(output, model.state_dict(), meta)
 
@@ -272,8 +299,9 @@ def evaluate(
     graphs = predictor.plugin.evaluation_data(request, predictor.config)
     if not graphs:
         raise ValueError("no labelled records to evaluate")
-    metrics, pred, target = _metrics_on(predictor.plugin, predictor.model, predictor.config, graphs, batch_size,
-                                        predictor.device)
+    metrics, pred, target = _metrics_on(
+        predictor.plugin, predictor.model, predictor.config, graphs, batch_size, predictor.device
+    )
     return metrics, pred, target, predictor
 
 
@@ -297,4 +325,3 @@ def info(registry: PluginRegistry | None = None) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "domains": domains,
     }
-

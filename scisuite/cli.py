@@ -46,8 +46,9 @@ def _training_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sci", description="scisuite: one graph/sequence transformer for proteins, "
-        "molecules and meshes.")
+        prog="sci",
+        description="scisuite: one graph/sequence transformer for proteins, molecules and meshes.",
+    )
     parser.add_argument("--version", action="version", version=f"scisuite {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
@@ -55,8 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="input files ('-' = stdin)")
     p.add_argument("-o", "--output", type=Path, help="output table (default: CSV on stdout)")
     p.add_argument("--format", choices=("csv", "tsv", "parquet", "jsonl"), help="output format")
-    p.add_argument("--on-error", choices=("raise", "skip"), default="skip",
-                   help="bad records: stop (raise) or report them as error rows (skip, default)")
+    p.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="skip",
+        help="bad records: stop (raise) or report them as error rows (skip, default)",
+    )
     _common(p)
 
     t = verbs.add_parser("train", help="train a model and write a checkpoint directory")
@@ -69,8 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--devices", default="auto", help="number of devices (auto)")
     t.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (auto)")
     t.add_argument("--precision", default="32-true", help="Lightning precision (32-true)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a model config field, e.g. --set d_model=64 (repeatable)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a model config field, e.g. --set d_model=64 (repeatable)",
+    )
     _common(t)
 
     e = verbs.add_parser("evaluate", help="metrics (and plots) of a checkpoint on labelled data")
@@ -106,8 +116,13 @@ def _add_domain_options(parser: argparse.ArgumentParser, verb: str, options: Seq
     types: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
     for option in options:
         if verb in option.verbs:
-            sub.add_argument(option.flag, dest=f"opt_{option.dest}", nargs=option.nargs,
-                             type=types[option.type], help=option.help)
+            sub.add_argument(
+                option.flag,
+                dest=f"opt_{option.dest}",
+                nargs=option.nargs,
+                type=types[option.type],
+                help=option.help,
+            )
 
 
 def _subparser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
@@ -118,8 +133,11 @@ def _subparser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentP
 
 
 def _domain_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {k.removeprefix("opt_"): v for k, v in vars(args).items()
-            if k.startswith("opt_") and v is not None}
+    return {
+        k.removeprefix("opt_"): v
+        for k, v in vars(args).items()
+        if k.startswith("opt_") and v is not None
+    }
 
 
 def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -140,8 +158,13 @@ def _request(args: argparse.Namespace, inputs: Sequence[Path] = ()) -> Any:
 
     test = args.test or (Path(inputs[0]) if inputs else None)
     return TrainRequest(
-        dataset=args.dataset, data=args.data, val=args.val, test=test, split=args.split,
-        seed=args.seed, columns=_domain_options(args),
+        dataset=args.dataset,
+        data=args.data,
+        val=args.val,
+        test=test,
+        split=args.split,
+        seed=args.seed,
+        columns=_domain_options(args),
         model_overrides=_parse_overrides(getattr(args, "set", [])),
     )
 
@@ -154,8 +177,10 @@ def _cmd_info(args: argparse.Namespace, registry: Any) -> int:
         print(json.dumps(facts, indent=2))
         return 0
     print(f"scisuite {facts['scisuite']}  (python {facts['python']}, torch {facts['torch']})")
-    print(f"device: {facts['device']}  cuda available: {facts['cuda_available']}  "
-          f"threads: {facts['threads']}")
+    print(
+        f"device: {facts['device']}  cuda available: {facts['cuda_available']}  "
+        f"threads: {facts['threads']}"
+    )
     print("domains:" if facts["domains"] else "domains: none installed")
     for name, entry in facts["domains"].items():
         ckpt = entry["checkpoint"] or "no shipped checkpoint"
@@ -168,8 +193,9 @@ def _cmd_info(args: argparse.Namespace, registry: Any) -> int:
 def _cmd_predict(args: argparse.Namespace, registry: Any) -> int:
     from scisuite import api
 
-    predictor = api.load(args.domain, checkpoint=args.checkpoint, device=args.device,
-                         registry=registry)
+    predictor = api.load(
+        args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
+    )
     options = _domain_options(args)
     total, errors = 0, 0
     for path in args.inputs:
@@ -178,10 +204,14 @@ def _cmd_predict(args: argparse.Namespace, registry: Any) -> int:
             frame.to_csv(sys.stdout, index=False, header=total == 0)
             count, bad = len(frame), int((frame["status"] == "error").sum())
         else:
-            out = args.output if len(args.inputs) == 1 else args.output.with_name(
-                f"{Path(path).name.split('.')[0]}.{args.output.name}")
-            count = predictor.predict_file(path, out, args.format, args.batch_size,
-                                           args.on_error, **options)
+            out = (
+                args.output
+                if len(args.inputs) == 1
+                else args.output.with_name(f"{Path(path).name.split('.')[0]}.{args.output.name}")
+            )
+            count = predictor.predict_file(
+                path, out, args.format, args.batch_size, args.on_error, **options
+            )
             from scisuite.core.io import read_table
 
             bad = int((read_table(out)["status"] == "error").sum())
@@ -201,14 +231,28 @@ def _cmd_train(args: argparse.Namespace, registry: Any) -> int:
         raise UsageError("give exactly one of --dataset NAME or --data FILE")
     accelerator = {"auto": "auto", "cpu": "cpu"}.get(args.device, "gpu")
     train_config = TrainConfig(
-        max_epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
-        accelerator=accelerator, devices=args.devices, strategy=args.strategy,
-        precision=args.precision, num_workers=args.num_workers,
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        seed=args.seed,
+        accelerator=accelerator,
+        devices=args.devices,
+        strategy=args.strategy,
+        precision=args.precision,
+        num_workers=args.num_workers,
     )
     command = shlex.join(["sci", *args.argv])
-    path = api.train(args.domain, _request(args), train_config, args.output, command=command,
-                     quiet=args.quiet, registry=registry)
+    path = api.train(
+        args.domain,
+        _request(args),
+        train_config,
+        args.output,
+        command=command,
+        quiet=args.quiet,
+        registry=registry,
+    )
     if not args.quiet:
         from scisuite.core.checkpoint import load_checkpoint
 
@@ -225,8 +269,13 @@ def _cmd_evaluate(args: argparse.Namespace, registry: Any) -> int:
     if not args.inputs and args.dataset is None and args.test is None:
         raise UsageError("give a labelled input file or --dataset NAME")
     metrics, pred, target, predictor = api.evaluate(
-        _request(args, args.inputs), checkpoint=args.checkpoint, domain=args.domain,
-        batch_size=args.batch_size, device=args.device, registry=registry)
+        _request(args, args.inputs),
+        checkpoint=args.checkpoint,
+        domain=args.domain,
+        batch_size=args.batch_size,
+        device=args.device,
+        registry=registry,
+    )
     print(json.dumps(metrics, indent=2))
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -242,8 +291,10 @@ def _cmd_evaluate(args: argparse.Namespace, registry: Any) -> int:
 def _cmd_design(args: argparse.Namespace, registry: Any) -> int:
     plugin = registry_get(registry, args.domain)
     if not hasattr(plugin, "design"):
-        raise UsageError(f"the {args.domain} domain has no inverse design; `sci design` is for "
-                         "the protein domain")
+        raise UsageError(
+            f"the {args.domain} domain has no inverse design; `sci design` is for "
+            "the protein domain"
+        )
     return int(plugin.design(args) or 0)
 
 
@@ -265,8 +316,10 @@ def _cmd_data(args: argparse.Namespace, registry: Any) -> int:
             raise UsageError(f"the {args.domain} domain has nothing to generate; use `data build`")
         return int(generate(args) or 0)
     if args.name not in plugin.datasets:
-        raise UsageError(f"unknown {args.domain} dataset {args.name!r}; "
-                         f"see `sci data list --domain {args.domain}`")
+        raise UsageError(
+            f"unknown {args.domain} dataset {args.name!r}; "
+            f"see `sci data list --domain {args.domain}`"
+        )
     path = plugin.datasets[args.name].build(args.output, args.cache_dir)
     print(f"built {args.domain}/{args.name} at {path}")
     return 0
@@ -279,8 +332,12 @@ def registry_get(registry: Any, name: str) -> Any:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
-    "info": _cmd_info, "predict": _cmd_predict, "train": _cmd_train,
-    "evaluate": _cmd_evaluate, "design": _cmd_design, "data": _cmd_data,
+    "info": _cmd_info,
+    "predict": _cmd_predict,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "design": _cmd_design,
+    "data": _cmd_data,
 }
 
 

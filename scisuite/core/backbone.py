@@ -49,7 +49,9 @@ class Backbone(nn.Module):
         else:
             self.embed = nn.Linear(config.node_in_dim, d)
         self.positions = (
-            SinusoidalPositions(d, config.max_positions) if config.position == "sinusoidal" else None
+            SinusoidalPositions(d, config.max_positions)
+            if config.position == "sinusoidal"
+            else None
         )
         self.lap_pe = nn.Linear(config.lap_pe_dim, d, bias=False) if config.lap_pe_dim else None
         self.rw_pe = nn.Linear(config.rw_pe_dim, d, bias=False) if config.rw_pe_dim else None
@@ -85,7 +87,9 @@ class Backbone(nn.Module):
         if kind == "dense" and not isinstance(pattern, DensePattern):
             raise TypeError(f"attention='dense' needs a DensePattern, got {type(pattern).__name__}")
         if kind == "sparse" and not isinstance(pattern, EdgePattern):
-            raise TypeError(f"attention='sparse' needs an EdgePattern, got {type(pattern).__name__}")
+            raise TypeError(
+                f"attention='sparse' needs an EdgePattern, got {type(pattern).__name__}"
+            )
 
     def forward(
         self,
@@ -99,14 +103,14 @@ class Backbone(nn.Module):
         positions: Tensor | None = None,
     ) -> BackboneOutput:
         """Args:
-            x: ``[N]`` token ids (``vocab_size > 0``) or ``[N, node_in_dim]`` features.
-            batch: ``[N]`` graph/sequence id of each node, sorted.
-            pattern: attention pattern over the ``N`` real nodes (None if ``attention="none"``).
-            edge_index: ``[2, E]`` real edges for local message passing.
-            edge_attr: ``[E, edge_in_dim]`` raw edge features.
-            lap_pe: ``[N, lap_pe_dim]`` Laplacian eigenvectors.
-            rw_pe: ``[N, rw_pe_dim]`` random-walk encodings.
-            positions: ``[N]`` token positions; derived from ``batch`` when omitted.
+        x: ``[N]`` token ids (``vocab_size > 0``) or ``[N, node_in_dim]`` features.
+        batch: ``[N]`` graph/sequence id of each node, sorted.
+        pattern: attention pattern over the ``N`` real nodes (None if ``attention="none"``).
+        edge_index: ``[2, E]`` real edges for local message passing.
+        edge_attr: ``[E, edge_in_dim]`` raw edge features.
+        lap_pe: ``[N, lap_pe_dim]`` Laplacian eigenvectors.
+        rw_pe: ``[N, rw_pe_dim]`` random-walk encodings.
+        positions: ``[N]`` token positions; derived from ``batch`` when omitted.
         """
         self._check_pattern(pattern)
         n = x.size(0)
@@ -120,7 +124,11 @@ class Backbone(nn.Module):
             h = h + self.lap_pe(_required(lap_pe, "lap_pe"))
         if self.rw_pe is not None:
             h = h + self.rw_pe(_required(rw_pe, "rw_pe"))
-        e = self.edge_embed(_required(edge_attr, "edge_attr")) if self.edge_embed is not None else None
+        e = (
+            self.edge_embed(_required(edge_attr, "edge_attr"))
+            if self.edge_embed is not None
+            else None
+        )
         if self.global_tokens is not None:
             assert isinstance(pattern, EdgePattern)
             pattern, token_graph = global_token_pattern(pattern, self.global_tokens.size(0), batch)

@@ -130,7 +130,9 @@ def load_checkpoint(directory: str | Path) -> tuple[CheckpointMeta, dict[str, to
     config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
     for required in (config_path, weights_path):
         if not required.exists():
-            pickled = sorted(p.name for p in path.iterdir() if p.suffix in (".pt", ".pth", ".bin", ".ckpt"))
+            pickled = sorted(
+                p.name for p in path.iterdir() if p.suffix in (".pt", ".pth", ".bin", ".ckpt")
+            )
             hint = f" (found pickled file(s) {pickled}, which are refused)" if pickled else ""
             raise CheckpointError(f"checkpoint {path} has no {required.name}{hint}")
     _refuse_pickle(weights_path)

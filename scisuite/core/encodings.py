@@ -43,7 +43,9 @@ class SinusoidalPositions(nn.Module):
         if d_model % 2:
             raise ValueError(f"sinusoidal positions need an even d_model, got {d_model}")
         position = torch.arange(max_positions, dtype=torch.float32)[:, None]
-        freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(1e4) / d_model))
+        freq = torch.exp(
+            torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(1e4) / d_model)
+        )
         table = torch.zeros(max_positions, d_model)
         table[:, 0::2] = torch.sin(position * freq)
         table[:, 1::2] = torch.cos(position * freq)

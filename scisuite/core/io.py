@@ -126,7 +126,9 @@ def text_stream(text: str) -> IO[str]:
     return io.StringIO(text)
 
 
-def _chunks(rows: Iterable[dict[str, Any]], columns: list[str], size: int) -> Iterator[pd.DataFrame]:
+def _chunks(
+    rows: Iterable[dict[str, Any]], columns: list[str], size: int
+) -> Iterator[pd.DataFrame]:
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, size)):
         yield pd.DataFrame.from_records(chunk).reindex(columns=columns)

@@ -22,7 +22,11 @@ from scisuite.core.patterns import AttentionPattern
 
 def mlp(in_dim: int, hidden_dim: int, out_dim: int, layer_norm: bool = False) -> nn.Sequential:
     """Two-layer GELU MLP, optionally followed by LayerNorm (MeshGraphNets style)."""
-    layers: list[nn.Module] = [nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, out_dim)]
+    layers: list[nn.Module] = [
+        nn.Linear(in_dim, hidden_dim),
+        nn.GELU(),
+        nn.Linear(hidden_dim, out_dim),
+    ]
     if layer_norm:
         layers.append(nn.LayerNorm(out_dim))
     return nn.Sequential(*layers)

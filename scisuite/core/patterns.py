@@ -135,7 +135,9 @@ def hop_rings(edge_index: Tensor, num_nodes: int, max_hops: int) -> list[Tensor]
         new = (expanded - expanded.multiply(reached)).tocoo()
         new.eliminate_zeros()
         rows, cols = new.row.astype(np.int64), new.col.astype(np.int64)
-        rings.append(torch.stack([torch.from_numpy(cols), torch.from_numpy(rows)]).to(edge_index.device))
+        rings.append(
+            torch.stack([torch.from_numpy(cols), torch.from_numpy(rows)]).to(edge_index.device)
+        )
         frontier = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape)
         reached = reached + frontier
     return rings
@@ -237,9 +239,10 @@ def global_token_pattern(
     node_ids = torch.arange(n, device=device)
     tok = token_ids.view(num_graphs, num_tokens)[batch]  # [N, T]
     to_node = torch.stack([tok.reshape(-1), node_ids.repeat_interleave(num_tokens)])
-    tok_tok = torch.cartesian_prod(torch.arange(num_tokens, device=device),
-                                   torch.arange(num_tokens, device=device)).t()
-    graph_offsets = (n + torch.arange(num_graphs, device=device) * num_tokens)
+    tok_tok = torch.cartesian_prod(
+        torch.arange(num_tokens, device=device), torch.arange(num_tokens, device=device)
+    ).t()
+    graph_offsets = n + torch.arange(num_graphs, device=device) * num_tokens
     tok_tok = (tok_tok[:, None, :] + graph_offsets[None, :, None]).reshape(2, -1)
     edges = torch.cat([base.edge_index, to_node, to_node.flip(0), tok_tok], dim=1)
     return _finalise(edges, n + token_ids.numel()), token_graph

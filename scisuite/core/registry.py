@@ -30,9 +30,7 @@ class PluginRegistry:
         use_entry_points: also discover installed plugins (default True).
     """
 
-    def __init__(
-        self, plugins: Iterable[DomainPlugin] = (), use_entry_points: bool = True
-    ) -> None:
+    def __init__(self, plugins: Iterable[DomainPlugin] = (), use_entry_points: bool = True) -> None:
         self._loaded: dict[str, DomainPlugin] = {p.name: p for p in plugins}
         self._entry_points: dict[str, EntryPoint] = {}
         if use_entry_points:

@@ -56,7 +56,10 @@ class DomainLightningModule(L.LightningModule):
     """
 
     def __init__(
-        self, plugin: DomainPlugin, model: nn.Module, config: FrozenConfig,
+        self,
+        plugin: DomainPlugin,
+        model: nn.Module,
+        config: FrozenConfig,
         train_config: TrainConfig,
     ) -> None:
         super().__init__()
@@ -72,8 +75,15 @@ class DomainLightningModule(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self.plugin.loss(self.model(batch), batch, self.config)
-        self.log("train_loss", loss, batch_size=batch.num_graphs, prog_bar=True, on_epoch=True,
-                 on_step=False, sync_dist=True)
+        self.log(
+            "train_loss",
+            loss,
+            batch_size=batch.num_graphs,
+            prog_bar=True,
+            on_epoch=True,
+            on_step=False,
+            sync_dist=True,
+        )
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -111,7 +121,10 @@ class DomainLightningModule(L.LightningModule):
             return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
 
 class GraphDataModule(L.LightningDataModule):
@@ -126,12 +139,19 @@ class GraphDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train, batch_size=self.batch_size, shuffle=True,
-                          num_workers=self.num_workers, generator=generator, drop_last=False)
+        return DataLoader(
+            self.train,
+            batch_size=self.batch_size,
+            shuffle=True,
+            num_workers=self.num_workers,
+            generator=generator,
+            drop_last=False,
+        )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val, batch_size=self.batch_size, shuffle=False,
-                          num_workers=self.num_workers)
+        return DataLoader(
+            self.val, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers
+        )
 
 
 @dataclass
@@ -173,8 +193,14 @@ def fit(
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     work_dir = Path(work_dir)
     module = DomainLightningModule(plugin, model, config, train_config)
-    checkpoint = ModelCheckpoint(dirpath=work_dir / "lightning", monitor="val_loss", mode="min",
-                                 save_top_k=1, save_last=True, filename="best")
+    checkpoint = ModelCheckpoint(
+        dirpath=work_dir / "lightning",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=1,
+        save_last=True,
+        filename="best",
+    )
     callbacks: list[L.Callback] = [checkpoint]
     if train_config.patience:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=train_config.patience))
@@ -192,8 +218,9 @@ def fit(
         deterministic=False,
         log_every_n_steps=10,
     )
-    data = GraphDataModule(train, val, train_config.batch_size, train_config.num_workers,
-                           train_config.seed)
+    data = GraphDataModule(
+        train, val, train_config.batch_size, train_config.num_workers, train_config.seed
+    )
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     elapsed = time.perf_counter() - start

@@ -29,8 +29,9 @@ def test_info_reports_versions_device_and_domains() -> None:
     result = run("info", "--json")
     assert result.returncode == 0, result.stderr
     facts = json.loads(result.stdout)
-    assert facts["scisuite"] and facts["torch"].startswith("2.") and facts["device"] in ("cpu",
-                                                                                          "cuda")
+    assert (
+        facts["scisuite"] and facts["torch"].startswith("2.") and facts["device"] in ("cpu", "cuda")
+    )
     assert isinstance(facts["domains"], dict)
     assert run("info").returncode == 0
 

@@ -95,8 +95,17 @@ def test_sci_predict_smoke(plugin, registry, tmp_path) -> None:
     path, _, _ = _checkpoint(plugin, tmp_path)
     example, n_records, n_bad = plugin.write_example_file(tmp_path)
     out = tmp_path / "pred.csv"
-    argv = ["predict", "--domain", plugin.name, str(example), "--checkpoint", str(path),
-            "-o", str(out), "--quiet"]
+    argv = [
+        "predict",
+        "--domain",
+        plugin.name,
+        str(example),
+        "--checkpoint",
+        str(path),
+        "-o",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv, registry=registry) == 0
     frame = pd.read_csv(out)
     assert len(frame) == n_records and (frame["status"] == "error").sum() == n_bad

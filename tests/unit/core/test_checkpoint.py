@@ -7,15 +7,28 @@ import pytest
 import torch
 
 from scisuite.core.backbone import Backbone
-from scisuite.core.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
+from scisuite.core.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    load_checkpoint,
+    save_checkpoint,
+)
 from scisuite.core.config import BackboneConfig
 from scisuite.core.patterns import DensePattern
 
 
 def _model() -> Backbone:
     torch.manual_seed(0)
-    return Backbone(BackboneConfig(d_model=16, num_heads=2, num_layers=2, vocab_size=20,
-                                   position="rotary", propagation_hops=1)).eval()
+    return Backbone(
+        BackboneConfig(
+            d_model=16,
+            num_heads=2,
+            num_layers=2,
+            vocab_size=20,
+            position="rotary",
+            propagation_hops=1,
+        )
+    ).eval()
 
 
 def test_round_trip_is_bit_identical(tmp_path) -> None:
@@ -28,8 +41,9 @@ def test_round_trip_is_bit_identical(tmp_path) -> None:
     clone.load_state_dict(state)
     tokens, batch = torch.randint(0, 20, (9,)), torch.tensor([0] * 4 + [1] * 5)
     pattern = DensePattern(batch, causal=True)
-    assert torch.equal(model(tokens, batch, pattern).node_states,
-                       clone(tokens, batch, pattern).node_states)
+    assert torch.equal(
+        model(tokens, batch, pattern).node_states, clone(tokens, batch, pattern).node_states
+    )
 
 
 def test_pickled_files_are_refused(tmp_path) -> None:
@@ -39,8 +53,9 @@ def test_pickled_files_are_refused(tmp_path) -> None:
         load_checkpoint(tmp_path / "model.pt")
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
-    (ckpt / "config.json").write_text(json.dumps({"domain": "toy", "schema_version": 1,
-                                                  "model_config": {}}))
+    (ckpt / "config.json").write_text(
+        json.dumps({"domain": "toy", "schema_version": 1, "model_config": {}})
+    )
     (ckpt / "model.safetensors").write_bytes(pickle.dumps({"evil": 1}))
     with pytest.raises(CheckpointError, match="pickled"):
         load_checkpoint(ckpt)

@@ -6,8 +6,9 @@ from scisuite.core.config import BackboneConfig, ConfigError, TrainConfig
 
 
 def test_round_trip_through_json() -> None:
-    config = BackboneConfig(d_model=64, num_heads=4, vocab_size=260, position="rotary",
-                            propagation_hops=2)
+    config = BackboneConfig(
+        d_model=64, num_heads=4, vocab_size=260, position="rotary", propagation_hops=2
+    )
     assert BackboneConfig.from_json(config.to_json()) == config
 
 

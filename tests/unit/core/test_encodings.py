@@ -32,8 +32,10 @@ def test_laplacian_pe_is_seeded_orthonormal_and_padded() -> None:
     torch.testing.assert_close(a.t() @ a, torch.eye(3), atol=1e-5, rtol=0)
     small = laplacian_pe(torch.tensor([[0], [1]]), 2, 4)
     assert small.shape == (2, 4) and torch.equal(small[:, 1:], torch.zeros(2, 3))
-    signs = {tuple(torch.sign(laplacian_pe(CYCLE5, 5, 3, torch.Generator().manual_seed(s))[0]).tolist())
-             for s in range(8)}
+    signs = {
+        tuple(torch.sign(laplacian_pe(CYCLE5, 5, 3, torch.Generator().manual_seed(s))[0]).tolist())
+        for s in range(8)
+    }
     assert len(signs) > 1  # signs are flipped by the explicit generator
 
 

