@@ -207,7 +207,10 @@ def _metrics_on(
     batch_size: int,
     device: torch.device,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
-    preds, targets = [], []
+    """Metrics over ``graphs``; also ``<metric>_<subset>`` for the plugin's optional
+    ``metric_subsets(batch) -> {name: bool mask}`` (e.g. MoleculeACE's ``rmse_cliff``)."""
+    preds, targets, masks = [], [], {}
+    subsets = getattr(plugin, "metric_subsets", None)
     model = model.to(device).eval()
     with torch.inference_mode():
         for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
@@ -215,8 +218,16 @@ def _metrics_on(
             pred, target = plugin.evaluation_arrays(model(batch), batch, config)
             preds.append(pred.float().cpu())
             targets.append(target.float().cpu())
+            for name, mask in (subsets(batch) if subsets else {}).items():
+                masks.setdefault(name, []).append(mask.cpu())
     pred, target = torch.cat(preds), torch.cat(targets)
-    return compute_metrics(plugin.metrics, pred, target), pred, target
+    metrics = compute_metrics(plugin.metrics, pred, target)
+    for name, parts in masks.items():
+        mask = torch.cat(parts)
+        if mask.any():
+            for metric, value in compute_metrics(plugin.metrics, pred[mask], target[mask]).items():
+                metrics[f"{metric}_{name}"] = value
+    return {k: v for k, v in metrics.items() if v == v}, pred, target
 
 
 def train(

@@ -41,7 +41,11 @@ def _training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="training file (instead of --dataset)")
     parser.add_argument("--val", type=Path, help="validation file")
     parser.add_argument("--test", type=Path, help="test file")
-    parser.add_argument("--split", default="random", help="random | scaffold | fixed | ...")
+    parser.add_argument(
+        "--split",
+        default="auto",
+        help="auto (fixed if the dataset has one, else random) | random | scaffold | fixed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

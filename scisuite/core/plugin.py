@@ -98,7 +98,7 @@ class TrainRequest:
     data: Path | None = None
     val: Path | None = None
     test: Path | None = None
-    split: str = "random"
+    split: str = "auto"
     seed: int = 0
     columns: Mapping[str, Any] = field(default_factory=dict)
     model_overrides: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,70 @@
+"""Configuration of the molecule domain (architecture + featurizer + targets + normalisers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scisuite.core.config import BackboneConfig, FrozenConfig, check_choice, require
+from scisuite.domains.molecule.featurize import ATOM_DIM, BOND_DIM
+
+
+def default_backbone() -> BackboneConfig:
+    """GraphGPS-style: GINE over bonds + dense per-molecule attention + random-walk encoding."""
+    return BackboneConfig(
+        d_model=128,
+        num_heads=4,
+        num_layers=4,
+        ffn_multiplier=2,
+        dropout=0.1,
+        attention="dense",
+        local_mp="gine",
+        node_in_dim=ATOM_DIM,
+        edge_in_dim=BOND_DIM,
+        rw_pe_dim=16,
+        lap_pe_dim=0,
+    )
+
+
+@dataclass(frozen=True)
+class MoleculeConfig(FrozenConfig):
+    """Everything needed to rebuild a molecule model and its featurizer.
+
+    Args:
+        backbone: the shared backbone's architecture (GPS mode by default).
+        target_names: one output per target column.
+        task_type: ``"regression"`` (MSE on standardised targets) or ``"classification"``
+            (binary cross-entropy per target).
+        target_mean, target_std: regression standardisation fitted on the training split
+            (original units); predictions are returned in original units.
+        pooling: graph readout, ``"mean"``, ``"sum"`` or ``"attention"``.
+        ensemble_size: independently initialised members; predictions report mean and std.
+        max_heavy_atoms: larger molecules are refused with a per-record error.
+        standardise: keep the largest fragment and neutralise before featurizing.
+    """
+
+    backbone: BackboneConfig = field(default_factory=default_backbone)
+    target_names: tuple[str, ...] = ("y",)
+    task_type: str = "regression"
+    target_mean: tuple[float, ...] = (0.0,)
+    target_std: tuple[float, ...] = (1.0,)
+    pooling: str = "sum"
+    ensemble_size: int = 1
+    max_heavy_atoms: int = 500
+    standardise: bool = True
+
+    def validate(self) -> None:
+        require(len(self.target_names) >= 1, "at least one target is needed")
+        require(len(set(self.target_names)) == len(self.target_names), "duplicate target names")
+        check_choice("task_type", self.task_type, ("regression", "classification"))
+        require(
+            len(self.target_mean) == len(self.target_std) == len(self.target_names),
+            "target_mean/target_std need one value per target",
+        )
+        require(all(s > 0 for s in self.target_std), "target_std values must be positive")
+        check_choice("pooling", self.pooling, ("mean", "sum", "attention"))
+        require(self.ensemble_size >= 1, "ensemble_size must be >= 1")
+        require(self.max_heavy_atoms >= 1, "max_heavy_atoms must be >= 1")
+        require(
+            self.backbone.node_in_dim == ATOM_DIM and self.backbone.edge_in_dim == BOND_DIM,
+            f"backbone must take {ATOM_DIM} atom and {BOND_DIM} bond features",
+        )
