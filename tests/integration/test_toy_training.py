@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
 
@@ -51,7 +52,7 @@ def test_cli_train_learns_and_writes_a_complete_checkpoint(tmp_path) -> None:
     # the ring size (3..29, std ~8) is learnable: RMSE far below predicting the mean
     assert meta.metrics["val"]["rmse"] < 0.5 * 7.8, meta.metrics  # std of sizes 3..29
     metrics, *_ = api.evaluate(api_request(), checkpoint=out, registry=REGISTRY)
-    assert metrics["rmse"] == meta.metrics["val"]["rmse"]
+    assert metrics["rmse"] == pytest.approx(meta.metrics["val"]["rmse"], rel=1e-4)  # batch size differs
     report = tmp_path / "report"
     assert (
         main(
