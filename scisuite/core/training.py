@@ -6,6 +6,7 @@ Devices, precision, DDP, seeding and checkpoints for resuming come from Lightnin
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -204,6 +205,8 @@ def fit(
     callbacks: list[L.Callback] = [checkpoint]
     if train_config.patience:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=train_config.patience))
+    if quiet:  # Lightning reports devices and tips through this logger at INFO level
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(
         max_epochs=train_config.max_epochs,
         accelerator=train_config.accelerator,

@@ -39,6 +39,7 @@ from scisuite.domains.molecule.splits import (
 
 EXAMPLE_SMILES = ("CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+TARGET_ALIASES = {("freesolv", "expt"): "hydration_free_energy", ("solubility", "SOL"): "logS"}
 
 
 def _as_config(config: FrozenConfig) -> MoleculeConfig:
@@ -140,20 +141,7 @@ class MoleculePlugin:
         """Records, target names, task type, split and provenance for a training request."""
         columns = dict(request.columns)
         if request.dataset is not None:
-            dataset = load_dataset(request.dataset, cache_dir=_path(columns.get("cache_dir")))
-            split = _split_for(request, dataset.smiles, dataset)
-            provenance = {
-                "dataset": dataset.name,
-                "source": dataset.provenance,
-                "units": dataset.units,
-            }
-            return (
-                list(dataset.records),
-                dataset.target_names,
-                dataset.task_type,
-                split,
-                provenance,
-            )
+            return self._named_source(request, _path(columns.get("cache_dir")))
         if request.data is None:
             raise ValueError("give --dataset NAME or --data FILE")
         targets = tuple(columns.get("target_columns") or ())
@@ -176,6 +164,47 @@ class MoleculePlugin:
         task = str(columns.get("task_type") or "regression")
         provenance = {"data": str(request.data), "val": str(request.val), "test": str(request.test)}
         return records, targets, task, split, provenance
+
+    def _named_source(
+        self, request: TrainRequest, cache_dir: Path | None
+    ) -> tuple[list[Record | BadRecord], tuple[str, ...], str, Split, dict[str, Any]]:
+        """One named dataset, or several joined with ``+`` into a multi-task set.
+
+        Each part keeps its own split (``auto``: the source's fixed split where it has one);
+        targets get readable aliases (``logS``, ``hydration_free_energy``) and records of one
+        part have missing labels (NaN) for the other parts' targets.
+        """
+        records: list[Record | BadRecord] = []
+        names: list[str] = []
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        tasks, provenance = set(), {}
+        for name in request.dataset.split("+"):  # type: ignore[union-attr]
+            dataset = load_dataset(name, cache_dir=cache_dir)
+            alias = {t: TARGET_ALIASES.get((name, t), t) for t in dataset.target_names}
+            split = _split_for(request, dataset.smiles, dataset)
+            offset = len(records)
+            parts.append((split.train + offset, split.val + offset, split.test + offset))
+            for record in dataset.records:
+                payload = dict(record.payload)
+                payload["targets"] = {alias[t]: v for t, v in payload["targets"].items()}
+                records.append(
+                    Record(
+                        record.id if offset == 0 else f"{name}:{record.id}",
+                        payload,
+                        record.line,
+                        record.source,
+                    )
+                )
+            names += [a for a in alias.values() if a not in names]
+            tasks.add(dataset.task_type)
+            provenance[name] = {
+                "source": dataset.provenance,
+                "units": {alias[t]: u for t, u in dataset.units.items()},
+            }
+        if len(tasks) != 1:
+            raise ValueError("cannot mix regression and classification datasets in one model")
+        split = Split(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
+        return records, tuple(names), tasks.pop(), split, {"datasets": provenance}
 
     def build_training_data(self, request: TrainRequest) -> TrainingData:
         records, targets, task, split, provenance = self._labelled_source(request)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from scisuite.core.records import RecordError
+from scisuite.domains.molecule.featurize import (
+    ATOM_DIM,
+    BOND_DIM,
+    ELEMENTS,
+    mol_to_graph,
+    parse_smiles,
+    standardise,
+)
+
+
+def _std(smiles: str, limit: int = 500):
+    return standardise(parse_smiles(smiles, "m1", 3), "m1", 3, limit)
+
+
+def test_benzene_graph_shapes_and_aromatic_flags() -> None:
+    graph = mol_to_graph(_std("c1ccccc1").mol, rw_steps=8, lap_k=4)
+    assert graph.x.shape == (6, ATOM_DIM) and graph.edge_attr.shape == (12, BOND_DIM)
+    assert graph.edge_index.shape == (2, 12)
+    carbon = ELEMENTS.index("C")
+    assert graph.x[:, carbon].eq(1).all()
+    aromatic_bond = 3  # index of AROMATIC in BOND_TYPES
+    assert graph.edge_attr[:, aromatic_bond].eq(1).all()
+    assert graph.rw_pe.shape == (6, 8) and graph.lap_pe.shape == (6, 4)
+    # every node of a ring is equivalent: identical random-walk encodings
+    assert torch.allclose(graph.rw_pe, graph.rw_pe[:1].expand(6, 8))
+
+
+def test_single_atom_molecule_has_no_edges() -> None:
+    graph = mol_to_graph(_std("C").mol, rw_steps=4, lap_k=0)
+    assert graph.x.shape == (1, ATOM_DIM) and graph.edge_index.shape == (2, 0)
+
+
+@pytest.mark.parametrize(
+    "smiles, reason",
+    [
+        ("C1CC(C", "invalid SMILES: SMILES Parse Error"),
+        ("", "empty SMILES"),
+        ("c1cccc1", "sanitisation failed: Can't kekulize"),
+        ("[H][H]", "no heavy atoms"),
+        ("C" * 501, "501 heavy atoms (limit 500)"),
+    ],
+)
+def test_bad_molecules_raise_typed_errors_with_id_line_and_reason(smiles, reason) -> None:
+    with pytest.raises(RecordError) as caught:
+        _std(smiles)
+    assert caught.value.record_id == "m1" and caught.value.line == 3
+    assert reason in caught.value.reason
+
+
+def test_salt_is_reduced_to_neutral_parent_and_reported() -> None:
+    result = _std("CC(=O)[O-].[Na+]")
+    assert result.canonical_smiles == "CC(=O)O"
+    assert "kept largest of 2 fragments" in result.note and "neutralised" in result.note
+    assert _std("CCO").note == ""
+
+
+def test_standardisation_can_be_switched_off() -> None:
+    result = standardise(parse_smiles("CC(=O)[O-].[Na+]", "x"), "x", None, 500, enabled=False)
+    assert "." in result.canonical_smiles

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from scisuite import api
+from scisuite.cli import main
+from scisuite.core.checkpoint import CheckpointMeta, save_checkpoint
+from scisuite.core.records import Record
+from scisuite.core.registry import PluginRegistry
+from scisuite.domains.molecule.config import MoleculeConfig
+from scisuite.domains.molecule.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from scisuite.domains.molecule.plugin import PLUGIN
+
+REGISTRY = PluginRegistry([PLUGIN], use_entry_points=False)
+
+
+def _config(**changes) -> MoleculeConfig:
+    base = MoleculeConfig(target_names=("a", "b"), target_mean=(1.0, -2.0), target_std=(2.0, 0.5))
+    return base.replace(**changes)
+
+
+def _batch(config: MoleculeConfig, targets: list[dict]) -> Batch:
+    records = [
+        Record(str(i), {"smiles": s, "targets": t})
+        for i, (s, t) in enumerate(zip(["CCO", "CCN", "c1ccccc1"], targets, strict=False))
+    ]
+    return Batch.from_data_list([PLUGIN.featurize(r, config) for r in records])
+
+
+def test_loss_ignores_missing_labels() -> None:
+    config = _config()
+    batch = _batch(config, [{"a": 3.0}, {"a": 1.0, "b": -2.0}])
+    outputs = torch.zeros(1, 2, 2)
+    # known labels in standardised units: a: (3-1)/2=1, (1-1)/2=0; b: 0 -> mean of 1,0,0
+    assert PLUGIN.loss(outputs, batch, config).item() == pytest.approx(1.0 / 3.0)
+    outputs[0, 0, 1] = 1e6  # a prediction for a missing label must not matter
+    assert PLUGIN.loss(outputs, batch, config).item() == pytest.approx(1.0 / 3.0)
+
+
+def test_predictions_are_in_original_units_with_ensemble_std() -> None:
+    config = _config(ensemble_size=2)
+    batch = _batch(config, [{}, {}])
+    outputs = torch.tensor([[[0.0, 0.0], [1.0, 2.0]], [[2.0, 0.0], [1.0, 2.0]]])
+    rows = PLUGIN.postprocess(outputs, batch, config)
+    assert rows[0]["a"] == pytest.approx(1.0 + 2.0 * 1.0) and rows[0]["b"] == pytest.approx(-2.0)
+    assert rows[0]["a_std"] == pytest.approx(math.sqrt(2.0) * 2.0) and rows[1]["a_std"] == 0.0
+    assert rows[1]["canonical_smiles"] == "CCN"
+    assert PLUGIN.output_columns(config) == [
+        "id",
+        "smiles",
+        "canonical_smiles",
+        "a",
+        "a_std",
+        "b",
+        "b_std",
+        "standardisation",
+    ]
+
+
+def test_classification_loss_and_probabilities() -> None:
+    config = _config(task_type="classification")
+    batch = _batch(config, [{"a": 1.0, "b": 0.0}, {"a": 0.0}])
+    outputs = torch.tensor([[[10.0, -10.0], [-10.0, 3.0]]])
+    assert PLUGIN.loss(outputs, batch, config).item() < 1e-3
+    pred, _ = PLUGIN.evaluation_arrays(outputs, batch, config)
+    assert pred[0, 0] > 0.99 and 0 < pred[1, 1] < 1
+
+
+def test_metrics_on_known_values() -> None:
+    pred = torch.tensor([[1.0], [2.0], [3.0], [5.0]])
+    target = torch.tensor([[1.0], [2.0], [float("nan")], [3.0]])
+    scores = {m.name: m.fn(pred, target) for m in REGRESSION_METRICS}
+    assert scores["rmse"] == pytest.approx(math.sqrt(4 / 3)) and scores["mae"] == pytest.approx(
+        2 / 3
+    )
+    probs = torch.tensor([[0.9], [0.2], [0.7], [0.1]])
+    labels = torch.tensor([[1.0], [0.0], [1.0], [0.0]])
+    assert {m.name: m.fn(probs, labels) for m in CLASSIFICATION_METRICS}["roc_auc"] == 1.0
+
+
+def _checkpoint(tmp_path):
+    torch.manual_seed(0)
+    config = MoleculeConfig(target_names=("logS",))
+    model = PLUGIN.build_model(config)
+    return save_checkpoint(
+        tmp_path / "ckpt", model.state_dict(), CheckpointMeta("molecule", 1, config.to_dict())
+    )
+
+
+def test_predict_file_one_row_per_record_with_reasons(tmp_path) -> None:
+    ckpt = _checkpoint(tmp_path)
+    src = tmp_path / "in.tsv"
+    src.write_text("compound\tstructure\nA\tCCO\nB\tnot_a_smiles\nA\tCCC\nC\t\n")
+    out = tmp_path / "out.parquet"
+    assert (
+        main(
+            [
+                "predict",
+                "--domain",
+                "molecule",
+                str(src),
+                "--checkpoint",
+                str(ckpt),
+                "--smiles-column",
+                "structure",
+                "--id-column",
+                "compound",
+                "-o",
+                str(out),
+                "--quiet",
+            ],
+            registry=REGISTRY,
+        )
+        == 0
+    )
+    frame = pd.read_parquet(out)
+    assert frame["id"].tolist() == ["A", "B", "A", "C"]
+    assert frame["status"].tolist() == ["ok", "error", "error", "error"]
+    assert "duplicate id" in frame["error"][2] and "SMILES" in frame["error"][1]
+    assert frame["canonical_smiles"][0] == "CCO" and not math.isnan(frame["logS"][0])
+
+
+def test_on_error_raise_names_the_line(tmp_path, capsys) -> None:
+    ckpt = _checkpoint(tmp_path)
+    src = tmp_path / "in.csv"
+    src.write_text("smiles\nCCO\nC1CC(C\n")
+    code = main(
+        [
+            "predict",
+            "--domain",
+            "molecule",
+            str(src),
+            "--checkpoint",
+            str(ckpt),
+            "--on-error",
+            "raise",
+        ],
+        registry=REGISTRY,
+    )
+    assert code == 1 and "line 3" in capsys.readouterr().err
+
+
+def test_python_api_accepts_smiles_lists(tmp_path) -> None:
+    frame = api.load(_checkpoint(tmp_path), registry=REGISTRY).predict(["CCO", "", "c1ccccc1"])
+    assert frame["status"].tolist() == ["ok", "error", "ok"]
