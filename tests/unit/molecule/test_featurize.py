@@ -63,3 +63,14 @@ def test_salt_is_reduced_to_neutral_parent_and_reported() -> None:
 def test_standardisation_can_be_switched_off() -> None:
     result = standardise(parse_smiles("CC(=O)[O-].[Na+]", "x"), "x", None, 500, enabled=False)
     assert "." in result.canonical_smiles
+
+
+@pytest.mark.parametrize("smiles", ["c1ccccc1O", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "C", "C1CC1.CCO"])
+def test_dense_random_walk_pe_equals_torch_geometric(smiles) -> None:
+    from rdkit import Chem
+
+    from scisuite.core.encodings import random_walk_pe
+
+    graph = mol_to_graph(Chem.MolFromSmiles(smiles), rw_steps=12, lap_k=0)
+    expected = random_walk_pe(graph.edge_index, graph.num_nodes, 12)
+    torch.testing.assert_close(graph.rw_pe, expected, atol=1e-6, rtol=0)
