@@ -1,0 +1,1 @@
+"""Protein domain: FASTA reading, structure-derived secondary-structure data, identity splits."""
