@@ -222,6 +222,11 @@ def _metrics_on(
                 masks.setdefault(name, []).append(mask.cpu())
     pred, target = torch.cat(preds), torch.cat(targets)
     metrics = compute_metrics(plugin.metrics, pred, target)
+    names = getattr(config, "target_names", ())
+    if pred.dim() == 2 and pred.size(1) > 1 and len(names) == pred.size(1):
+        for t, name in enumerate(names):  # macro averages mix units; report each target too
+            per_target = compute_metrics(plugin.metrics, pred[:, t : t + 1], target[:, t : t + 1])
+            metrics.update({f"{metric}:{name}": v for metric, v in per_target.items()})
     for name, parts in masks.items():
         mask = torch.cat(parts)
         if mask.any():

@@ -86,6 +86,23 @@ def _from_plain(hint: Any, value: Any) -> Any:
     return value
 
 
+def apply_overrides(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a config dict with ``{"backbone.d_model": 64, "dropout": 0.2}``-style
+    overrides applied (dotted keys reach into nested configs). Unknown keys are errors."""
+    result = json.loads(json.dumps(values))
+    for dotted, value in overrides.items():
+        node = result
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            if not isinstance(node.get(key), dict):
+                raise ConfigError(f"--set {dotted}: {key!r} is not a nested config")
+            node = node[key]
+        if leaf not in node:
+            raise ConfigError(f"--set {dotted}: unknown field {leaf!r}; known: {sorted(node)}")
+        node[leaf] = value
+    return result
+
+
 def require(condition: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
     if not condition:

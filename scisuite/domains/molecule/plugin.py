@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
 from scisuite.core.checkpoint import fingerprint
-from scisuite.core.config import FrozenConfig
+from scisuite.core.config import FrozenConfig, apply_overrides
 from scisuite.core.io import atomic_path, write_table
 from scisuite.core.plugin import CliOption, DatasetSpec, TrainingData, TrainRequest
 from scisuite.core.records import BadRecord, Record, RecordError
@@ -211,16 +211,14 @@ class MoleculePlugin:
         overrides = dict(request.model_overrides)
         if request.columns.get("ensemble_size"):
             overrides["ensemble_size"] = int(request.columns["ensemble_size"])
-        base = MoleculeConfig.from_dict(
-            {
-                **MoleculeConfig().to_dict(),
-                **overrides,
-                "target_names": list(targets),
-                "task_type": task,
-                "target_mean": [0.0] * len(targets),
-                "target_std": [1.0] * len(targets),
-            }
+        values = apply_overrides(MoleculeConfig().to_dict(), overrides)
+        values.update(
+            target_names=list(targets),
+            task_type=task,
+            target_mean=[0.0] * len(targets),
+            target_std=[1.0] * len(targets),
         )
+        base = MoleculeConfig.from_dict(values)
         graphs, rejected = self._featurize_all(records, base)
         if rejected:
             print(

@@ -299,8 +299,10 @@ def parse_structure(data: bytes, name: str) -> Structure:
             warnings.simplefilter("ignore", PDBConstructionWarning)
             structure = parser.get_structure(Path(name).name, io.StringIO(text))
     except Exception as error:  # Biopython raises many types on malformed input
-        raise ValueError(f"{name} could not be parsed as {'mmCIF' if mmcif else 'PDB'}: "
-                         f"{type(error).__name__}: {error}") from error
+        raise ValueError(
+            f"{name} could not be parsed as {'mmCIF' if mmcif else 'PDB'}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
     if not any(True for _ in structure.get_atoms()):
         raise ValueError(f"{name} holds no atoms")
     return structure
@@ -381,8 +383,7 @@ def extract_chains(
             rejected[chain_id] = f"{len(letters)} residues < {min_residues}"
         elif complete < min_backbone_fraction:
             rejected[chain_id] = (
-                f"{complete:.0%} of residues with a complete backbone < "
-                f"{min_backbone_fraction:.0%}"
+                f"{complete:.0%} of residues with a complete backbone < {min_backbone_fraction:.0%}"
             )
         else:
             chains.append(

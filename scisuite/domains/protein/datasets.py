@@ -1,0 +1,702 @@
+"""Builders of the protein data sets from real, pinned sources (``sci data build protein``).
+
+Each builder writes one folder under ``out_dir`` atomically (built aside, then swapped in,
+so a crash never leaves a half-written data set) holding a Parquet table and a
+``provenance.json`` (packages, versions, archive / file checksums, licenses, filter rules,
+counts, tool versions, split method). No label is fabricated: a row exists only when its
+label was read or computed from the source; what was dropped is counted and listed.
+
+- :func:`build_structures` -> ``protein_structures/chains.parquet``: per-residue DSSP of
+  real chains (see ``structures.py`` and ``dssp.py``), split by sequence identity
+  (``identity.py``).
+- :func:`build_uniprot` -> ``uniprot_sequences/sequences.parquet``: 20,000 UniProtKB
+  sequences from Debian ``mmseqs2-examples`` for the sequence task and pretraining; a
+  seeded random split over unique sequences (not identity-controlled: an all-pairs
+  alignment of 20k sequences is out of scope here).
+- :func:`build_peptides` -> ``peptide_function/peptides.parquet``: antimicrobial and
+  anticancer peptide labels from PyPI ``modlamp`` 4.3.3; split seeded and stratified by
+  label, one split per unique sequence across all four files.
+- :func:`load_solubility_csv`: reader for user-supplied solubility tables (DeepSol / eSOL
+  style); no solubility data ships in any package reachable here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import subprocess
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scisuite.core.io import atomic_directory, open_text, write_table
+from scisuite.core.records import BadRecord, Record, RecordError
+from scisuite.core.sources import PackageSpec, open_package, sha256_file
+from scisuite.domains.protein import dssp as dssp_tools
+from scisuite.domains.protein.fasta import normalise_sequence, read_fasta
+from scisuite.domains.protein.identity import (
+    DEFAULT_FRACTIONS,
+    DEFAULT_THRESHOLD,
+    SPLIT_NAMES,
+    IdentityConfig,
+    identity_split,
+)
+from scisuite.domains.protein.structures import (
+    MIN_BACKBONE_FRACTION,
+    MIN_RESIDUES,
+    STRUCTURE_SOURCES,
+    deduplicate_chains,
+    scan_structures,
+)
+
+SCHEMA_VERSION = 1
+STRUCTURES_DIR = "protein_structures"
+UNIPROT_DIR = "uniprot_sequences"
+PEPTIDES_DIR = "peptide_function"
+PROVENANCE_FILE = "provenance.json"
+
+#: Debian ``mmseqs2-examples``: 20,000 UniProtKB sequences.
+UNIPROT_FASTA = Path("/usr/share/doc/mmseqs2/example-data/DB.fasta.gz")
+UNIPROT_DEBIAN_PACKAGE = "mmseqs2-examples"
+#: Unique UniProt sequences per split (pretraining wants most of them in train).
+UNIPROT_FRACTIONS = (0.9, 0.05, 0.05)
+
+MODLAMP = PackageSpec("modlamp", "4.3.3")
+#: modlamp files: file name -> task.
+PEPTIDE_FILES: dict[str, str] = {
+    "AMPvsUniProt.csv": "antimicrobial",
+    "AMPvsTMset.csv": "antimicrobial",
+    "ACP_CancPPD_vs_TM.csv": "anticancer",
+    "ACP_CancPPD_vs_Random.csv": "anticancer",
+}
+PEPTIDE_FOLDER = "modlamp/data"
+
+#: Header names (compared case-insensitively) of solubility CSV columns, in preference order.
+SOLUBILITY_SEQUENCE_HEADERS = ("sequence", "seq", "aa_seq", "protein_sequence")
+SOLUBILITY_LABEL_HEADERS = ("label", "solubility", "soluble", "target", "y")
+SOLUBILITY_ID_HEADERS = ("id", "sid", "name", "gene", "protein_id", "accession")
+
+
+def _scisuite_version() -> str:
+    try:
+        return version("scisuite")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _write_dataset(
+    out_dir: str | Path, folder: str, table_name: str, frame: pd.DataFrame, provenance: dict
+) -> Path:
+    """Write ``frame`` and ``provenance`` into ``out_dir/folder`` atomically."""
+    target = Path(out_dir) / folder
+    with atomic_directory(target) as tmp:
+        write_table(frame, tmp / table_name)
+        (tmp / PROVENANCE_FILE).write_text(
+            json.dumps(provenance, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+    return target / table_name
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to provenance.json")
+
+
+def _split_counts(frame: pd.DataFrame, weight: str | None = None) -> dict[str, int]:
+    counts = {}
+    for name in SPLIT_NAMES:
+        part = frame[frame["split"] == name]
+        counts[name] = int(part[weight].sum()) if weight else len(part)
+    return counts
+
+
+# --------------------------------------------------------------------------- structures
+
+
+def build_structures(
+    out_dir: str | Path,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    identity_threshold: float = DEFAULT_THRESHOLD,
+    source_dir: Path | None = None,
+    identity_config: IdentityConfig | None = None,
+    validate_dssp: bool = True,
+) -> Path:
+    """Build the secondary-structure data set from the structure sdists.
+
+    Steps: scan (``structures.scan_structures``), deduplicate by exact sequence, DSSP per
+    chain (3-state pydssp always; 8-state mkdssp when on PATH, else ``None``), identity
+    clustering and split (``identity.identity_split``), optional validation of the DSSP
+    tools on the MDAnalysisTests reference chains.
+
+    Args:
+        out_dir: parent folder; the data set goes to ``out_dir/protein_structures/``.
+        cache_dir: package download cache (default ``~/.cache/scisuite/sources``).
+        seed: seed of the cluster-to-split deal.
+        identity_threshold: no validation/test chain is more identical than this to a train
+            chain (default 0.30).
+        source_dir: folder holding the three sdists (offline); nothing is downloaded.
+        identity_config: alignment settings (default local BLOSUM62, -10/-0.5).
+        validate_dssp: also measure the DSSP agreement with the reference strings (~10 s).
+
+    Returns:
+        Path of ``chains.parquet``: one row per chain with ``id, sequence, dssp3, dssp8,
+        split, cluster, length, resolution, package, version, member, sha256``; ``dssp3`` /
+        ``dssp8`` are per-residue strings as long as ``sequence`` (``?`` = unlabelled).
+
+    Raises:
+        SourceError: a package could not be fetched.
+    """
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    scan = scan_structures(STRUCTURE_SOURCES, cache_dir, source_dir)
+    timings["scan_s"] = time.perf_counter() - start
+    chains, duplicate_of = deduplicate_chains(scan.chains)
+    if not chains:
+        raise ValueError("no protein chain passed the filters; check the source archives")
+
+    start = time.perf_counter()
+    dssp3 = [dssp_tools.assign_dssp3(c.backbone, c.sequence) for c in chains]
+    timings["pydssp_s"] = time.perf_counter() - start
+    mkdssp = dssp_tools.find_mkdssp()
+    dssp8: list[str | None] = [None] * len(chains)
+    mkdssp_failures: dict[str, str] = {}
+    if mkdssp is not None:
+        start = time.perf_counter()
+        for index, chain in enumerate(chains):
+            try:
+                dssp8[index] = dssp_tools.assign_dssp8(chain.backbone, chain.sequence, mkdssp)
+            except dssp_tools.DSSPError as error:
+                mkdssp_failures[chain.id] = str(error)
+        timings["mkdssp_s"] = time.perf_counter() - start
+
+    sequences = [c.sequence for c in chains]
+    config = identity_config or IdentityConfig()
+    split = identity_split(sequences, identity_threshold, seed, DEFAULT_FRACTIONS, config)
+    timings["identity_s"] = split.seconds
+
+    frame = pd.DataFrame(
+        {
+            "id": [c.id for c in chains],
+            "sequence": sequences,
+            "dssp3": dssp3,
+            "dssp8": dssp8,
+            "split": split.splits,
+            "cluster": split.clusters.astype(int),
+            "length": [len(s) for s in sequences],
+            "resolution": [c.resolution for c in chains],
+            "package": [c.provenance.package for c in chains],
+            "version": [c.provenance.version for c in chains],
+            "member": [c.provenance.member for c in chains],
+            "sha256": [c.provenance.sha256 for c in chains],
+        }
+    )
+
+    reference = None
+    if validate_dssp:
+        start = time.perf_counter()
+        reference = dssp_tools.reference_agreement(cache_dir, source_dir, mkdssp)
+        timings["dssp_validation_s"] = time.perf_counter() - start
+
+    worst = split.check.pair
+    provenance = {
+        "dataset": "protein_structures",
+        "schema_version": SCHEMA_VERSION,
+        "builder": f"scisuite {_scisuite_version()} build_structures",
+        "seed": seed,
+        "sources": scan.archives,
+        "rules": {
+            "model": "first model only",
+            "min_residues": MIN_RESIDUES,
+            "min_backbone_fraction": MIN_BACKBONE_FRACTION,
+            "backbone_atoms": ["N", "CA", "C", "O"],
+            "sequence": "residues with coordinates; 20 standard + aliases, modified -> X",
+            "deduplication": "exact sequence; keep lowest resolution, then first scanned",
+        },
+        "counts": {
+            "structure_files": len(scan.files),
+            "unreadable_files": sum(f["status"] != "ok" for f in scan.files),
+            "chains_passing_filters": len(scan.chains),
+            "chains_rejected": sum(len(f["rejected"]) for f in scan.files),
+            "exact_duplicates_removed": len(duplicate_of),
+            "chains": len(frame),
+            "residues": int(frame["length"].sum()),
+            "chains_per_split": _split_counts(frame),
+            "residues_per_split": _split_counts(frame, "length"),
+            "chains_per_package": {k: int(v) for k, v in Counter(frame["package"]).items()},
+            "unlabelled_residues_dssp3": sum(s.count(dssp_tools.UNLABELLED) for s in dssp3),
+        },
+        "dssp": {
+            "tools": dssp_tools.tool_versions(mkdssp),
+            "dssp3": "pydssp, prolines / chain starts / residues after breaks masked as donors",
+            "dssp8": "mkdssp classic output (P -> C)" if mkdssp else None,
+            "reduction_8_to_3": "H,G,I->H; E,B->E; T,S,C->C",
+            "per_chain": "each chain assigned on its own coordinates",
+            "mkdssp_failures": mkdssp_failures,
+            "pydssp_vs_mkdssp_reduced": _agreement_over(dssp3, dssp8),
+            "reference_validation": (
+                {k: v for k, v in reference.items() if k != "member_sha256"} if reference else None
+            ),
+        },
+        "identity": {
+            **config.describe(),
+            "threshold": identity_threshold,
+            "clustering": "single linkage (connected components of identity > threshold)",
+            "split_fractions_by_residues": dict(zip(SPLIT_NAMES, DEFAULT_FRACTIONS, strict=True)),
+            "clusters": int(split.clusters.max()) + 1,
+            "max_cross_split_identity": split.check.max_identity,
+            "max_pair": [chains[worst[0]].id, chains[worst[1]].id] if worst else None,
+            "pairs_checked": split.check.pairs_checked,
+            "alignment_seconds": round(split.seconds, 2),
+        },
+        "duplicate_of": duplicate_of,
+        "unreadable_files": {f["member"]: f["error"] for f in scan.files if f["status"] != "ok"},
+        "rejected_chains": {
+            chain_id: reason for f in scan.files for chain_id, reason in f["rejected"].items()
+        },
+        "files": [
+            {"package": f["package"], "member": f["member"], "sha256": f["sha256"]}
+            for f in scan.files
+        ],
+        "timings_s": {k: round(v, 2) for k, v in timings.items()},
+    }
+    return _write_dataset(out_dir, STRUCTURES_DIR, "chains.parquet", frame, provenance)
+
+
+def _agreement_over(dssp3: Sequence[str], dssp8: Sequence[str | None]) -> float | None:
+    matching = compared = 0
+    for three, eight in zip(dssp3, dssp8, strict=True):
+        if eight is None:
+            continue
+        m, c = dssp_tools.agreement(three, dssp_tools.reduce_8_to_3(eight))
+        matching += m
+        compared += c
+    return matching / compared if compared else None
+
+
+# --------------------------------------------------------------------------- UniProt
+
+
+def debian_package_version(package: str) -> str | None:
+    """Installed version of a Debian package (``dpkg-query``), or ``None``."""
+    try:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", package],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
+
+
+def build_uniprot(
+    out_dir: str | Path,
+    fasta_path: str | Path = UNIPROT_FASTA,
+    seed: int = 0,
+    fractions: Sequence[float] = UNIPROT_FRACTIONS,
+) -> Path:
+    """Build the unlabelled UniProt sequence set (sequence task, pretraining).
+
+    Every FASTA entry is read under the FASTA policy (``fasta.py``); refused entries and
+    exact duplicate sequences (all but the first) are left out and listed in the
+    provenance. Unique sequences are shuffled with ``random.Random(seed)`` and cut into
+    train / validation / test by ``fractions`` (counts of sequences).
+
+    Args:
+        out_dir: parent folder; the data set goes to ``out_dir/uniprot_sequences/``.
+        fasta_path: the FASTA file (default Debian ``mmseqs2-examples`` ``DB.fasta.gz``).
+        seed: split seed.
+        fractions: train / validation / test fractions of the unique sequences.
+
+    Returns:
+        Path of ``sequences.parquet``: ``id, sequence, description, notes, length, split``.
+
+    Raises:
+        FileNotFoundError: the FASTA file is missing (the message says how to install it).
+    """
+    fasta_path = Path(fasta_path)
+    if not fasta_path.exists():
+        raise FileNotFoundError(
+            f"{fasta_path} does not exist; install it with 'apt-get install "
+            f"{UNIPROT_DEBIAN_PACKAGE}' (Debian/Ubuntu) or pass fasta_path= to a FASTA file"
+        )
+    if len(fractions) != len(SPLIT_NAMES) or abs(sum(fractions) - 1.0) > 1e-9:
+        raise ValueError(f"fractions must be three numbers summing to 1; got {fractions}")
+    rows: list[dict[str, Any]] = []
+    bad: dict[str, str] = {}
+    first_of: dict[str, str] = {}
+    duplicates: dict[str, str] = {}
+    entries = 0
+    for item in read_fasta(fasta_path):
+        entries += 1
+        if isinstance(item, BadRecord):
+            bad[f"{item.id} (line {item.line})"] = item.reason
+            continue
+        sequence = item.payload["sequence"]
+        if sequence in first_of:
+            duplicates[item.id] = first_of[sequence]
+            continue
+        first_of[sequence] = item.id
+        rows.append(
+            {
+                "id": item.id,
+                "sequence": sequence,
+                "description": item.payload["description"],
+                "notes": item.payload["notes"],
+                "length": len(sequence),
+            }
+        )
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    bounds = np.cumsum([0.0, *fractions]) * len(rows)
+    cut = [int(round(b)) for b in bounds]
+    for name, lo, hi in zip(SPLIT_NAMES, cut[:-1], cut[1:], strict=True):
+        for index in order[lo:hi]:
+            rows[index]["split"] = name
+    frame = pd.DataFrame(rows, columns=["id", "sequence", "description", "notes", "length"])
+    frame["split"] = [row.get("split") for row in rows]
+    debian_version = debian_package_version(UNIPROT_DEBIAN_PACKAGE)
+    provenance = {
+        "dataset": "uniprot_sequences",
+        "schema_version": SCHEMA_VERSION,
+        "builder": f"scisuite {_scisuite_version()} build_uniprot",
+        "seed": seed,
+        "source": {
+            "debian_package": UNIPROT_DEBIAN_PACKAGE if fasta_path == UNIPROT_FASTA else None,
+            "debian_version": debian_version if fasta_path == UNIPROT_FASTA else None,
+            "file": str(fasta_path),
+            "sha256": sha256_file(fasta_path),
+            "license": "UniProtKB data CC BY 4.0; Debian package mmseqs2-examples GPL-3",
+        },
+        "split": {
+            "method": "seeded random over unique sequences (not identity-controlled)",
+            "fractions": dict(zip(SPLIT_NAMES, fractions, strict=True)),
+        },
+        "counts": {
+            "fasta_entries": entries,
+            "refused_entries": len(bad),
+            "exact_duplicates_removed": len(duplicates),
+            "sequences": len(frame),
+            "residues": int(frame["length"].sum()),
+            "sequences_per_split": _split_counts(frame),
+            "residues_per_split": _split_counts(frame, "length"),
+            "entries_with_notes": int((frame["notes"] != "").sum()),
+        },
+        "refused": bad,
+        "duplicate_of": duplicates,
+    }
+    return _write_dataset(out_dir, UNIPROT_DIR, "sequences.parquet", frame, provenance)
+
+
+# --------------------------------------------------------------------------- peptides
+
+
+def parse_modlamp_csv(text: str, file_name: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Rows of a modlamp benchmark CSV.
+
+    The first line is ``n,1,<negative set>,<positive set>`` (``5200,1,UniProt,AMP``); each
+    further line is ``sequence,label`` with label 0 (negative) or 1 (positive); surrounding
+    spaces and ``\\r`` are ignored.
+
+    Returns:
+        ``(header, rows)``: ``{"n", "negative", "positive"}`` and one dict per data line
+        with ``line`` (1-based), ``raw`` sequence and ``label`` (int).
+
+    Raises:
+        ValueError: a malformed header or line, a label other than 0/1, or a row count that
+            differs from the header's ``n``.
+    """
+    lines = text.splitlines()
+    header = [cell.strip() for cell in (lines[0].split(",") if lines else [])]
+    if len(header) != 4 or not header[0].isdigit():
+        raise ValueError(f"{file_name}: expected a header 'n,1,negative,positive'; got {header}")
+    rows = []
+    for number, raw_line in enumerate(lines[1:], start=2):
+        if not raw_line.strip():
+            continue
+        cells = [cell.strip() for cell in raw_line.split(",")]
+        if len(cells) != 2 or cells[1] not in ("0", "1"):
+            raise ValueError(
+                f"{file_name} line {number}: expected 'sequence,0|1'; got {raw_line!r}"
+            )
+        rows.append({"line": number, "raw": cells[0], "label": int(cells[1])})
+    if len(rows) != int(header[0]):
+        raise ValueError(f"{file_name}: header says {header[0]} rows, found {len(rows)}")
+    return {"n": header[0], "negative": header[2], "positive": header[3]}, rows
+
+
+def stratified_group_split(
+    groups: Sequence[tuple[str, Sequence[str]]],
+    seed: int,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+) -> dict[str, str]:
+    """Split keys (sequences) stratum by stratum, so that each key gets one split everywhere.
+
+    Strata are visited in the given order with one ``random.Random(seed)``. In each stratum
+    the split sizes are ``fractions`` of its unique keys (largest remainder); keys already
+    placed by an earlier stratum keep their split and count toward these sizes; the others
+    are shuffled and fill the splits still below size (then the one furthest below).
+
+    Args:
+        groups: ``(stratum name, keys)`` pairs, e.g. ``("AMPvsTMset.csv/1", sequences)``.
+        seed: random seed.
+        fractions: train / validation / test fractions.
+
+    Returns:
+        key -> split name.
+    """
+    rng = random.Random(seed)
+    placed: dict[str, str] = {}
+    for _, keys in groups:
+        unique = list(dict.fromkeys(keys))
+        sizes = _largest_remainder(len(unique), fractions)
+        taken = Counter(placed[k] for k in unique if k in placed)
+        free = [k for k in unique if k not in placed]
+        rng.shuffle(free)
+        for key in free:
+            name = max(SPLIT_NAMES, key=lambda n: (sizes[n] - taken[n], -SPLIT_NAMES.index(n)))
+            placed[key] = name
+            taken[name] += 1
+    return placed
+
+
+def _largest_remainder(count: int, fractions: Sequence[float]) -> dict[str, int]:
+    raw = [f * count for f in fractions]
+    sizes = [math.floor(r) for r in raw]
+    for index in sorted(range(len(raw)), key=lambda i: raw[i] - sizes[i], reverse=True):
+        if sum(sizes) >= count:
+            break
+        sizes[index] += 1
+    return dict(zip(SPLIT_NAMES, sizes, strict=True))
+
+
+def build_peptides(
+    out_dir: str | Path,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    source_dir: Path | None = None,
+) -> Path:
+    """Build the antimicrobial / anticancer peptide classification set from modlamp 4.3.3.
+
+    Rows are read as published, then cleaned (each step counted in the provenance):
+    sequences go through the FASTA residue policy (refused ones are left out); within a file,
+    repeated copies of a sequence with the same label are left out (the first is kept), and
+    a sequence carrying both labels in one file is left out entirely (ambiguous). Splits are
+    seeded and stratified by (file, label); a sequence gets the same split in every file and
+    task it appears in (the files share positives), so no sequence crosses splits.
+
+    Args:
+        out_dir: parent folder; the data set goes to ``out_dir/peptide_function/``.
+        cache_dir: package download cache (default ``~/.cache/scisuite/sources``).
+        seed: split seed.
+        source_dir: folder holding a ``modlamp-4.3.3`` wheel or sdist (offline).
+
+    Returns:
+        Path of ``peptides.parquet``: ``id, sequence, label, task, dataset, negative_set,
+        source, line, split`` (``id`` = ``"<file>:<line>"``; ``label`` 1 = active).
+    """
+    rows: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    refused: dict[str, str] = {}
+    with open_package(MODLAMP, cache_dir, source_dir) as archive:
+        for file_name, task in PEPTIDE_FILES.items():
+            data, member = archive.read(f"{PEPTIDE_FOLDER}/{file_name}")
+            header, parsed = parse_modlamp_csv(data.decode("utf-8"), file_name)
+            labels: dict[str, set[int]] = defaultdict(set)
+            cleaned = []
+            for row in parsed:
+                row_id = f"{file_name}:{row['line']}"
+                try:
+                    sequence, _ = normalise_sequence(row["raw"], row_id, row["line"])
+                except RecordError as error:
+                    refused[row_id] = error.reason
+                    continue
+                labels[sequence].add(row["label"])
+                cleaned.append((row_id, row["line"], sequence, row["label"]))
+            conflicting = {s for s, found in labels.items() if len(found) > 1}
+            seen: set[str] = set()
+            kept = 0
+            for row_id, line, sequence, label in cleaned:
+                if sequence in conflicting or sequence in seen:
+                    continue
+                seen.add(sequence)
+                kept += 1
+                rows.append(
+                    {
+                        "id": row_id,
+                        "sequence": sequence,
+                        "label": label,
+                        "task": task,
+                        "dataset": file_name.removesuffix(".csv"),
+                        "negative_set": header["negative"],
+                        "source": member.member,
+                        "line": line,
+                    }
+                )
+            files.append(
+                {
+                    **{"member": member.member, "sha256": member.sha256, "task": task},
+                    "header": header,
+                    "rows": len(parsed),
+                    "conflicting_sequences_removed": len(conflicting),
+                    "rows_removed_conflicting": sum(s in conflicting for _, _, s, _ in cleaned),
+                    "duplicate_rows_removed": len(cleaned)
+                    - kept
+                    - sum(s in conflicting for _, _, s, _ in cleaned),
+                    "rows_kept": kept,
+                }
+            )
+        archive_info = {
+            "package": MODLAMP.name,
+            "version": MODLAMP.version,
+            "archive": archive.path.name,
+            "archive_sha256": archive.sha256,
+            "license": archive.license,
+        }
+    frame = pd.DataFrame(rows)
+    groups = [
+        (f"{dataset}/{label}", list(part["sequence"]))
+        for (dataset, label), part in frame.groupby(["dataset", "label"], sort=False)
+    ]
+    split_of = stratified_group_split(groups, seed)
+    frame["split"] = frame["sequence"].map(split_of)
+    per_dataset = {
+        dataset: {
+            f"{split}/{label}": int(n)
+            for (split, label), n in part.groupby(["split", "label"]).size().items()
+        }
+        for dataset, part in frame.groupby("dataset", sort=False)
+    }
+    provenance = {
+        "dataset": "peptide_function",
+        "schema_version": SCHEMA_VERSION,
+        "builder": f"scisuite {_scisuite_version()} build_peptides",
+        "seed": seed,
+        "source": {**archive_info, "files": files},
+        "split": {
+            "method": "seeded, stratified by (file, label), one split per unique sequence",
+            "fractions": dict(zip(SPLIT_NAMES, DEFAULT_FRACTIONS, strict=True)),
+        },
+        "counts": {
+            "rows": len(frame),
+            "unique_sequences": int(frame["sequence"].nunique()),
+            "rows_per_task": {k: int(v) for k, v in Counter(frame["task"]).items()},
+            "rows_per_split": _split_counts(frame),
+            "per_dataset_split_label": per_dataset,
+            "refused_sequences": len(refused),
+        },
+        "refused": refused,
+    }
+    return _write_dataset(out_dir, PEPTIDES_DIR, "peptides.parquet", frame, provenance)
+
+
+# --------------------------------------------------------------------------- solubility
+
+
+def _pick_column(header: Sequence[str], wanted: str | None, names: Sequence[str]) -> int | None:
+    folded = [h.strip().lower() for h in header]
+    if wanted is not None:
+        if wanted.strip().lower() not in folded:
+            raise ValueError(f"no column {wanted!r} in the header {list(header)}")
+        return folded.index(wanted.strip().lower())
+    for name in names:
+        if name in folded:
+            return folded.index(name)
+    return None
+
+
+def load_solubility_csv(
+    path: str | Path,
+    sequence_column: str | None = None,
+    label_column: str | None = None,
+    id_column: str | None = None,
+) -> Iterator[Record | BadRecord]:
+    """Stream a solubility table: DeepSol-style ``sequence,label`` (0/1) or eSOL-style
+    ``gene,sequence,solubility`` (0-100 %), with an optional id column.
+
+    Columns are found by header name, case-insensitively (:data:`SOLUBILITY_SEQUENCE_HEADERS`,
+    :data:`SOLUBILITY_LABEL_HEADERS`, :data:`SOLUBILITY_ID_HEADERS`) unless named. Comma or
+    tab delimited (sniffed from the header); ``.gz`` and ``"-"`` (stdin) work.
+
+    Yields:
+        One Record per data row, payload ``{"sequence", "description": "", "notes",
+        "label": float}`` (id from the id column, else ``"<file>:<line>"``), or a BadRecord
+        for a refused sequence (FASTA residue policy), a missing or non-numeric label, a
+        wrong number of fields or a repeated id.
+
+    Raises:
+        ValueError: no sequence or label column can be found (name them explicitly).
+    """
+    source = "<stdin>" if str(path) == "-" else Path(path).name
+    with open_text(path) as handle:
+        first = handle.readline()
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+        seq_index = _pick_column(header, sequence_column, SOLUBILITY_SEQUENCE_HEADERS)
+        label_index = _pick_column(header, label_column, SOLUBILITY_LABEL_HEADERS)
+        id_index = _pick_column(header, id_column, SOLUBILITY_ID_HEADERS)
+        if seq_index is None or label_index is None:
+            raise ValueError(
+                f"{source}: cannot find the sequence and label columns in the header "
+                f"{header}; name them with sequence_column= and label_column="
+            )
+        first_seen: dict[str, int] = {}
+        for line, cells in enumerate(csv.reader(handle, delimiter=delimiter), start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            fields = dict(zip(header, cells, strict=False))
+            record_id = (
+                cells[id_index].strip()
+                if id_index is not None and id_index < len(cells) and cells[id_index].strip()
+                else f"{source}:{line}"
+            )
+            reason = _solubility_row_problem(cells, header, record_id, first_seen, line)
+            if reason is None and not cells[label_index].strip():
+                reason = "missing label; solubility rows need a label (fix the row or remove it)"
+            if reason is None:
+                try:
+                    sequence, notes = normalise_sequence(cells[seq_index], record_id, line)
+                    label = float(cells[label_index])
+                    if not math.isfinite(label):
+                        raise ValueError
+                except RecordError as error:
+                    reason = error.reason
+                except ValueError:
+                    reason = (
+                        f"label {cells[label_index]!r} is not a number; fix the row or remove it"
+                    )
+            if reason is not None:
+                yield BadRecord(record_id, reason, line=line, source=source, fields=fields)
+                continue
+            payload = {"sequence": sequence, "description": "", "notes": notes, "label": label}
+            yield Record(record_id, payload, line=line, source=source)
+
+
+def _solubility_row_problem(
+    cells: Sequence[str],
+    header: Sequence[str],
+    record_id: str,
+    first_seen: dict[str, int],
+    line: int,
+) -> str | None:
+    if len(cells) != len(header):
+        return f"{len(cells)} fields, the header has {len(header)}"
+    if record_id in first_seen:
+        return f"duplicate id {record_id!r} (first seen on line {first_seen[record_id]})"
+    first_seen[record_id] = line
+    return None
