@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SCI := $(VENV)/bin/sci
 STAMP := $(VENV)/.scisuite-installed
 
-.PHONY: install demo test test-slow lint bench-attention clean
+.PHONY: install demo test test-slow lint bench-attention bench-molecule weights-molecule clean
 
 install: $(STAMP)
 
@@ -33,6 +33,16 @@ lint: install
 
 bench-attention: install
 	$(PY) bench/attention_sparse_vs_dense.py
+
+# Reproduces the shipped molecule default (scisuite/weights/molecule); ~7 min on 2 CPU cores.
+weights-molecule: install
+	$(SCI) train --domain molecule --dataset freesolv+solubility --split auto --seed 0 \
+		--epochs 60 --batch-size 32 -o scisuite/weights/molecule --quiet
+
+# Side by side with chemprop 2.3 (its own venv: bench/envs/setup_chemprop.sh); hours on CPU.
+bench-molecule: install
+	bash bench/envs/setup_chemprop.sh
+	$(PY) bench/molecule_vs_chemprop.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo_predictions.csv

@@ -19,6 +19,17 @@ import pandas as pd
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _publish_mode(path: Path, directory: bool) -> None:
+    """mkstemp/mkdtemp create 0600/0700; give the final file the usual umask-based mode."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def open_text(path: str | Path) -> Iterator[IO[str]]:
     """Open a text input: ``"-"`` is stdin, ``*.gz`` is decompressed on the fly."""
@@ -60,6 +71,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _publish_mode(tmp_path, directory=False)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -75,6 +87,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        _publish_mode(tmp, directory=True)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -222,9 +222,10 @@ def _metadata_license(text: str) -> str:
     """License from core metadata: ``License-Expression``, ``License``, or a classifier."""
     message = email.parser.Parser().parsestr(text, headersonly=True)
     for field in ("License-Expression", "License"):
-        value = (message.get(field) or "").strip()
-        if value and value.upper() != "UNKNOWN":
-            return value.splitlines()[0]
+        lines = [ln.strip() for ln in (message.get(field) or "").splitlines()]
+        named = [ln for ln in lines if any(char.isalnum() for char in ln)]  # skip "====" banners
+        if named and named[0].upper() != "UNKNOWN":
+            return named[0]
     classifiers = [c for c in message.get_all("Classifier") or [] if c.startswith("License ::")]
     return classifiers[0].split("::")[-1].strip() if classifiers else "unknown"
 

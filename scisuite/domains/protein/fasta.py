@@ -45,7 +45,7 @@ File-level policy (:func:`iter_fasta`):
   An empty (or all-blank) input yields nothing.
 - Bytes that are not UTF-8 text stop the read with a :class:`ValueError` naming the file.
 
-Positions in messages count residue characters after whitespace removal, from 1.
+Positions in messages count the characters of the sequence after whitespace removal, from 1.
 """
 
 from __future__ import annotations

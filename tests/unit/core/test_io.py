@@ -48,3 +48,18 @@ def test_open_text_reads_gzip_transparently(tmp_path) -> None:
         assert handle.read() == "x\n1\n"
     assert strip_suffixes(path) == ".csv"
     assert pd.read_csv(path)["x"].tolist() == [1]
+
+
+def test_atomic_outputs_get_umask_permissions_not_0600(tmp_path) -> None:
+    import os
+
+    from scisuite.core.io import atomic_directory
+
+    expected = 0o666 & ~(current := os.umask(0)) & 0o777
+    os.umask(current)
+    with atomic_path(tmp_path / "f.txt") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == expected
+    with atomic_directory(tmp_path / "d") as tmp:
+        (tmp / "a").write_text("x")
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~current
