@@ -189,8 +189,10 @@ def _cmd_info(args: argparse.Namespace, registry: Any) -> int:
     for name, entry in facts["domains"].items():
         ckpt = entry["checkpoint"] or "no shipped checkpoint"
         print(f"  {name:<10} {ckpt}")
-        if entry.get("metrics"):
-            print(f"  {'':<10} metrics: {json.dumps(entry['metrics'])}")
+        rmse = {k: v for k, v in entry.get("metrics", {}).items() if k.startswith("rmse")}
+        if rmse:
+            shown = ", ".join(f"{k}={v:.3f}" for k, v in rmse.items())
+            print(f"  {'':<10} test {shown}")
     return 0
 
 

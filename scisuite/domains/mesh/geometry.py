@@ -208,7 +208,8 @@ def _build_and_mesh(
 ) -> ChannelMesh:
     occ = gmsh.model.occ
     rect = occ.addRectangle(0.0, 0.0, 0.0, geometry.length, geometry.height)
-    disk = occ.addDisk(geometry.centre[0], geometry.centre[1], 0.0, geometry.radius, geometry.radius)
+    (cx, cy), r = geometry.centre, geometry.radius
+    disk = occ.addDisk(cx, cy, 0.0, r, r)
     (surface,), _ = occ.cut([(2, rect)], [(2, disk)])
     occ.synchronize()
 
@@ -257,7 +258,8 @@ def _build_and_mesh(
     triangles = index[tri_tags]
 
     tri = points[triangles]
-    signed = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    signed = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     triangles[signed < 0] = triangles[signed < 0][:, [0, 2, 1]]
 
     boundary_edges: dict[str, np.ndarray] = {}
