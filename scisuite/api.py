@@ -54,6 +54,15 @@ def shipped_checkpoint(domain: str) -> Path | None:
 
 
 @dataclass
+class WriteSummary:
+    """What :meth:`Predictor.predict_file` wrote: the file, its rows and how many are errors."""
+
+    path: Path
+    rows: int = 0
+    errors: int = 0
+
+
+@dataclass
 class Predictor:
     """A loaded model ready to predict; returned by :func:`load`.
 
@@ -80,7 +89,12 @@ class Predictor:
         return self.plugin.records_from_objects(inputs)
 
     def iter_rows(
-        self, inputs: Any, batch_size: int = 64, on_error: OnError = "skip", **reader_options: Any
+        self,
+        inputs: Any,
+        batch_size: int = 64,
+        on_error: OnError = "skip",
+        num_workers: int = 0,
+        **reader_options: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stream one output row per input record (bounded memory)."""
         return predict_rows(
@@ -91,13 +105,19 @@ class Predictor:
             batch_size,
             self.device,
             on_error,
+            num_workers,
         )
 
     def predict(
-        self, inputs: Any, batch_size: int = 64, on_error: OnError = "skip", **reader_options: Any
+        self,
+        inputs: Any,
+        batch_size: int = 64,
+        on_error: OnError = "skip",
+        num_workers: int = 0,
+        **reader_options: Any,
     ) -> pd.DataFrame:
         """Predict and return a DataFrame with one row per input, in input order."""
-        rows = list(self.iter_rows(inputs, batch_size, on_error, **reader_options))
+        rows = list(self.iter_rows(inputs, batch_size, on_error, num_workers, **reader_options))
         return pd.DataFrame.from_records(rows).reindex(columns=self.columns())
 
     def predict_file(
@@ -107,15 +127,20 @@ class Predictor:
         fmt: str | None = None,
         batch_size: int = 64,
         on_error: OnError = "skip",
+        num_workers: int = 0,
         **reader_options: Any,
-    ) -> int:
-        """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL, atomic). Returns row count."""
-        return write_rows(
-            self.iter_rows(inputs, batch_size, on_error, **reader_options),
-            output,
-            self.columns(),
-            fmt,
-        )
+    ) -> WriteSummary:
+        """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL, written atomically)."""
+        summary = WriteSummary(Path(output))
+
+        def counted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            for row in rows:
+                summary.errors += row["status"] == "error"
+                yield row
+
+        rows = self.iter_rows(inputs, batch_size, on_error, num_workers, **reader_options)
+        summary.rows = write_rows(counted(rows), output, self.columns(), fmt)
+        return summary
 
     def columns(self) -> list[str]:
         return [*self.plugin.output_columns(self.config), "status", "error"]

@@ -206,7 +206,9 @@ def _cmd_predict(args: argparse.Namespace, registry: Any) -> int:
     total, errors = 0, 0
     for path in args.inputs:
         if args.output is None:
-            frame = predictor.predict(path, args.batch_size, args.on_error, **options)
+            frame = predictor.predict(
+                path, args.batch_size, args.on_error, args.num_workers, **options
+            )
             frame.to_csv(sys.stdout, index=False, header=total == 0)
             count, bad = len(frame), int((frame["status"] == "error").sum())
         else:
@@ -215,12 +217,10 @@ def _cmd_predict(args: argparse.Namespace, registry: Any) -> int:
                 if len(args.inputs) == 1
                 else args.output.with_name(f"{Path(path).name.split('.')[0]}.{args.output.name}")
             )
-            count = predictor.predict_file(
-                path, out, args.format, args.batch_size, args.on_error, **options
+            summary = predictor.predict_file(
+                path, out, args.format, args.batch_size, args.on_error, args.num_workers, **options
             )
-            from scisuite.core.io import read_table
-
-            bad = int((read_table(out)["status"] == "error").sum())
+            count, bad = summary.rows, summary.errors
             if not args.quiet:
                 print(f"wrote {count} rows to {out}", file=sys.stderr)
         total, errors = total + count, errors + bad

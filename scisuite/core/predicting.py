@@ -8,7 +8,10 @@ chunk whatever the input size.
 
 from __future__ import annotations
 
+import collections
+import functools
 import itertools
+import multiprocessing
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
@@ -38,6 +41,32 @@ def _raise_for(record: Record | BadRecord, reason: str) -> None:
     )
 
 
+Featurized = list[tuple[int, Data | None, str | None]]
+"""Per record of a chunk: (position, graph or None, error reason or None)."""
+
+
+def featurize_chunk(
+    plugin: DomainPlugin, config: FrozenConfig, chunk: list[Record | BadRecord]
+) -> Featurized:
+    """Featurize one chunk; bad records become reasons (runs in worker processes too)."""
+    out: Featurized = []
+    for i, record in enumerate(chunk):
+        if isinstance(record, BadRecord):
+            out.append((i, None, record.reason))
+            continue
+        try:
+            out.append((i, plugin.featurize(record, config), None))
+        except RecordError as error:
+            out.append((i, None, error.reason))
+    return out
+
+
+def _chunks(records: Iterable[Record | BadRecord], size: int) -> Iterator[list[Record | BadRecord]]:
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
 def predict_rows(
     plugin: DomainPlugin,
     model: nn.Module,
@@ -46,6 +75,7 @@ def predict_rows(
     batch_size: int = 64,
     device: torch.device | None = None,
     on_error: OnError = "skip",
+    num_workers: int = 0,
 ) -> Iterator[dict[str, Any]]:
     """Yield one output row per input record, in input order.
 
@@ -57,26 +87,57 @@ def predict_rows(
         batch_size: records featurized and predicted together.
         device: where the batch goes (default CPU).
         on_error: ``"skip"`` reports bad records as error rows; ``"raise"`` stops at the first.
+        num_workers: processes that featurize chunks ahead of the model (0: in this process).
+            Order is preserved; at most ``2 * num_workers`` chunks are in flight.
     """
     device = device or torch.device("cpu")
-    iterator = iter(records)
-    while chunk := list(itertools.islice(iterator, batch_size)):
+    chunks = _chunks(records, batch_size)
+    if num_workers > 0:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(num_workers) as pool:
+            work = functools.partial(featurize_chunk, plugin, config)
+            pairs = _ahead(pool, work, chunks, 2 * num_workers)
+            yield from _predict_chunks(plugin, model, config, pairs, device, on_error)
+    else:
+        pairs = ((chunk, featurize_chunk(plugin, config, chunk)) for chunk in chunks)
+        yield from _predict_chunks(plugin, model, config, pairs, device, on_error)
+
+
+def _ahead(
+    pool: Any, work: Any, chunks: Iterator[list[Record | BadRecord]], depth: int
+) -> Iterator[tuple[list[Record | BadRecord], Featurized]]:
+    """Bounded look-ahead over ``pool.apply_async`` so memory stays at ``depth`` chunks."""
+    pending: collections.deque = collections.deque()
+    for chunk in chunks:
+        pending.append((chunk, pool.apply_async(work, (chunk,))))
+        if len(pending) >= depth:
+            done_chunk, result = pending.popleft()
+            yield done_chunk, result.get()
+    while pending:
+        done_chunk, result = pending.popleft()
+        yield done_chunk, result.get()
+
+
+def _predict_chunks(
+    plugin: DomainPlugin,
+    model: nn.Module,
+    config: FrozenConfig,
+    pairs: Iterable[tuple[list[Record | BadRecord], Featurized]],
+    device: torch.device,
+    on_error: OnError,
+) -> Iterator[dict[str, Any]]:
+    for chunk, featurized in pairs:
         rows: list[dict[str, Any] | None] = [None] * len(chunk)
         graphs: list[Data] = []
         positions: list[int] = []
-        for i, record in enumerate(chunk):
-            if isinstance(record, BadRecord):
+        for i, graph, reason in featurized:
+            if graph is None:
                 if on_error == "raise":
-                    _raise_for(record, record.reason)
-                rows[i] = _error_row(plugin, record, record.reason)
-                continue
-            try:
-                graphs.append(plugin.featurize(record, config))
+                    _raise_for(chunk[i], reason or "invalid record")
+                rows[i] = _error_row(plugin, chunk[i], reason or "invalid record")
+            else:
+                graphs.append(graph)
                 positions.append(i)
-            except RecordError as error:
-                if on_error == "raise":
-                    _raise_for(record, error.reason)
-                rows[i] = _error_row(plugin, record, error.reason)
         if graphs:
             batch = Batch.from_data_list(graphs).to(device)
             with torch.inference_mode():

@@ -243,7 +243,7 @@ class CylinderFlowSolver:
         def operator(values: np.ndarray) -> sp.csr_matrix:
             return sp.csr_matrix((values.ravel(), (rows, cols)), shape=(n_el * n_qp, n_u))
 
-        phi = _dense_stack([vb.basis[i][0].value for i in range(6)])  # [6, n_el, n_qp]
+        phi = _dense_stack([vb.basis[i][0] for i in range(6)])  # [6, n_el, n_qp]
         dphi = _dense_stack([vb.basis[i][0].grad for i in range(6)])  # [6, 2, n_el, n_qp]
         self._interp = operator(phi)
         self._ddx_op = operator(dphi[:, 0])
@@ -253,7 +253,6 @@ class CylinderFlowSolver:
         self._u = np.zeros((2, n_u))  # u^n (x, y components)
         self._u_prev = np.zeros((2, n_u))  # u^{n-1}
         self._p = np.zeros(n_p)
-        self._n_vertices = mesh.num_nodes
         self.setup_seconds = time.perf_counter() - start
 
     # -- time stepping ---------------------------------------------------------------------

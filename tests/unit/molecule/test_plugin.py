@@ -148,3 +148,13 @@ def test_on_error_raise_names_the_line(tmp_path, capsys) -> None:
 def test_python_api_accepts_smiles_lists(tmp_path) -> None:
     frame = api.load(_checkpoint(tmp_path), registry=REGISTRY).predict(["CCO", "", "c1ccccc1"])
     assert frame["status"].tolist() == ["ok", "error", "ok"]
+
+
+def test_worker_featurization_gives_identical_rows_in_order(tmp_path) -> None:
+    predictor = api.load(_checkpoint(tmp_path), registry=REGISTRY)
+    smiles = ["CCO", "C1CC(C", "c1ccccc1", "", "CC(=O)[O-].[Na+]", "CCN"] * 3
+    serial = predictor.predict(smiles, batch_size=4)
+    parallel = predictor.predict(smiles, batch_size=4, num_workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+    summary = predictor.predict_file(smiles, tmp_path / "o.jsonl", batch_size=4)
+    assert (summary.rows, summary.errors) == (18, 6)
