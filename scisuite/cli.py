@@ -121,11 +121,13 @@ def _add_domain_options(parser: argparse.ArgumentParser, verb: str, options: Seq
     for option in options:
         if verb in option.verbs:
             sub.add_argument(
+                *option.aliases,
                 option.flag,
                 dest=f"opt_{option.dest}",
                 nargs=option.nargs,
                 type=types[option.type],
                 help=option.help,
+                default=option.default,
             )
 
 
@@ -223,6 +225,10 @@ def _cmd_predict(args: argparse.Namespace, registry: Any) -> int:
             count, bad = summary.rows, summary.errors
             if not args.quiet:
                 print(f"wrote {count} rows to {out}", file=sys.stderr)
+            after = getattr(predictor.plugin, "after_predict", None)
+            for extra in after(out, predictor) if after else ():
+                if not args.quiet:
+                    print(f"wrote {extra}", file=sys.stderr)
         total, errors = total + count, errors + bad
     if not args.quiet:
         print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
@@ -301,7 +307,11 @@ def _cmd_design(args: argparse.Namespace, registry: Any) -> int:
             f"the {args.domain} domain has no inverse design; `sci design` is for "
             "the protein domain"
         )
-    return int(plugin.design(args) or 0)
+    common = {
+        key: getattr(args, key)
+        for key in ("checkpoint", "output", "seed", "device", "batch_size", "num_workers", "quiet")
+    }
+    return int(plugin.design({**common, **_domain_options(args)}) or 0)
 
 
 def _cmd_data(args: argparse.Namespace, registry: Any) -> int:

@@ -1,5 +1,12 @@
 """The domain plugin contract.
 
+Optional hooks a plugin may also define (looked up with ``getattr``):
+``metric_subsets(batch)`` (extra metric groups), ``evaluation_report(pred, target, config,
+out_dir)`` (plots for ``sci evaluate``), ``after_predict(output_path, predictor)`` (extra files
+next to a prediction table, e.g. per-residue tracks), ``design(options: dict)`` (``sci design``:
+the common flags checkpoint/output/seed/device/batch_size/num_workers/quiet plus the domain's
+``cli_options``) and ``generate(args)`` (``sci data generate``).
+
 Each domain package exports one ``PLUGIN`` object satisfying :class:`DomainPlugin`.
 The core, API and CLI talk to domains only through it; ``tests/contract`` checks every
 registered plugin against it.
@@ -69,6 +76,8 @@ class CliOption:
         nargs: argparse ``nargs`` (``"+"`` for lists), or None.
         type: ``"str"``, ``"int"`` or ``"float"``.
         verbs: the verbs that accept it.
+        aliases: other spellings, e.g. ``("-n",)``.
+        default: value when the flag is not given.
     """
 
     flag: str
@@ -77,6 +86,8 @@ class CliOption:
     nargs: str | None = None
     type: str = "str"
     verbs: tuple[str, ...] = ("predict", "train", "evaluate")
+    aliases: tuple[str, ...] = ()
+    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -159,7 +170,9 @@ class DomainPlugin(Protocol):
         ...
 
     def build_model(self, config: FrozenConfig) -> nn.Module:
-        """Backbone + head; ``model(batch)`` returns the raw outputs tensor."""
+        """Backbone + head; ``model(batch)`` returns the raw outputs tensor. If prediction is
+        not one forward pass (generation), the model also defines ``predict(batch)``, which
+        prediction uses instead and whose output ``postprocess`` receives."""
         ...
 
     def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:

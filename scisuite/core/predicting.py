@@ -118,6 +118,12 @@ def _ahead(
         yield done_chunk, result.get()
 
 
+def _predict_fn(model: nn.Module) -> Any:
+    """A model may define ``predict(batch)`` when inference differs from the training forward
+    (e.g. autoregressive generation); otherwise its ``forward`` is used."""
+    return getattr(model, "predict", model)
+
+
 def _predict_chunks(
     plugin: DomainPlugin,
     model: nn.Module,
@@ -141,7 +147,7 @@ def _predict_chunks(
         if graphs:
             batch = Batch.from_data_list(graphs).to(device)
             with torch.inference_mode():
-                outputs = model(batch)
+                outputs = _predict_fn(model)(batch)
             predicted = plugin.postprocess(outputs, batch, config)
             for i, row in zip(positions, predicted, strict=True):
                 rows[i] = {**plugin.record_columns(chunk[i]), **row, "status": "ok", "error": ""}
