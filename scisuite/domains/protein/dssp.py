@@ -43,12 +43,11 @@ from typing import Any
 
 import numpy as np
 
-from scisuite.core.sources import PackageSpec
+from scisuite.core.sources import PackageSpec, open_package
 from scisuite.domains.protein.structures import (
     BACKBONE_ATOMS,
     MDANALYSISTESTS,
     extract_chains,
-    open_sdist,
     parse_structure,
 )
 
@@ -332,7 +331,7 @@ def reference_agreement(
     totals = {"pydssp": [0, 0], "mkdssp": [0, 0]}
     checksums: dict[str, str] = {}
     skipped: dict[str, str] = {}
-    with open_sdist(spec, cache_dir, source_dir) as archive:
+    with open_package(spec, cache_dir, source_dir, sdist=True) as archive:
         members = set(archive.members(f"{folder}/*"))
         pairs = sorted(
             (m, m.removesuffix(".gz") + ".dssp")

