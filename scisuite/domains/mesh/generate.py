@@ -15,7 +15,9 @@ meshed by gmsh (~1,800 vertices, refined at the cylinder) and solved by
 
 The flow starts at rest with a 0.5 s smooth inflow ramp; the first ``warmup_frames``
 frames (default 300 = 3 s, enough for developed shedding at Re ~ 100) are discarded and the
-next ``frames`` are stored ``dt = 0.01`` s apart (every ``substeps``-th solver step).
+next ``frames`` are stored ``dt = 0.01`` s apart (every ``substeps``-th solver step). A
+run that blows up (explicit convection beyond its step limit) is redone with 1.5x more
+solver steps per frame, at most twice; the file records the ``substeps`` used.
 
 Output directory::
 
@@ -36,12 +38,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing
 import platform
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,7 @@ from scisuite.domains.mesh.io import (
     write_h5_trajectories,
     write_h5_trajectory,
 )
+from scisuite.domains.mesh.solver import reynolds_number
 
 #: Name of the data set (``sci data generate <name>``).
 DATASET_NAME = "cylinder-flow"
@@ -66,6 +70,8 @@ CENTRE_X_RANGE = (0.15, 0.35)
 CENTRE_Y_RANGE = (0.15, 0.26)
 RADIUS_RANGE = (0.03, 0.07)
 PEAK_INFLOW_RANGE = (1.0, 2.0)
+#: Reruns of a trajectory with 1.5x more solver steps per frame after a blow-up.
+_RETRIES = 2
 #: Settings whose value in an existing file must match for it to be reused.
 _SETTING_ATTRS = ("frames", "warmup_frames", "dt", "nu", "num_vertices_target", "format_version")
 
@@ -88,7 +94,7 @@ class TrajectoryParameters:
 
     def reynolds(self, nu: float) -> float:
         """``Re = (2/3) Um 2r / nu``."""
-        return (2.0 / 3.0) * self.peak_inflow * 2.0 * self.radius / nu
+        return reynolds_number(self.peak_inflow, self.radius, nu)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ class GenerationSettings:
     dt: float = 0.01
     nu: float = 1e-3
     num_vertices: int = 1800
-    courant: float = 0.5
+    courant: float = 0.4
 
     def __post_init__(self) -> None:
         if self.frames < 1:
@@ -208,7 +214,12 @@ def generate_trajectory(
         on_frame: progress callback ``on_frame(done, total)`` over simulated frames.
     """
     from scisuite.domains.mesh.geometry import ChannelGeometry, channel_mesh
-    from scisuite.domains.mesh.solver import SOLVER_NAME, FlowConfig, simulate
+    from scisuite.domains.mesh.solver import (
+        SOLVER_NAME,
+        FlowConfig,
+        default_substeps,
+        simulate,
+    )
 
     start = time.perf_counter()
     mesh = channel_mesh(
@@ -221,7 +232,16 @@ def generate_trajectory(
         frame_dt=settings.dt,
         courant=settings.courant,
     )
-    flow = simulate(mesh, config, settings.frames, settings.warmup_frames, on_frame=on_frame)
+    substeps = default_substeps(mesh, config)
+    for attempt in range(_RETRIES + 1):
+        config = replace(config, substeps=substeps)
+        try:
+            flow = simulate(mesh, config, settings.frames, settings.warmup_frames, on_frame)
+            break
+        except FloatingPointError:
+            if attempt == _RETRIES:
+                raise
+            substeps = math.ceil(1.5 * substeps)  # explicit convection: smaller steps
     trajectory = MeshTrajectory(
         points=mesh.points,
         triangles=mesh.triangles,
@@ -273,10 +293,14 @@ def _previous_timings(out_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _progress_bar(total: int, initial: int, enabled: bool, desc: str, unit: str):
+def _progress_bar(
+    total: int, initial: int, enabled: bool, desc: str, unit: str, leave: bool = True
+):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled)
+    return tqdm(
+        total=total, initial=initial, desc=desc, unit=unit, disable=not enabled, leave=leave
+    )
 
 
 def generate_cylinder_flow(
@@ -344,11 +368,13 @@ def generate_cylinder_flow(
                     progress,
                     f"traj {p.index} (Re {p.reynolds(nu):.0f})",
                     "frame",
+                    leave=False,
                 )
                 with frame_bar:
 
                     def on_frame(done: int, total: int, frame_bar=frame_bar) -> None:
-                        frame_bar.update(done - frame_bar.n)
+                        frame_bar.n = done  # restarts at 0 when a blown-up run is retried
+                        frame_bar.refresh()
 
                     timings[p.index] = generate_trajectory(
                         trajectory_file(out, p.index), p, settings, seed, on_frame

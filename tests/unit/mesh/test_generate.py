@@ -191,6 +191,25 @@ def test_parallel_workers_write_the_same_files(dataset, tmp_path) -> None:
         assert _sha(tmp_path / name) == _sha(dataset / name)
 
 
+def test_a_blown_up_run_is_retried_with_smaller_steps(tmp_path, monkeypatch) -> None:
+    from scisuite.domains.mesh import solver
+
+    real = solver.simulate
+    calls = []
+
+    def first_run_blows_up(mesh, config, *args, **kwargs):
+        calls.append(config.substeps)
+        if len(calls) == 1:
+            raise FloatingPointError("blew up")
+        return real(mesh, config, *args, **kwargs)
+
+    monkeypatch.setattr(solver, "simulate", first_run_blows_up)
+    gen.generate_cylinder_flow(tmp_path, trajectories=1, seed=5, **TINY)
+    assert calls[1] == -(-3 * calls[0] // 2)
+    with h5py.File(tmp_path / "traj_00000.h5") as handle:
+        assert handle.attrs["substeps"] == calls[1]
+
+
 def test_merge_into_one_meshgraphnets_file(dataset, tmp_path) -> None:
     merged = gen.merge_trajectories(dataset, tmp_path / "all.h5")
     with h5py.File(merged) as handle:
