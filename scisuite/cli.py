@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate = data_verbs.add_parser("generate", help="generate data with a solver (mesh)")
     generate.add_argument("domain")
     generate.add_argument("name")
+    generate.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    generate.add_argument("--workers", type=int, default=1, help="parallel processes (1)")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     i = verbs.add_parser("info", help="versions, device, domains and shipped checkpoints")
     i.add_argument("--json", action="store_true", help="machine-readable output")
@@ -132,10 +136,15 @@ def _add_domain_options(parser: argparse.ArgumentParser, verb: str, options: Seq
 
 
 def _subparser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices[verb]
-    raise KeyError(verb)
+    """The subparser of ``verb``; ``"generate"`` is the one under ``data``."""
+    path = ["data", "generate"] if verb == "generate" else [verb]
+    current = parser
+    for name in path:
+        for action in current._subparsers._group_actions:  # type: ignore[union-attr]
+            if isinstance(action, argparse._SubParsersAction):
+                current = action.choices[name]
+                break
+    return current
 
 
 def _domain_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -330,7 +339,14 @@ def _cmd_data(args: argparse.Namespace, registry: Any) -> int:
         generate = getattr(plugin, "generate", None)
         if generate is None:
             raise UsageError(f"the {args.domain} domain has nothing to generate; use `data build`")
-        return int(generate(args) or 0)
+        common = {
+            "name": args.name,
+            "output": args.output,
+            "seed": args.seed,
+            "workers": args.workers,
+            "quiet": args.quiet,
+        }
+        return int(generate({**common, **_domain_options(args)}) or 0)
     if args.name not in plugin.datasets:
         raise UsageError(
             f"unknown {args.domain} dataset {args.name!r}; "
@@ -373,7 +389,11 @@ def main(argv: Sequence[str] | None = None, registry: Any = None) -> int:
     try:
         verb = next((a for a in argv if a in VERBS), None)
         domain = _peek_domain(argv)
-        if verb in ("predict", "train", "evaluate", "design") and domain is not None:
+        if verb == "data" and "generate" in argv:
+            position = argv.index("generate")
+            domain = argv[position + 1] if position + 1 < len(argv) else None
+            verb = "generate"
+        if verb in ("predict", "train", "evaluate", "design", "generate") and domain is not None:
             plugin = registry_get(registry, domain)
             _add_domain_options(parser, verb, getattr(plugin, "cli_options", ()))
         args = parser.parse_args(argv)

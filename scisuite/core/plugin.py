@@ -5,7 +5,8 @@ Optional hooks a plugin may also define (looked up with ``getattr``):
 out_dir)`` (plots for ``sci evaluate``), ``after_predict(output_path, predictor)`` (extra files
 next to a prediction table, e.g. per-residue tracks), ``design(options: dict)`` (``sci design``:
 the common flags checkpoint/output/seed/device/batch_size/num_workers/quiet plus the domain's
-``cli_options``) and ``generate(args)`` (``sci data generate``).
+``cli_options``) and ``generate(options: dict)`` (``sci data generate DOMAIN NAME``: name,
+output, seed, workers, quiet plus the domain's ``cli_options`` with ``verbs=("generate",)``).
 
 Each domain package exports one ``PLUGIN`` object satisfying :class:`DomainPlugin`.
 The core, API and CLI talk to domains only through it; ``tests/contract`` checks every

@@ -57,3 +57,14 @@ def test_design_on_a_domain_without_design_exits_2(capsys, tmp_path: Path) -> No
 
     code = main(["design", "--domain", "toyring"], registry=PluginRegistry([PLUGIN], False))
     assert code == 2 and "no inverse design" in capsys.readouterr().err
+
+
+def test_data_list_names_real_datasets(capsys) -> None:
+    assert main(["data", "list", "--domain", "molecule"]) == 0
+    out = capsys.readouterr().out
+    assert "freesolv" in out and "moleculeace/CHEMBL204_Ki" in out
+
+
+def test_data_generate_on_a_domain_without_a_generator_exits_2(capsys, tmp_path) -> None:
+    code = main(["data", "generate", "molecule", "anything", "-o", str(tmp_path)])
+    assert code == 2 and "nothing to generate" in capsys.readouterr().err
