@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn.aggr import AttentionalAggregation, MeanAggregation, SumAggregation
 
@@ -19,6 +20,8 @@ class GraphHead(nn.Module):
         pooling: ``"mean"``, ``"sum"`` or ``"attention"`` (gated attention pooling,
             Li et al. 2016) (default ``"mean"``).
         hidden_dim: MLP hidden width (default ``d_model``).
+        graph_feature_dim: width of optional per-graph features (e.g. fingerprints) that are
+            projected to ``d_model`` and concatenated with the pooled vector (default 0: none).
     """
 
     def __init__(
@@ -27,6 +30,7 @@ class GraphHead(nn.Module):
         out_dim: int,
         pooling: Literal["mean", "sum", "attention"] = "mean",
         hidden_dim: int | None = None,
+        graph_feature_dim: int = 0,
     ) -> None:
         super().__init__()
         if pooling == "mean":
@@ -38,16 +42,33 @@ class GraphHead(nn.Module):
         else:
             raise ValueError(f"unknown pooling {pooling!r}; use mean, sum or attention")
         self.pooling = pooling
-        self.mlp = mlp(d_model, hidden_dim or d_model, out_dim)
+        self.graph_features = (
+            nn.Sequential(nn.Linear(graph_feature_dim, d_model), nn.GELU(), nn.LayerNorm(d_model))
+            if graph_feature_dim
+            else None
+        )
+        width = 2 * d_model if graph_feature_dim else d_model
+        self.mlp = mlp(width, hidden_dim or d_model, out_dim)
 
     def reset_parameters(self) -> None:
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def forward(self, node_states: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        """``node_states [N, d]``, ``batch [N]`` -> ``[num_graphs, out_dim]``."""
+    def forward(
+        self,
+        node_states: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        graph_features: Tensor | None = None,
+    ) -> Tensor:
+        """``node_states [N, d]``, ``batch [N]`` (+ ``graph_features [num_graphs, F]``)
+        -> ``[num_graphs, out_dim]``."""
         pooled = self.pool(node_states, batch, dim_size=num_graphs)
+        if self.graph_features is not None:
+            if graph_features is None:
+                raise ValueError("this head was built with graph features; pass them")
+            pooled = torch.cat([pooled, self.graph_features(graph_features)], dim=-1)
         return self.mlp(pooled)
 
     def __repr__(self) -> str:

@@ -40,6 +40,9 @@ class MoleculeConfig(FrozenConfig):
         ensemble_size: independently initialised members; predictions report mean and std.
         max_heavy_atoms: larger molecules are refused with a per-record error.
         standardise: keep the largest fragment and neutralise before featurizing.
+        fingerprint_bits: if > 0, a Morgan count fingerprint of this many bits (log1p counts)
+            is projected and concatenated with the pooled graph vector (0: off).
+        fingerprint_radius: Morgan radius (2 = ECFP4-like).
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
@@ -51,6 +54,8 @@ class MoleculeConfig(FrozenConfig):
     ensemble_size: int = 1
     max_heavy_atoms: int = 500
     standardise: bool = True
+    fingerprint_bits: int = 0
+    fingerprint_radius: int = 2
 
     def validate(self) -> None:
         require(len(self.target_names) >= 1, "at least one target is needed")
@@ -64,6 +69,8 @@ class MoleculeConfig(FrozenConfig):
         check_choice("pooling", self.pooling, ("mean", "sum", "attention"))
         require(self.ensemble_size >= 1, "ensemble_size must be >= 1")
         require(self.max_heavy_atoms >= 1, "max_heavy_atoms must be >= 1")
+        require(self.fingerprint_bits >= 0, "fingerprint_bits must be >= 0 (0 turns it off)")
+        require(self.fingerprint_radius >= 1, "fingerprint_radius must be >= 1")
         require(
             self.backbone.node_in_dim == ATOM_DIM and self.backbone.edge_in_dim == BOND_DIM,
             f"backbone must take {ATOM_DIM} atom and {BOND_DIM} bond features",

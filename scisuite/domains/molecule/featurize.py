@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor
 from rdkit import Chem, rdBase
+from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.MolStandardize import rdMolStandardize
 from torch_geometric.data import Data
 
@@ -86,8 +88,15 @@ def _offsets(*widths: int) -> list[int]:
 
 # Column where each one-hot block starts; the "other" slot is the last column of a block.
 (_ELEM, _DEG, _CHG, _HYB, _AROM, _RING, _HS, _CHI, _MASS) = _offsets(
-    len(ELEMENTS) + 1, DEGREES, len(CHARGES), len(HYBRIDISATIONS) + 1, 1, 1, H_COUNTS,
-    len(CHIRALITY) + 1, 1,
+    len(ELEMENTS) + 1,
+    DEGREES,
+    len(CHARGES),
+    len(HYBRIDISATIONS) + 1,
+    1,
+    1,
+    H_COUNTS,
+    len(CHIRALITY) + 1,
+    1,
 )
 (_BTYPE, _CONJ, _BRING, _STEREO) = _offsets(len(BOND_TYPES), 1, 1, len(BOND_STEREO))
 _ELEMENT_INDEX = {symbol: i for i, symbol in enumerate(ELEMENTS)}
@@ -213,14 +222,25 @@ def standardise(
     return Standardised(mol, Chem.MolToSmiles(mol), "; ".join(notes))
 
 
+def morgan_counts(mol: Chem.Mol, bits: int, radius: int) -> Tensor:
+    """``[1, bits]`` log1p Morgan count fingerprint (radius 2 ~ ECFP4), a graph-level feature."""
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
+    counts = generator.GetCountFingerprintAsNumPy(mol).astype(np.float32)
+    return torch.from_numpy(np.log1p(counts))[None, :]
+
+
 def mol_to_graph(mol: Chem.Mol, rw_steps: int, lap_k: int) -> Data:
     """RDKit molecule -> ``Data(x [N, ATOM_DIM], edge_index [2, 2B], edge_attr [2B, BOND_DIM])``
     plus ``rw_pe [N, rw_steps]`` and ``lap_pe [N, lap_k]`` (deterministic signs)."""
     x = atom_features(mol)
     edge_index, edge_attr = bond_graph(mol)
     n = x.shape[0]
-    data = Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(edge_index),
-                edge_attr=torch.from_numpy(edge_attr), num_nodes=n)
+    data = Data(
+        x=torch.from_numpy(x),
+        edge_index=torch.from_numpy(edge_index),
+        edge_attr=torch.from_numpy(edge_attr),
+        num_nodes=n,
+    )
     if rw_steps:
         data.rw_pe = torch.from_numpy(dense_random_walk_pe(edge_index, n, rw_steps))
     if lap_k:

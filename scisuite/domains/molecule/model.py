@@ -18,7 +18,12 @@ class MoleculeMember(nn.Module):
     def __init__(self, config: MoleculeConfig) -> None:
         super().__init__()
         self.backbone = Backbone(config.backbone)
-        self.head = GraphHead(config.backbone.d_model, len(config.target_names), config.pooling)
+        self.head = GraphHead(
+            config.backbone.d_model,
+            len(config.target_names),
+            config.pooling,
+            graph_feature_dim=config.fingerprint_bits,
+        )
 
     def forward(self, batch: Batch) -> Tensor:
         """``batch`` of molecules -> ``[num_graphs, num_targets]`` (standardised units / logits)."""
@@ -31,7 +36,8 @@ class MoleculeMember(nn.Module):
             lap_pe=getattr(batch, "lap_pe", None),
             rw_pe=getattr(batch, "rw_pe", None),
         ).node_states
-        return self.head(states, batch.batch, batch.num_graphs)
+        fingerprint = getattr(batch, "fingerprint", None)
+        return self.head(states, batch.batch, batch.num_graphs, fingerprint)
 
 
 class MoleculeModel(nn.Module):

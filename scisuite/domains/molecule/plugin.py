@@ -22,7 +22,12 @@ from scisuite.core.plugin import CliOption, DatasetSpec, TrainingData, TrainRequ
 from scisuite.core.records import BadRecord, Record, RecordError
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.datasets import MoleculeDataset, list_datasets, load_dataset
-from scisuite.domains.molecule.featurize import mol_to_graph, parse_smiles, standardise
+from scisuite.domains.molecule.featurize import (
+    mol_to_graph,
+    morgan_counts,
+    parse_smiles,
+    standardise,
+)
 from scisuite.domains.molecule.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -101,6 +106,10 @@ class MoleculePlugin:
         mol = parse_smiles(record.payload.get("smiles", ""), record.id, record.line)
         std = standardise(mol, record.id, record.line, config.max_heavy_atoms, config.standardise)
         data = mol_to_graph(std.mol, config.backbone.rw_pe_dim, config.backbone.lap_pe_dim)
+        if config.fingerprint_bits:
+            data.fingerprint = morgan_counts(
+                std.mol, config.fingerprint_bits, config.fingerprint_radius
+            )
         data.y = _targets_tensor(record, config.target_names)
         cliff = record.payload.get("cliff")
         data.cliff = torch.tensor([math.nan if cliff is None else float(cliff)])
