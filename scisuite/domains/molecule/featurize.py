@@ -3,7 +3,8 @@
 Atom features (one-hot unless noted): element (common organic/medicinal set + other), degree
 0..5+, formal charge -2..+2, hybridisation, aromatic (bool), in ring (bool), total H count
 0..4, chirality tag, and atomic mass / 100 (a float). Bond features: type (single/double/
-triple/aromatic), conjugated, in ring, stereo (none/any/Z/E/cis/trans). Widths are :data:`ATOM_DIM` and :data:`BOND_DIM`.
+triple/aromatic), conjugated, in ring, stereo (none/any/Z/E/cis/trans). Widths are
+:data:`ATOM_DIM` and :data:`BOND_DIM`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdFingerprintGenerator
 from rdkit.Chem.MolStandardize import rdMolStandardize
+from torch import Tensor
 from torch_geometric.data import Data
 
 from scisuite.core.encodings import laplacian_pe
