@@ -36,7 +36,8 @@ class CheckpointMeta:
         domain: plugin name (``"molecule"``, ...).
         schema_version: the plugin's schema version the checkpoint was written with.
         model_config: the domain config as a JSON dict (backbone + head + featurizer).
-        normalizers: statistics of target/feature normalisers, e.g. ``{"mean": [...], "std": [...]}``.
+        normalizers: statistics of target/feature normalisers,
+            e.g. ``{"target_mean": [...], "target_std": [...]}``.
         data_fingerprint: sha256 of the training data identity (see :func:`fingerprint`).
         metrics: validation/test metrics at save time.
         command: the command line that produced the checkpoint.

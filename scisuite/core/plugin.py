@@ -163,7 +163,7 @@ class DomainPlugin(Protocol):
         ...
 
     def evaluation_data(self, request: TrainRequest, config: FrozenConfig) -> list[Data]:
-        """Featurized labelled test graphs (a dataset's test split, or a user file) for ``config``."""
+        """Featurized labelled test graphs for ``config``: a dataset's test split or a user file."""
         ...
 
     def output_columns(self, config: FrozenConfig) -> list[str]:
