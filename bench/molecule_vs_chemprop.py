@@ -616,7 +616,7 @@ def _prediction_column(path: Path, n_expected: int, what: str) -> tuple[np.ndarr
         raise PeerRunError(f"{what}: {path} has no 'target' column; columns: {list(table)}")
     if len(table) != n_expected:
         raise PeerRunError(f"{what}: {path} has {len(table)} rows for {n_expected} inputs")
-    values = pd.to_numeric(table["target"], errors="coerce").to_numpy(dtype=float)
+    values = pd.to_numeric(table["target"], errors="coerce").to_numpy(dtype=float, copy=True)
     if "status" in table.columns:
         failed = table["status"].astype(str).str.lower().isin(SCISUITE_FAILED_STATUSES)
         values[failed.to_numpy()] = np.nan
@@ -856,6 +856,8 @@ def markdown_report(report: dict[str, Any]) -> str:
                    ("test predict time (s)", "predict_wall_s", 1),
                    ("peak train RSS (MiB)", "train_peak_rss_mib", 0))
     for dataset, per_method in report["summary"].items():
+        if not any(per_method[m]["rmse"]["n"] for m in methods):
+            continue  # not run yet (partial or resumed runs)
         is_ace = dataset.startswith("moleculeace")
         for label, key, digits in metric_rows:
             if key == "rmse_cliff" and not is_ace:
@@ -1162,8 +1164,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def render(paths: Sequence[Path]) -> str:
+    """Markdown for finished (possibly partial) result files, for docs/benchmarks.md."""
+    return "\n".join(markdown_report(json.loads(Path(p).read_text())) for p in paths)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 failed, 2 bad flags)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["render"]:  # `render RESULT.json ...`: markdown of saved results only
+        print(render([Path(p) for p in argv[1:]]))
+        return 0
     args = build_parser().parse_args(argv)
     for name in ("epochs", "train_batch_size", "batch_size"):
         if getattr(args, name) < 1:
