@@ -1,0 +1,438 @@
+"""Flow frames on a mesh -> PyG graphs, normaliser statistics and training noise.
+
+One graph per frame ``t`` (MeshGraphNets' CylinderFlow recipe, Pfaff et al. 2021):
+
+* nodes: ``x = [one_hot(node_type) (4), u_t, v_t, u_{t-1}, v_{t-1}, ..., u_{t-H}, v_{t-H}]``
+  in physical units (m/s); normalisation happens inside the model, from the statistics in
+  :class:`~scisuite.domains.mesh.config.MeshConfig`;
+* edges: every triangle side in both directions (``edge_index``), with
+  ``edge_attr = [dx, dy, |d|]`` (m), the sender's position relative to the receiver;
+* ``pattern_index``: the sparse attention pattern ``(sender, receiver)`` (mesh adjacency,
+  K-hop, dilated rings, global boundary nodes), built once per mesh; the name contains
+  ``index`` so that PyG batching offsets it like ``edge_index``;
+* target ``y = [u_{t+1} - u_t, v_{t+1} - v_t, p_{t+1}]``: the velocity *change* over one
+  step and the pressure *after* it, the MeshGraphNets convention (pressure is not an input,
+  so it is predicted directly rather than as a change). NaN where the next frame is unknown.
+
+Static tensors of a mesh (edges, pattern, one-hot) are computed once by :func:`mesh_graph`
+and shared by all frame graphs of that mesh, so a trajectory of ``F`` frames costs
+``F * N * (x + y)`` floats, not ``F`` copies of the pattern.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from scisuite.core.encodings import relative_position_features
+from scisuite.core.patterns import EdgePattern, global_node_pattern, hop_rings, union
+from scisuite.domains.mesh.config import NODE_TYPE_CODES, MeshConfig, PatternConfig
+from scisuite.domains.mesh.geometry import NodeType
+from scisuite.domains.mesh.graph import edges_from_triangles
+from scisuite.domains.mesh.io import MeshState, MeshTrajectory
+
+#: Node types whose velocity the model updates (the others are boundary conditions).
+UPDATED_TYPES = (int(NodeType.NORMAL), int(NodeType.OUTFLOW))
+
+
+def node_type_one_hot(node_type: Tensor) -> Tensor:
+    """``[N]`` MeshGraphNets codes -> ``[N, 4]`` float one-hot in :data:`NODE_TYPE_CODES` order.
+
+    Raises:
+        ValueError: a code other than 0 (normal), 4 (inflow), 5 (outflow), 6 (wall).
+    """
+    codes = torch.tensor(NODE_TYPE_CODES, dtype=torch.long, device=node_type.device)
+    one_hot = node_type.long()[:, None] == codes[None, :]
+    unknown = ~one_hot.any(dim=1)
+    if bool(unknown.any()):
+        bad = sorted(set(node_type[unknown].tolist()))
+        raise ValueError(
+            f"unknown node_type code(s) {bad}; use 0 normal, 4 inflow, 5 outflow, 6 wall"
+        )
+    return one_hot.to(torch.float32)
+
+
+def updated_mask(node_type: Tensor) -> Tensor:
+    """``[N]`` bool: nodes whose velocity the model predicts (normal and outflow)."""
+    mask = torch.zeros_like(node_type, dtype=torch.bool)
+    for code in UPDATED_TYPES:
+        mask |= node_type == code
+    return mask
+
+
+def select_global_nodes(pos: Tensor, node_type: Tensor, count: int) -> Tensor:
+    """``count`` boundary nodes spread evenly over the boundary (farthest-point sampling).
+
+    Deterministic: starts from the boundary node closest to the origin corner.
+
+    Args:
+        pos: ``[N, 2]`` positions.
+        node_type: ``[N]`` codes; boundary = every type but normal.
+        count: nodes wanted (fewer if the boundary has fewer).
+
+    Returns:
+        ``[G]`` long node indices, ``G = min(count, boundary nodes)``.
+    """
+    boundary = torch.nonzero(node_type != int(NodeType.NORMAL)).flatten()
+    if count <= 0 or boundary.numel() == 0:
+        return torch.zeros(0, dtype=torch.long)
+    points = pos[boundary].double()
+    chosen = [int(torch.argmin(points.norm(dim=1)))]
+    distance = (points - points[chosen[0]]).norm(dim=1)
+    for _ in range(min(count, boundary.numel()) - 1):
+        nxt = int(torch.argmax(distance))
+        chosen.append(nxt)
+        distance = torch.minimum(distance, (points - points[nxt]).norm(dim=1))
+    return boundary[torch.tensor(sorted(chosen), dtype=torch.long)]
+
+
+def attention_pattern(
+    edge_index: Tensor, pos: Tensor, node_type: Tensor, pattern: PatternConfig
+) -> Tensor:
+    """The sparse attention pattern of one mesh as ``[2, P]`` (sender, receiver) pairs.
+
+    Union of self loops, all pairs within ``pattern.khop`` hops, the dilated rings at
+    exactly ``dilation * k`` hops (``k = 1..rings``) and, both ways, ``global_nodes``
+    boundary nodes to every node. Sorted by receiver, no duplicates; memory is
+    O(P), never O(N^2) (breadth-first expansion with scipy sparse products).
+
+    Args:
+        edge_index: ``[2, E]`` mesh edges.
+        pos: ``[N, 2]`` positions (to spread the global nodes).
+        node_type: ``[N]`` codes.
+        pattern: which parts to include.
+    """
+    n = int(pos.size(0))
+    rings = hop_rings(edge_index, n, pattern.max_hops)
+    loops = torch.arange(n).repeat(2, 1)
+    chosen = [loops, *rings[: pattern.khop]]
+    chosen += [rings[pattern.dilation * k - 1] for k in range(1, pattern.rings + 1)]
+    parts = [EdgePattern(torch.cat(chosen, dim=1), n)]
+    if pattern.global_nodes:
+        hubs = select_global_nodes(pos, node_type, pattern.global_nodes)
+        parts.append(global_node_pattern(hubs, n))
+    return union(*parts).edge_index
+
+
+@dataclass(frozen=True)
+class MeshGraph:
+    """Static tensors of one mesh, shared by every frame graph on it.
+
+    Attributes:
+        pos: ``[N, 2]`` float32 positions, m.
+        face: ``[3, T]`` long triangles (PyG ``face`` convention, offset when batched).
+        node_type: ``[N]`` long codes.
+        one_hot: ``[N, 4]`` float32 node-type one-hot.
+        edge_index: ``[2, E]`` long, both directions of every triangle side.
+        edge_attr: ``[E, 3]`` float32 ``(dx, dy, |d|)``, m.
+        pattern_index: ``[2, P]`` long attention pattern, or None without attention.
+    """
+
+    pos: Tensor
+    face: Tensor
+    node_type: Tensor
+    one_hot: Tensor
+    edge_index: Tensor
+    edge_attr: Tensor
+    pattern_index: Tensor | None
+
+    @property
+    def num_nodes(self) -> int:
+        """``N``."""
+        return int(self.pos.size(0))
+
+
+def mesh_graph(
+    points: np.ndarray | Tensor,
+    triangles: np.ndarray | Tensor,
+    node_type: np.ndarray | Tensor,
+    config: MeshConfig,
+) -> MeshGraph:
+    """Build the static graph of a mesh: edges from triangles, edge features, pattern.
+
+    Args:
+        points: ``[N, 2]`` positions, m.
+        triangles: ``[T, 3]`` vertex indices.
+        node_type: ``[N]`` MeshGraphNets codes.
+        config: decides whether an attention pattern is built, and which.
+    """
+    pos = torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    types = torch.as_tensor(np.asarray(node_type), dtype=torch.long)
+    tri = torch.as_tensor(np.asarray(triangles), dtype=torch.long)
+    edge_index = edges_from_triangles(tri, int(pos.size(0)))
+    edge_attr = relative_position_features(pos, edge_index).to(torch.float32)
+    pattern = (
+        attention_pattern(edge_index, pos, types, config.pattern) if config.uses_attention else None
+    )
+    return MeshGraph(
+        pos=pos.to(torch.float32),
+        face=tri.t().contiguous(),
+        node_type=types,
+        one_hot=node_type_one_hot(types),
+        edge_index=edge_index,
+        edge_attr=edge_attr,
+        pattern_index=pattern,
+    )
+
+
+def frame_graph(
+    mesh: MeshGraph, velocities: Tensor, target: Tensor | None, geometry: bool = False
+) -> Data:
+    """One frame as a graph.
+
+    Args:
+        mesh: static tensors of the mesh (shared, not copied).
+        velocities: ``[H + 1, N, 2]`` velocity at ``t, t-1, ..., t-H``, m/s.
+        target: ``[N, 3]`` ``(du, dv, p_next)``, or None (NaN: unknown).
+        geometry: also attach ``pos`` and ``face`` (for writing predicted fields).
+
+    Returns:
+        ``Data`` with ``x [N, 4 + 2(H+1)]``, ``edge_index``, ``edge_attr``,
+        ``pattern_index`` (with attention), ``node_type``, ``y [N, 3]``.
+    """
+    n = mesh.num_nodes
+    if velocities.dim() != 3 or velocities.shape[1:] != (n, 2):
+        raise ValueError(f"velocities must be [H+1, {n}, 2], got {tuple(velocities.shape)}")
+    flat = velocities.to(torch.float32).permute(1, 0, 2).reshape(n, -1)
+    y = torch.full((n, 3), float("nan")) if target is None else target.to(torch.float32)
+    data = Data(
+        x=torch.cat([mesh.one_hot, flat], dim=1),
+        edge_index=mesh.edge_index,
+        edge_attr=mesh.edge_attr,
+        node_type=mesh.node_type,
+        y=y,
+    )
+    if mesh.pattern_index is not None:
+        data.pattern_index = mesh.pattern_index
+    if geometry:
+        data.pos = mesh.pos
+        data.face = mesh.face
+    return data
+
+
+def _window(velocity: np.ndarray | Tensor, t: int, history: int) -> Tensor:
+    """``[H + 1, N, 2]`` velocities at ``t, t-1, ..., t-H``."""
+    frames = torch.as_tensor(np.asarray(velocity[t - history : t + 1]), dtype=torch.float32)
+    return frames.flip(0)
+
+
+def one_step_target(trajectory: MeshTrajectory, t: int) -> Tensor:
+    """``[N, 3]`` ``(u_{t+1} - u_t, v_{t+1} - v_t, p_{t+1})`` from frames ``t`` and ``t+1``."""
+    velocity = torch.as_tensor(np.asarray(trajectory.velocity[t : t + 2]), dtype=torch.float64)
+    pressure = torch.as_tensor(np.asarray(trajectory.pressure[t + 1]), dtype=torch.float64)
+    return torch.cat([velocity[1] - velocity[0], pressure[:, None]], dim=1).to(torch.float32)
+
+
+def valid_frames(num_frames: int, history: int) -> range:
+    """Frames ``t`` with ``history`` previous frames and a next frame: ``H <= t < F - 1``."""
+    return range(history, num_frames - 1)
+
+
+def trajectory_frames(
+    trajectory: MeshTrajectory,
+    config: MeshConfig,
+    frames: Iterable[int] | None = None,
+    mesh: MeshGraph | None = None,
+) -> list[Data]:
+    """Training/evaluation graphs of a trajectory, one per frame ``t`` (target from ``t+1``).
+
+    Args:
+        trajectory: the frames.
+        config: history length and pattern.
+        frames: which ``t`` (default: every valid one, :func:`valid_frames`).
+        mesh: its static graph, if already built.
+    """
+    mesh = mesh or mesh_graph(trajectory.points, trajectory.triangles, trajectory.node_type, config)
+    chosen = valid_frames(trajectory.num_frames, config.history) if frames is None else frames
+    graphs = []
+    for t in chosen:
+        if not config.history <= t < trajectory.num_frames - 1:
+            raise ValueError(
+                f"frame {t} has no next frame or fewer than {config.history} previous ones "
+                f"(trajectory has {trajectory.num_frames} frames)"
+            )
+        window = _window(trajectory.velocity, t, config.history)
+        graphs.append(frame_graph(mesh, window, one_step_target(trajectory, t)))
+    return graphs
+
+
+def initial_graph(source: MeshState | MeshTrajectory, config: MeshConfig, start: int = 0) -> Data:
+    """The graph a rollout starts from, with ``pos``/``face``/``pressure``/``time`` attached.
+
+    A :class:`MeshState` is one frame (needs ``history == 0``). A :class:`MeshTrajectory`
+    starts at frame ``max(start, history)``; the one-step target ``y`` is filled when the
+    next frame exists.
+
+    Raises:
+        ValueError: a single state for a model that needs previous frames, or ``start`` out
+            of range.
+    """
+    mesh = mesh_graph(source.points, source.triangles, source.node_type, config)
+    if isinstance(source, MeshState):
+        if config.history:
+            raise ValueError(
+                f"this model needs {config.history} previous frame(s); give an H5 or XDMF "
+                "trajectory instead of a single mesh"
+            )
+        window = torch.as_tensor(source.velocity, dtype=torch.float32)[None]
+        target, pressure, time = None, source.pressure, source.time
+    else:
+        t = max(start, config.history)
+        if t >= source.num_frames:
+            raise ValueError(
+                f"start frame {t} is beyond the trajectory's {source.num_frames} frames "
+                f"(the model needs {config.history} previous frame(s))"
+            )
+        window = _window(source.velocity, t, config.history)
+        target = one_step_target(source, t) if t + 1 < source.num_frames else None
+        pressure, time = source.pressure[t], float(source.times[t])
+    data = frame_graph(mesh, window, target, geometry=True)
+    data.pressure = torch.as_tensor(np.asarray(pressure), dtype=torch.float32)
+    data.time = torch.tensor([float("nan") if time is None else time], dtype=torch.float64)
+    return data
+
+
+# -- normalisers --------------------------------------------------------------------------
+
+
+class RunningMoments:
+    """Streaming mean and standard deviation per column, accumulated in float64.
+
+    Args:
+        width: number of columns ``D``.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.count = 0
+        self.total = torch.zeros(width, dtype=torch.float64)
+        self.total_sq = torch.zeros(width, dtype=torch.float64)
+
+    def update(self, values: Tensor) -> None:
+        """Add ``values [M, D]`` (rows with NaN are skipped)."""
+        values = values.reshape(-1, self.total.numel()).double()
+        values = values[~torch.isnan(values).any(dim=1)]
+        self.count += int(values.size(0))
+        self.total += values.sum(dim=0)
+        self.total_sq += (values**2).sum(dim=0)
+
+    def mean(self) -> tuple[float, ...]:
+        """Column means (0 before any update)."""
+        return tuple((self.total / max(self.count, 1)).tolist())
+
+    def std(self, floor: float = 1e-8) -> tuple[float, ...]:
+        """Column standard deviations; 1.0 for a column with (near) zero spread."""
+        mean = self.total / max(self.count, 1)
+        var = (self.total_sq / max(self.count, 1) - mean**2).clamp_min(0.0)
+        return tuple(float(s) if s > floor else 1.0 for s in var.sqrt().tolist())
+
+
+def fit_normalisers(
+    config: MeshConfig, sources: Iterable[tuple[MeshTrajectory, Sequence[int]]]
+) -> MeshConfig:
+    """Warm-up pass: statistics of inputs, edges and targets over the training frames.
+
+    Velocity statistics are over all nodes of every chosen frame; target statistics over
+    the updated (normal + outflow) nodes only, the ones the loss sees; edge statistics
+    once per mesh. Noise is not included. One trajectory is held at a time.
+
+    Args:
+        config: the config to fill (its other fields are kept).
+        sources: ``(trajectory, frames t)`` pairs of the training split.
+
+    Returns:
+        ``config`` with ``velocity_*``, ``edge_*`` and ``target_*`` statistics.
+
+    Raises:
+        ValueError: no frames at all.
+    """
+    velocity, edges, targets = RunningMoments(2), RunningMoments(3), RunningMoments(3)
+    for trajectory, frames in sources:
+        frames = list(frames)
+        if not frames:
+            continue
+        pos = torch.as_tensor(np.asarray(trajectory.points), dtype=torch.float64)
+        edge_index = edges_from_triangles(trajectory.triangles, trajectory.num_nodes)
+        edges.update(relative_position_features(pos, edge_index))
+        updated = updated_mask(torch.as_tensor(trajectory.node_type)).numpy()
+        for t in frames:
+            velocity.update(torch.as_tensor(np.asarray(trajectory.velocity[t])))
+            targets.update(one_step_target(trajectory, t)[torch.from_numpy(updated)])
+    if velocity.count == 0:
+        raise ValueError("no training frames to fit the normalisers on")
+    return config.replace(
+        velocity_mean=velocity.mean(),
+        velocity_std=velocity.std(),
+        edge_mean=edges.mean(),
+        edge_std=edges.std(),
+        target_mean=targets.mean(),
+        target_std=targets.std(),
+    )
+
+
+# -- training noise -----------------------------------------------------------------------
+
+
+def add_velocity_noise(graph: Data, std: float, generator: torch.Generator) -> Data:
+    """A copy of ``graph`` with Gaussian noise on the current velocity of normal nodes.
+
+    ``x[:, 4:6] += n`` and ``y[:, :2] -= n`` (MeshGraphNets' noise correction: the target
+    becomes ``u_{t+1} - (u_t + n)``, so the model learns to pull a perturbed state back,
+    which keeps long rollouts stable). Other tensors are shared with ``graph``.
+
+    Args:
+        graph: a frame graph (:func:`frame_graph`).
+        std: noise standard deviation, m/s (0 returns ``graph``).
+        generator: explicit RNG.
+    """
+    if std <= 0:
+        return graph
+    normal = (graph.node_type == int(NodeType.NORMAL)).to(torch.float32)[:, None]
+    noise = torch.randn(graph.num_nodes, 2, generator=generator) * std * normal
+    noisy = copy.copy(graph)
+    x = graph.x.clone()
+    start = len(NODE_TYPE_CODES)
+    x[:, start : start + 2] += noise
+    y = graph.y.clone()
+    y[:, :2] -= noise
+    noisy.x, noisy.y = x, y
+    return noisy
+
+
+class NoisyFrames(Sequence[Data]):
+    """Training frames that get fresh velocity noise every time one is drawn.
+
+    Draw ``k`` of item ``i`` uses a generator seeded from ``(seed, i, k)`` (and the
+    DataLoader worker's seed inside a worker process), so runs are reproducible and each
+    epoch sees new noise.
+
+    Args:
+        graphs: clean frame graphs.
+        std: noise std, m/s.
+        seed: base seed.
+    """
+
+    def __init__(self, graphs: Sequence[Data], std: float, seed: int) -> None:
+        self.graphs = list(graphs)
+        self.std = std
+        self.seed = seed
+        self._draws = np.zeros(len(self.graphs), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def __getitem__(self, index: int) -> Data:  # type: ignore[override]
+        if not isinstance(index, int | np.integer):
+            raise TypeError(f"NoisyFrames takes integer indices, got {type(index).__name__}")
+        index = int(index)
+        info = torch.utils.data.get_worker_info()
+        worker_seed = int(info.seed) if info is not None else 0
+        key = np.random.SeedSequence([self.seed, index, int(self._draws[index]), worker_seed])
+        self._draws[index] += 1
+        generator = torch.Generator().manual_seed(int(key.generate_state(1, np.uint64)[0] >> 1))
+        return add_velocity_noise(self.graphs[index], self.std, generator)

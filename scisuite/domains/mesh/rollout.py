@@ -1,0 +1,168 @@
+"""Autoregressive rollout: integrate a one-step model over many steps on a fixed mesh.
+
+Each step (MeshGraphNets' integrator for incompressible flow, Pfaff et al. 2021):
+
+1. the model maps the current graph to normalised ``(du, dv, p)``; they are de-normalised
+   with the config's target statistics;
+2. forward Euler in velocity on the updated (normal, outflow) nodes: ``u <- u + du``;
+   pressure is taken as predicted (it is an output, not a state);
+3. boundary conditions are reset: inflow nodes keep their initial velocity, walls zero;
+4. the history window shifts by one frame.
+
+The graph (edges, pattern) is built once and reused; only the node features change, so
+memory is that of one step plus the ``[S + 1, N, 3]`` outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch, Data
+
+from scisuite.domains.mesh.config import NODE_TYPE_CODES, MeshConfig
+from scisuite.domains.mesh.features import initial_graph, updated_mask
+from scisuite.domains.mesh.geometry import NodeType
+from scisuite.domains.mesh.io import MeshState, MeshTrajectory
+from scisuite.domains.mesh.metrics import RolloutErrors
+
+StepModel = Callable[[Data | Batch], Tensor]
+"""``model(graph) -> [N, 3]`` normalised ``(du, dv, p)`` (a :class:`MeshModel`)."""
+
+
+def rollout_batch(
+    model: StepModel,
+    config: MeshConfig,
+    batch: Data | Batch,
+    steps: int,
+    on_step: Callable[[int], None] | None = None,
+) -> Tensor:
+    """Roll every graph of ``batch`` forward ``steps`` steps.
+
+    Args:
+        model: one-step model (put in eval mode for the rollout, then restored).
+        config: target statistics, history length.
+        batch: featurized graph(s); ``pressure [N]`` (initial pressure) is used when present.
+        steps: number of steps ``S >= 0``.
+        on_step: called with the step number after each step (progress).
+
+    Returns:
+        ``[N, S + 1, 3]`` float32 ``(u, v, p)`` in physical units, node-major (so rows split
+        by ``batch.ptr``); frame 0 is the input state (pressure NaN if the input had none).
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    x = batch.x.detach().to(torch.float32).clone()
+    n, start = x.size(0), len(NODE_TYPE_CODES)
+    node_type = batch.node_type
+    updated = updated_mask(node_type)[:, None]
+    wall = (node_type == int(NodeType.WALL))[:, None]
+    inflow = (node_type == int(NodeType.INFLOW))[:, None]
+    inflow_velocity = x[:, start : start + 2].clone()
+    mean = torch.tensor(config.target_mean, dtype=torch.float32, device=x.device)
+    std = torch.tensor(config.target_std, dtype=torch.float32, device=x.device)
+    frames = torch.empty(n, steps + 1, 3, dtype=torch.float32, device=x.device)
+    frames[:, 0, :2] = x[:, start : start + 2]
+    pressure = getattr(batch, "pressure", None)
+    frames[:, 0, 2] = float("nan") if pressure is None else pressure.to(torch.float32)
+    work = copy.copy(batch)
+    was_training = getattr(model, "training", False)
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    try:
+        with torch.inference_mode():
+            for step in range(1, steps + 1):
+                work.x = x
+                delta = model(work).to(torch.float32) * std + mean
+                velocity = x[:, start : start + 2]
+                new = torch.where(updated, velocity + delta[:, :2], velocity)
+                new = torch.where(inflow, inflow_velocity, new)
+                new = torch.where(wall, torch.zeros_like(new), new)
+                x = torch.cat([x[:, :start], new, x[:, start : x.size(1) - 2]], dim=1)
+                frames[:, step, :2] = new
+                frames[:, step, 2] = delta[:, 2]
+                if on_step is not None:
+                    on_step(step)
+    finally:
+        if isinstance(model, torch.nn.Module):
+            model.train(was_training)
+    return frames
+
+
+@dataclass
+class Rollout:
+    """A predicted trajectory on one mesh.
+
+    Attributes:
+        velocity: ``[S + 1, N, 2]`` float32, m/s; frame 0 is the initial state.
+        pressure: ``[S + 1, N]`` float32 (frame 0: the initial pressure, NaN if unknown).
+        times: ``[S + 1]`` float64, s (from the initial state's time, or 0).
+        seconds_per_step: mean wall-clock time of one model step, s.
+        errors: RMSE against ``reference`` (see :class:`RolloutErrors`), when one was given.
+    """
+
+    velocity: Tensor
+    pressure: Tensor
+    times: Tensor
+    seconds_per_step: float
+    errors: RolloutErrors | None = field(default=None)
+
+    @property
+    def steps(self) -> int:
+        """``S``."""
+        return int(self.velocity.size(0)) - 1
+
+
+def rollout(
+    model: StepModel,
+    config: MeshConfig,
+    initial_state: Data | MeshState | MeshTrajectory,
+    steps: int,
+    reference: MeshTrajectory | None = None,
+) -> Rollout:
+    """Autoregressive rollout of ``steps`` steps from one state.
+
+    Args:
+        model: one-step model (:class:`~scisuite.domains.mesh.model.MeshModel`).
+        config: the model's config (normalisers, history, dt).
+        initial_state: a featurized graph (:func:`~scisuite.domains.mesh.features.initial_graph`),
+            a :class:`MeshState`, or a :class:`MeshTrajectory` (starts at frame ``history``).
+        steps: number of steps ``S``.
+        reference: ground truth whose frame ``k`` matches rollout frame ``k`` (for a
+            trajectory input, pass the same trajectory: frames before ``history`` are
+            skipped); errors are computed on the overlapping frames.
+
+    Returns:
+        the predicted frames and, with ``reference``, their errors.
+    """
+    graph = (
+        initial_state if isinstance(initial_state, Data) else initial_graph(initial_state, config)
+    )
+    batch = Batch.from_data_list([graph])
+    begin = time.perf_counter()
+    frames = rollout_batch(model, config, batch, steps)
+    elapsed = time.perf_counter() - begin
+    velocity = frames[:, :, :2].permute(1, 0, 2).contiguous()
+    pressure = frames[:, :, 2].t().contiguous()
+    t0 = float(graph.time[0]) if getattr(graph, "time", None) is not None else 0.0
+    t0 = 0.0 if np.isnan(t0) else t0
+    times = t0 + config.dt * torch.arange(steps + 1, dtype=torch.float64)
+    result = Rollout(velocity, pressure, times, elapsed / max(steps, 1))
+    if reference is not None:
+        offset = config.history if isinstance(initial_state, MeshTrajectory) else 0
+        available = min(steps + 1, reference.num_frames - offset)
+        errors = RolloutErrors()
+        errors.update(
+            velocity[:available],
+            pressure[:available],
+            torch.as_tensor(np.asarray(reference.velocity[offset : offset + available])),
+            torch.as_tensor(np.asarray(reference.pressure[offset : offset + available])),
+            graph.node_type,
+        )
+        result.errors = errors
+    return result

