@@ -135,9 +135,17 @@ def main() -> int:
     parser.add_argument("--chains", type=int, default=8, help="held-out chains to label (8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (1: on a shared machine two threads mostly wait on "
+        "each other in the many small ops of a decoding step)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=Path("bench/results/protein_generation.json")
     )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     model, config, source = load_model(args.checkpoint, args.seed)
     sequences, sequence_source = held_out_sequences(args.data_dir, args.chains)
     results: dict[str, Any] = {

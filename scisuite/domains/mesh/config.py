@@ -29,13 +29,17 @@ from scisuite.core.config import BackboneConfig, FrozenConfig, require
 NODE_TYPE_CODES = (0, 4, 5, 6)
 #: Edge features: relative position ``(dx, dy)`` and length, m.
 EDGE_DIM = 3
-#: Model outputs per node: change of ``u`` and ``v`` over one step, and ``p`` after it.
+#: Output fields per node (the model predicts their normalised change over one step, or the
+#: pressure itself when pressure is not an input).
 OUTPUT_FIELDS = ("u", "v", "p")
+#: First velocity column of the node features (after the node-type one-hot).
+VELOCITY_START = len(NODE_TYPE_CODES)
 
 
-def node_feature_dim(history: int) -> int:
-    """Width of the raw node features: node-type one-hot + velocity at ``t, ..., t-history``."""
-    return len(NODE_TYPE_CODES) + 2 * (history + 1)
+def node_feature_dim(history: int, pressure_input: bool = True) -> int:
+    """Width of the raw node features: node-type one-hot (4) + velocity at ``t, ..., t-history``
+    (2 each) + pressure at ``t`` (1, when it is an input)."""
+    return VELOCITY_START + 2 * (history + 1) + int(pressure_input)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class PatternConfig(FrozenConfig):
         return max(self.khop, self.dilation * self.rings)
 
 
-def default_backbone(history: int = 0) -> BackboneConfig:
+def default_backbone(history: int = 0, pressure_input: bool = True) -> BackboneConfig:
     """The graph transformer: 4 layers of (MGN-style local update || sparse attention) + FFN,
     width 64, 4 heads, 4 learned global tokens."""
     return BackboneConfig(
@@ -90,7 +94,7 @@ def default_backbone(history: int = 0) -> BackboneConfig:
         dropout=0.0,
         attention="sparse",
         local_mp="mgn",
-        node_in_dim=node_feature_dim(history),
+        node_in_dim=node_feature_dim(history, pressure_input),
         edge_in_dim=EDGE_DIM,
         global_tokens=4,
     )
@@ -107,31 +111,40 @@ class MeshConfig(FrozenConfig):
 
     Args:
         backbone: the shared backbone (``node_in_dim`` must equal
-            :func:`node_feature_dim` of ``history``; ``edge_in_dim`` 3 or 0).
+            :func:`node_feature_dim` of ``history`` and ``pressure_input``; ``edge_in_dim`` 3
+            or 0).
         pattern: the sparse attention pattern (ignored when ``backbone.attention="none"``).
         history: previous velocity frames added to the node features (0 = current only,
             as MeshGraphNets' CylinderFlow).
-        noise_std: std of the Gaussian noise added to the input velocity of normal nodes
-            during training, m/s (MeshGraphNets: 0.02); the velocity target is corrected so
-            that the model learns to undo it.
+        pressure_input: pressure at ``t`` is a node feature and the model predicts its
+            change, integrated like velocity (default). False is MeshGraphNets' CylinderFlow
+            convention: velocity in, pressure after the step predicted directly (a global,
+            elliptic quantity that a few message-passing hops recover poorly).
+        noise_std: std of the Gaussian noise added during training to the inputs of normal
+            nodes: velocity (m/s, MeshGraphNets: 0.02) and pressure (m^2/s^2, same value);
+            targets are corrected so that the model learns to undo it.
         dt: time between frames, s.
         rollout_steps: steps of an autoregressive prediction when the input does not say.
         velocity_mean, velocity_std: input velocity ``(u, v)`` normaliser, m/s (also used for
             the history frames).
+        pressure_mean, pressure_std: input pressure normaliser, m^2/s^2.
         edge_mean, edge_std: edge feature ``(dx, dy, |d|)`` normaliser, m.
-        target_mean, target_std: output normaliser for ``(du, dv, p)``: the one-step
-            velocity change (m/s) and the pressure after the step (m^2/s^2).
+        target_mean, target_std: output normaliser for ``(du, dv, dp)`` (``p`` after the
+            step without ``pressure_input``): the one-step changes, m/s and m^2/s^2.
         head_hidden: hidden width of the node decoder (0 = ``backbone.d_model``).
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
     pattern: PatternConfig = field(default_factory=PatternConfig)
     history: int = 0
+    pressure_input: bool = True
     noise_std: float = 0.02
     dt: float = 0.01
     rollout_steps: int = 50
     velocity_mean: tuple[float, ...] = (0.0, 0.0)
     velocity_std: tuple[float, ...] = (1.0, 1.0)
+    pressure_mean: tuple[float, ...] = (0.0,)
+    pressure_std: tuple[float, ...] = (1.0,)
     edge_mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     edge_std: tuple[float, ...] = (1.0, 1.0, 1.0)
     target_mean: tuple[float, ...] = (0.0, 0.0, 0.0)
@@ -146,6 +159,7 @@ class MeshConfig(FrozenConfig):
         require(self.head_hidden >= 0, "head_hidden must be >= 0 (0 = d_model)")
         for name, width in (
             ("velocity", 2),
+            ("pressure", 1),
             ("edge", EDGE_DIM),
             ("target", len(OUTPUT_FIELDS)),
         ):
@@ -156,11 +170,12 @@ class MeshConfig(FrozenConfig):
             )
             require(all(s > 0 for s in std), f"{name}_std values must be positive, got {std}")
         backbone = self.backbone
+        width = node_feature_dim(self.history, self.pressure_input)
         require(
-            backbone.node_in_dim == node_feature_dim(self.history),
-            f"backbone.node_in_dim must be {node_feature_dim(self.history)} for history="
-            f"{self.history} (4 node types + 2 velocity components per frame), got "
-            f"{backbone.node_in_dim}",
+            backbone.node_in_dim == width,
+            f"backbone.node_in_dim must be {width} for history={self.history} and "
+            f"pressure_input={self.pressure_input} (4 node types + 2 velocity components per "
+            f"frame + 1 pressure), got {backbone.node_in_dim}",
         )
         require(
             backbone.edge_in_dim in (0, EDGE_DIM),
@@ -194,15 +209,26 @@ class MeshConfig(FrozenConfig):
         """True when the model reads edge features."""
         return self.backbone.edge_in_dim > 0
 
+    @property
+    def pressure_column(self) -> int | None:
+        """Node-feature column of the input pressure (None without ``pressure_input``)."""
+        return VELOCITY_START + 2 * (self.history + 1) if self.pressure_input else None
 
-def transformer_config(history: int = 0) -> MeshConfig:
+
+def transformer_config(history: int = 0, pressure_input: bool = True) -> MeshConfig:
     """The default graph transformer (unfitted normalisers)."""
-    return MeshConfig(backbone=default_backbone(history), history=history)
+    return MeshConfig(
+        backbone=default_backbone(history, pressure_input),
+        history=history,
+        pressure_input=pressure_input,
+    )
 
 
-def mgn_baseline(history: int = 0) -> MeshConfig:
+def mgn_baseline(history: int = 0, pressure_input: bool = True) -> MeshConfig:
     """MeshGraphNets (Pfaff et al. 2021) from the same core: 15 MGN processor steps, latent
-    128, sum aggregation, no attention and no feed-forward block (unfitted normalisers)."""
+    128, sum aggregation, no attention and no feed-forward block (unfitted normalisers).
+    Same features as the transformer; ``pressure_input=False`` is the paper's CylinderFlow
+    setting."""
     backbone = BackboneConfig(
         d_model=128,
         num_heads=4,
@@ -211,11 +237,11 @@ def mgn_baseline(history: int = 0) -> MeshConfig:
         dropout=0.0,
         attention="none",
         local_mp="mgn",
-        node_in_dim=node_feature_dim(history),
+        node_in_dim=node_feature_dim(history, pressure_input),
         edge_in_dim=EDGE_DIM,
         global_tokens=0,
     )
-    return MeshConfig(backbone=backbone, history=history)
+    return MeshConfig(backbone=backbone, history=history, pressure_input=pressure_input)
 
 
 #: ``--model`` choices of ``sci train --domain mesh``.

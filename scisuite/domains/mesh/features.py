@@ -2,17 +2,19 @@
 
 One graph per frame ``t`` (MeshGraphNets' CylinderFlow recipe, Pfaff et al. 2021):
 
-* nodes: ``x = [one_hot(node_type) (4), u_t, v_t, u_{t-1}, v_{t-1}, ..., u_{t-H}, v_{t-H}]``
-  in physical units (m/s); normalisation happens inside the model, from the statistics in
+* nodes: ``x = [one_hot(node_type) (4), u_t, v_t, u_{t-1}, v_{t-1}, ..., u_{t-H}, v_{t-H},
+  p_t]`` in physical units (m/s, m^2/s^2; ``p_t`` only with ``pressure_input``);
+  normalisation happens inside the model, from the statistics in
   :class:`~scisuite.domains.mesh.config.MeshConfig`;
 * edges: every triangle side in both directions (``edge_index``), with
   ``edge_attr = [dx, dy, |d|]`` (m), the sender's position relative to the receiver;
 * ``pattern_index``: the sparse attention pattern ``(sender, receiver)`` (mesh adjacency,
   K-hop, dilated rings, global boundary nodes), built once per mesh; the name contains
   ``index`` so that PyG batching offsets it like ``edge_index``;
-* target ``y = [u_{t+1} - u_t, v_{t+1} - v_t, p_{t+1}]``: the velocity *change* over one
-  step and the pressure *after* it, the MeshGraphNets convention (pressure is not an input,
-  so it is predicted directly rather than as a change). NaN where the next frame is unknown.
+* ``y = [u_{t+1} - u_t, v_{t+1} - v_t, p_{t+1}]`` (NaN where the next frame is unknown),
+  whatever the config; the model's targets (:func:`model_targets`) are the velocity change
+  and either the pressure change (``pressure_input``, default) or, as MeshGraphNets'
+  CylinderFlow, the pressure after the step.
 
 Static tensors of a mesh (edges, pattern, one-hot) are computed once by :func:`mesh_graph`
 and shared by all frame graphs of that mesh, so a trajectory of ``F`` frames costs
@@ -32,7 +34,12 @@ from torch_geometric.data import Data
 
 from scisuite.core.encodings import relative_position_features
 from scisuite.core.patterns import EdgePattern, global_node_pattern, hop_rings, union
-from scisuite.domains.mesh.config import NODE_TYPE_CODES, MeshConfig, PatternConfig
+from scisuite.domains.mesh.config import (
+    NODE_TYPE_CODES,
+    VELOCITY_START,
+    MeshConfig,
+    PatternConfig,
+)
 from scisuite.domains.mesh.geometry import NodeType
 from scisuite.domains.mesh.graph import edges_from_triangles
 from scisuite.domains.mesh.io import MeshState, MeshTrajectory
@@ -182,7 +189,11 @@ def mesh_graph(
 
 
 def frame_graph(
-    mesh: MeshGraph, velocities: Tensor, target: Tensor | None, geometry: bool = False
+    mesh: MeshGraph,
+    velocities: Tensor,
+    target: Tensor | None,
+    pressure: Tensor | None = None,
+    geometry: bool = False,
 ) -> Data:
     """One frame as a graph.
 
@@ -190,19 +201,22 @@ def frame_graph(
         mesh: static tensors of the mesh (shared, not copied).
         velocities: ``[H + 1, N, 2]`` velocity at ``t, t-1, ..., t-H``, m/s.
         target: ``[N, 3]`` ``(du, dv, p_next)``, or None (NaN: unknown).
+        pressure: ``[N]`` pressure at ``t`` as the last node feature, or None (not an input).
         geometry: also attach ``pos`` and ``face`` (for writing predicted fields).
 
     Returns:
-        ``Data`` with ``x [N, 4 + 2(H+1)]``, ``edge_index``, ``edge_attr``,
+        ``Data`` with ``x [N, 4 + 2(H+1) (+1)]``, ``edge_index``, ``edge_attr``,
         ``pattern_index`` (with attention), ``node_type``, ``y [N, 3]``.
     """
     n = mesh.num_nodes
     if velocities.dim() != 3 or velocities.shape[1:] != (n, 2):
         raise ValueError(f"velocities must be [H+1, {n}, 2], got {tuple(velocities.shape)}")
-    flat = velocities.to(torch.float32).permute(1, 0, 2).reshape(n, -1)
+    columns = [mesh.one_hot, velocities.to(torch.float32).permute(1, 0, 2).reshape(n, -1)]
+    if pressure is not None:
+        columns.append(pressure.to(torch.float32).reshape(n, 1))
     y = torch.full((n, 3), float("nan")) if target is None else target.to(torch.float32)
     data = Data(
-        x=torch.cat([mesh.one_hot, flat], dim=1),
+        x=torch.cat(columns, dim=1),
         edge_index=mesh.edge_index,
         edge_attr=mesh.edge_attr,
         node_type=mesh.node_type,
@@ -220,6 +234,27 @@ def _window(velocity: np.ndarray | Tensor, t: int, history: int) -> Tensor:
     """``[H + 1, N, 2]`` velocities at ``t, t-1, ..., t-H``."""
     frames = torch.as_tensor(np.asarray(velocity[t - history : t + 1]), dtype=torch.float32)
     return frames.flip(0)
+
+
+def _pressure(trajectory: MeshTrajectory, t: int, config: MeshConfig) -> Tensor | None:
+    if not config.pressure_input:
+        return None
+    return torch.as_tensor(np.asarray(trajectory.pressure[t]), dtype=torch.float32)
+
+
+def model_targets(y: Tensor, x: Tensor, config: MeshConfig) -> Tensor:
+    """Physical targets of the model's three outputs: ``(du, dv, p_next - p_t)`` with
+    ``pressure_input``, else ``(du, dv, p_next)``.
+
+    Args:
+        y: ``[N, 3]`` ``(du, dv, p_next)``.
+        x: ``[N, F]`` raw node features (for ``p_t``).
+        config: says whether pressure is an input.
+    """
+    column = config.pressure_column
+    if column is None:
+        return y
+    return torch.cat([y[:, :2], y[:, 2:3] - x[:, column : column + 1]], dim=1)
 
 
 def one_step_target(trajectory: MeshTrajectory, t: int) -> Tensor:
@@ -258,7 +293,8 @@ def trajectory_frames(
                 f"(trajectory has {trajectory.num_frames} frames)"
             )
         window = _window(trajectory.velocity, t, config.history)
-        graphs.append(frame_graph(mesh, window, one_step_target(trajectory, t)))
+        target = one_step_target(trajectory, t)
+        graphs.append(frame_graph(mesh, window, target, _pressure(trajectory, t, config)))
     return graphs
 
 
@@ -281,7 +317,8 @@ def initial_graph(source: MeshState | MeshTrajectory, config: MeshConfig, start:
                 "trajectory instead of a single mesh"
             )
         window = torch.as_tensor(source.velocity, dtype=torch.float32)[None]
-        target, pressure, time = None, source.pressure, source.time
+        target, time = None, source.time
+        pressure = torch.as_tensor(source.pressure, dtype=torch.float32)
     else:
         t = max(start, config.history)
         if t >= source.num_frames:
@@ -291,9 +328,12 @@ def initial_graph(source: MeshState | MeshTrajectory, config: MeshConfig, start:
             )
         window = _window(source.velocity, t, config.history)
         target = one_step_target(source, t) if t + 1 < source.num_frames else None
-        pressure, time = source.pressure[t], float(source.times[t])
-    data = frame_graph(mesh, window, target, geometry=True)
-    data.pressure = torch.as_tensor(np.asarray(pressure), dtype=torch.float32)
+        time = float(source.times[t])
+        pressure = torch.as_tensor(np.asarray(source.pressure[t]), dtype=torch.float32)
+    data = frame_graph(
+        mesh, window, target, pressure if config.pressure_input else None, geometry=True
+    )
+    data.pressure = pressure
     data.time = torch.tensor([float("nan") if time is None else time], dtype=torch.float64)
     return data
 
@@ -337,21 +377,24 @@ def fit_normalisers(
 ) -> MeshConfig:
     """Warm-up pass: statistics of inputs, edges and targets over the training frames.
 
-    Velocity statistics are over all nodes of every chosen frame; target statistics over
-    the updated (normal + outflow) nodes only, the ones the loss sees; edge statistics
-    once per mesh. Noise is not included. One trajectory is held at a time.
+    Velocity and pressure statistics are over all nodes of every chosen frame; the velocity
+    change over the updated (normal + outflow) nodes only and the pressure target over all
+    nodes, as the loss sees them; edge statistics once per mesh. Noise is not included. One
+    trajectory is held at a time.
 
     Args:
         config: the config to fill (its other fields are kept).
         sources: ``(trajectory, frames t)`` pairs of the training split.
 
     Returns:
-        ``config`` with ``velocity_*``, ``edge_*`` and ``target_*`` statistics.
+        ``config`` with ``velocity_*``, ``pressure_*``, ``edge_*`` and ``target_*``
+        statistics.
 
     Raises:
         ValueError: no frames at all.
     """
-    velocity, edges, targets = RunningMoments(2), RunningMoments(3), RunningMoments(3)
+    velocity, pressure, edges = RunningMoments(2), RunningMoments(1), RunningMoments(3)
+    change, pressure_target = RunningMoments(2), RunningMoments(1)
     for trajectory, frames in sources:
         frames = list(frames)
         if not frames:
@@ -359,53 +402,70 @@ def fit_normalisers(
         pos = torch.as_tensor(np.asarray(trajectory.points), dtype=torch.float64)
         edge_index = edges_from_triangles(trajectory.triangles, trajectory.num_nodes)
         edges.update(relative_position_features(pos, edge_index))
-        updated = updated_mask(torch.as_tensor(trajectory.node_type)).numpy()
+        updated = updated_mask(torch.as_tensor(trajectory.node_type))
         for t in frames:
+            current = torch.as_tensor(np.asarray(trajectory.pressure[t]), dtype=torch.float32)
             velocity.update(torch.as_tensor(np.asarray(trajectory.velocity[t])))
-            targets.update(one_step_target(trajectory, t)[torch.from_numpy(updated)])
+            pressure.update(current[:, None])
+            target = one_step_target(trajectory, t)
+            if config.pressure_input:  # the same targets as model_targets
+                target[:, 2] -= current
+            change.update(target[updated, :2])
+            pressure_target.update(target[:, 2:])
     if velocity.count == 0:
         raise ValueError("no training frames to fit the normalisers on")
     return config.replace(
         velocity_mean=velocity.mean(),
         velocity_std=velocity.std(),
+        pressure_mean=pressure.mean(),
+        pressure_std=pressure.std(),
         edge_mean=edges.mean(),
         edge_std=edges.std(),
-        target_mean=targets.mean(),
-        target_std=targets.std(),
+        target_mean=change.mean() + pressure_target.mean(),
+        target_std=change.std() + pressure_target.std(),
     )
 
 
 # -- training noise -----------------------------------------------------------------------
 
 
-def add_velocity_noise(graph: Data, std: float, generator: torch.Generator) -> Data:
-    """A copy of ``graph`` with Gaussian noise on the current velocity of normal nodes.
+def add_input_noise(
+    graph: Data, std: float, generator: torch.Generator, pressure_column: int | None = None
+) -> Data:
+    """A copy of ``graph`` with Gaussian noise on the current inputs of normal nodes.
 
-    ``x[:, 4:6] += n`` and ``y[:, :2] -= n`` (MeshGraphNets' noise correction: the target
-    becomes ``u_{t+1} - (u_t + n)``, so the model learns to pull a perturbed state back,
-    which keeps long rollouts stable). Other tensors are shared with ``graph``.
+    Velocity: ``x[:, 4:6] += n`` and ``y[:, :2] -= n`` (MeshGraphNets' noise correction: the
+    target becomes ``u_{t+1} - (u_t + n)``, so the model learns to pull a perturbed state
+    back, which keeps long rollouts stable). Pressure (when ``pressure_column`` is given):
+    ``x[:, column] += n_p``; ``y`` holds the absolute next pressure, so the pressure-change
+    target ``p_{t+1} - (p_t + n_p)`` is corrected by construction. Other tensors are shared
+    with ``graph``.
 
     Args:
         graph: a frame graph (:func:`frame_graph`).
-        std: noise standard deviation, m/s (0 returns ``graph``).
+        std: noise standard deviation, m/s for velocity and m^2/s^2 for pressure (0 returns
+            ``graph``).
         generator: explicit RNG.
+        pressure_column: node-feature column of the input pressure, or None.
     """
     if std <= 0:
         return graph
     normal = (graph.node_type == int(NodeType.NORMAL)).to(torch.float32)[:, None]
-    noise = torch.randn(graph.num_nodes, 2, generator=generator) * std * normal
+    width = 2 if pressure_column is None else 3
+    noise = torch.randn(graph.num_nodes, width, generator=generator) * std * normal
     noisy = copy.copy(graph)
     x = graph.x.clone()
-    start = len(NODE_TYPE_CODES)
-    x[:, start : start + 2] += noise
+    x[:, VELOCITY_START : VELOCITY_START + 2] += noise[:, :2]
+    if pressure_column is not None:
+        x[:, pressure_column] += noise[:, 2]
     y = graph.y.clone()
-    y[:, :2] -= noise
+    y[:, :2] -= noise[:, :2]
     noisy.x, noisy.y = x, y
     return noisy
 
 
 class NoisyFrames(Sequence[Data]):
-    """Training frames that get fresh velocity noise every time one is drawn.
+    """Training frames that get fresh input noise every time one is drawn.
 
     Draw ``k`` of item ``i`` uses a generator seeded from ``(seed, i, k)`` (and the
     DataLoader worker's seed inside a worker process), so runs are reproducible and each
@@ -413,14 +473,22 @@ class NoisyFrames(Sequence[Data]):
 
     Args:
         graphs: clean frame graphs.
-        std: noise std, m/s.
+        std: noise std (see :func:`add_input_noise`).
         seed: base seed.
+        pressure_column: node-feature column of the input pressure, or None.
     """
 
-    def __init__(self, graphs: Sequence[Data], std: float, seed: int) -> None:
+    def __init__(
+        self,
+        graphs: Sequence[Data],
+        std: float,
+        seed: int,
+        pressure_column: int | None = None,
+    ) -> None:
         self.graphs = list(graphs)
         self.std = std
         self.seed = seed
+        self.pressure_column = pressure_column
         self._draws = np.zeros(len(self.graphs), dtype=np.int64)
 
     def __len__(self) -> int:
@@ -435,4 +503,4 @@ class NoisyFrames(Sequence[Data]):
         key = np.random.SeedSequence([self.seed, index, int(self._draws[index]), worker_seed])
         self._draws[index] += 1
         generator = torch.Generator().manual_seed(int(key.generate_state(1, np.uint64)[0] >> 1))
-        return add_velocity_noise(self.graphs[index], self.std, generator)
+        return add_input_noise(self.graphs[index], self.std, generator, self.pressure_column)

@@ -26,7 +26,7 @@ from torch_geometric.data import Batch, Data
 from scisuite.core.backbone import Backbone
 from scisuite.core.heads import NodeHead
 from scisuite.core.patterns import EdgePattern
-from scisuite.domains.mesh.config import NODE_TYPE_CODES, OUTPUT_FIELDS, MeshConfig
+from scisuite.domains.mesh.config import OUTPUT_FIELDS, VELOCITY_START, MeshConfig
 from scisuite.domains.mesh.rollout import rollout_batch
 
 
@@ -44,7 +44,8 @@ class MeshModel(nn.Module):
         self.backbone = Backbone(config.backbone)
         self.head = NodeHead(d, len(OUTPUT_FIELDS), config.head_hidden or d)
         # Rebuilt from the config, so not part of the state dict (non-persistent).
-        for name in ("velocity_mean", "velocity_std", "edge_mean", "edge_std"):
+        names = ("velocity_mean", "velocity_std", "pressure_mean", "pressure_std")
+        for name in (*names, "edge_mean", "edge_std"):
             values = torch.tensor(getattr(config, name), dtype=torch.float32)
             self.register_buffer(name, values, persistent=False)
 
@@ -53,10 +54,11 @@ class MeshModel(nn.Module):
         self.head.reset_parameters()
 
     def normalised_inputs(self, batch: Data | Batch) -> tuple[Tensor, Tensor | None]:
-        """``x [N, 4 + 2(H+1)]`` and ``edge_attr [E, 3]`` in normalised units.
+        """``x [N, 4 + 2(H+1) (+1)]`` and ``edge_attr [E, 3]`` in normalised units.
 
         The node-type one-hot is passed through; every ``(u, v)`` pair is standardised with
-        the velocity statistics and every edge with the edge statistics.
+        the velocity statistics, the pressure with the pressure statistics and every edge
+        with the edge statistics.
         """
         x = batch.x
         if x.dim() != 2 or x.size(1) != self.config.backbone.node_in_dim:
@@ -65,17 +67,20 @@ class MeshModel(nn.Module):
                 f"{tuple(x.shape)}; featurize with the same MeshConfig (history="
                 f"{self.config.history})"
             )
-        n, start = x.size(0), len(NODE_TYPE_CODES)
-        velocity = x[:, start:].reshape(n, -1, 2)
+        n, start = x.size(0), VELOCITY_START
+        end = start + 2 * (self.config.history + 1)
+        velocity = x[:, start:end].reshape(n, -1, 2)
         velocity = (velocity - self.velocity_mean) / self.velocity_std
-        nodes = torch.cat([x[:, :start], velocity.reshape(n, -1)], dim=1)
+        pressure = (x[:, end:] - self.pressure_mean) / self.pressure_std
+        nodes = torch.cat([x[:, :start], velocity.reshape(n, -1), pressure], dim=1)
         edges = None
         if self.config.uses_edges:
             edges = (batch.edge_attr - self.edge_mean) / self.edge_std
         return nodes, edges
 
     def forward(self, batch: Data | Batch) -> Tensor:
-        """One step: ``batch`` -> ``[N, 3]`` normalised ``(du, dv, p_next)`` per node."""
+        """One step: ``batch`` -> ``[N, 3]`` normalised ``(du, dv, dp)`` per node (``p_next``
+        instead of ``dp`` without ``pressure_input``)."""
         nodes, edges = self.normalised_inputs(batch)
         n = nodes.size(0)
         graph = getattr(batch, "batch", None)

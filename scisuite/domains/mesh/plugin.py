@@ -36,7 +36,7 @@ from scisuite.core.plugin import CliOption, DatasetSpec, TrainingData, TrainRequ
 from scisuite.core.records import BadRecord, Record, RecordError
 from scisuite.domains.mesh.config import (
     MODEL_PRESETS,
-    NODE_TYPE_CODES,
+    VELOCITY_START,
     MeshConfig,
     node_feature_dim,
     transformer_config,
@@ -45,6 +45,7 @@ from scisuite.domains.mesh.features import (
     NoisyFrames,
     fit_normalisers,
     initial_graph,
+    model_targets,
     trajectory_frames,
     updated_mask,
     valid_frames,
@@ -367,10 +368,11 @@ class MeshPlugin:
         if preset not in MODEL_PRESETS:
             raise ValueError(f"--model {preset!r}: choose one of {sorted(MODEL_PRESETS)}")
         overrides = dict(request.model_overrides)
-        history = int(overrides.get("history", 0))
-        values = apply_overrides(MODEL_PRESETS[preset](history).to_dict(), overrides)
-        if "backbone.node_in_dim" not in overrides:  # follows --set history=H
-            values["backbone"]["node_in_dim"] = node_feature_dim(int(values["history"]))
+        values = apply_overrides(MODEL_PRESETS[preset]().to_dict(), overrides)
+        if "backbone.node_in_dim" not in overrides:  # follows --set history / pressure_input
+            values["backbone"]["node_in_dim"] = node_feature_dim(
+                int(values["history"]), bool(values["pressure_input"])
+            )
         if columns.get("noise") is not None:
             values["noise_std"] = float(columns["noise"])
         return MeshConfig.from_dict(values)
@@ -407,7 +409,9 @@ class MeshPlugin:
             )
         train: Sequence[Data] = parts["train"]
         if config.noise_std > 0:
-            train = NoisyFrames(parts["train"], config.noise_std, request.seed)
+            train = NoisyFrames(
+                parts["train"], config.noise_std, request.seed, config.pressure_column
+            )
         identity = (
             f"{r.id}|{r.payload.num_frames}|{float(np.asarray(r.payload.velocity).sum()):.6e}"
             for r in records
@@ -467,12 +471,15 @@ class MeshPlugin:
         return MeshModel(_as_config(config))
 
     def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:
-        """MSE on normalised ``(du, dv, p)`` over updated (normal + outflow) nodes."""
+        """MSE on the normalised targets (:func:`model_targets`): velocity change over updated
+        (normal + outflow) nodes, pressure (change) over every node."""
         config = _as_config(config)
         mean = outputs.new_tensor(config.target_mean)
         std = outputs.new_tensor(config.target_std)
-        target = (batch.y.to(outputs.dtype) - mean) / std
-        known = updated_mask(batch.node_type)[:, None] & ~torch.isnan(target)
+        target = (model_targets(batch.y, batch.x, config).to(outputs.dtype) - mean) / std
+        scored = torch.ones_like(target, dtype=torch.bool)
+        scored[:, :2] = updated_mask(batch.node_type)[:, None]
+        known = scored & ~torch.isnan(target)
         if not bool(known.any()):
             return outputs.sum() * 0.0
         return ((outputs - torch.nan_to_num(target)) ** 2)[known].mean()
@@ -484,8 +491,7 @@ class MeshPlugin:
         node (boundary conditions applied to the prediction); NaN targets where unknown."""
         config = _as_config(config)
         pred = next_state(outputs, batch, config)
-        start = len(NODE_TYPE_CODES)
-        velocity = batch.x[:, start : start + 2]
+        velocity = batch.x[:, VELOCITY_START : VELOCITY_START + 2]
         target = torch.cat([velocity + batch.y[:, :2], batch.y[:, 2:3]], dim=1)
         return pred, target
 
@@ -520,10 +526,8 @@ class MeshPlugin:
         """
         config = _as_config(config)
         if outputs.dim() == 2:
-            start = len(NODE_TYPE_CODES)
-            first = torch.cat(
-                [batch.x[:, start : start + 2], _initial_pressure(batch)[:, None]], dim=1
-            )
+            velocity = batch.x[:, VELOCITY_START : VELOCITY_START + 2]
+            first = torch.cat([velocity, _initial_pressure(batch)[:, None]], dim=1)
             outputs = torch.stack([first, next_state(outputs, batch, config)], dim=1)
         frames = outputs.detach().float().cpu()
         rows = []

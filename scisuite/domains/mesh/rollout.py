@@ -2,10 +2,11 @@
 
 Each step (MeshGraphNets' integrator for incompressible flow, Pfaff et al. 2021):
 
-1. the model maps the current graph to normalised ``(du, dv, p)``; they are de-normalised
+1. the model maps the current graph to normalised ``(du, dv, dp)``; they are de-normalised
    with the config's target statistics;
-2. forward Euler in velocity on the updated (normal, outflow) nodes: ``u <- u + du``;
-   pressure is taken as predicted (it is an output, not a state);
+2. forward Euler on the updated (normal, outflow) nodes: ``u <- u + du``; pressure on every
+   node: ``p <- p + dp`` (with ``pressure_input``; without it ``p`` is taken as predicted,
+   MeshGraphNets' convention);
 3. boundary conditions are reset: inflow nodes keep their initial velocity, walls zero;
 4. the history window shifts by one frame.
 
@@ -25,14 +26,14 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from scisuite.domains.mesh.config import NODE_TYPE_CODES, MeshConfig
+from scisuite.domains.mesh.config import VELOCITY_START, MeshConfig
 from scisuite.domains.mesh.features import initial_graph, updated_mask
 from scisuite.domains.mesh.geometry import NodeType
 from scisuite.domains.mesh.io import MeshState, MeshTrajectory
 from scisuite.domains.mesh.metrics import RolloutErrors
 
 StepModel = Callable[[Data | Batch], Tensor]
-"""``model(graph) -> [N, 3]`` normalised ``(du, dv, p)`` (a :class:`MeshModel`)."""
+"""``model(graph) -> [N, 3]`` normalised ``(du, dv, dp)`` (a :class:`MeshModel`)."""
 
 
 def rollout_batch(
@@ -47,18 +48,20 @@ def rollout_batch(
     Args:
         model: one-step model (put in eval mode for the rollout, then restored).
         config: target statistics, history length.
-        batch: featurized graph(s); ``pressure [N]`` (initial pressure) is used when present.
+        batch: featurized graph(s); the initial pressure is ``batch.pressure [N]`` or, with
+            ``pressure_input``, the pressure column of ``x``.
         steps: number of steps ``S >= 0``.
         on_step: called with the step number after each step (progress).
 
     Returns:
         ``[N, S + 1, 3]`` float32 ``(u, v, p)`` in physical units, node-major (so rows split
-        by ``batch.ptr``); frame 0 is the input state (pressure NaN if the input had none).
+        by ``batch.ptr``); frame 0 is the input state (pressure NaN if unknown).
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     x = batch.x.detach().to(torch.float32).clone()
-    n, start = x.size(0), len(NODE_TYPE_CODES)
+    n, start = x.size(0), VELOCITY_START
+    end = start + 2 * (config.history + 1)  # velocity window; the pressure column follows
     node_type = batch.node_type
     updated = updated_mask(node_type)[:, None]
     wall = (node_type == int(NodeType.WALL))[:, None]
@@ -69,6 +72,8 @@ def rollout_batch(
     frames = torch.empty(n, steps + 1, 3, dtype=torch.float32, device=x.device)
     frames[:, 0, :2] = x[:, start : start + 2]
     pressure = getattr(batch, "pressure", None)
+    if pressure is None and config.pressure_input:
+        pressure = x[:, end]
     frames[:, 0, 2] = float("nan") if pressure is None else pressure.to(torch.float32)
     work = copy.copy(batch)
     was_training = getattr(model, "training", False)
@@ -83,9 +88,14 @@ def rollout_batch(
                 new = torch.where(updated, velocity + delta[:, :2], velocity)
                 new = torch.where(inflow, inflow_velocity, new)
                 new = torch.where(wall, torch.zeros_like(new), new)
-                x = torch.cat([x[:, :start], new, x[:, start : x.size(1) - 2]], dim=1)
+                if config.pressure_input:
+                    pressure_now = x[:, end] + delta[:, 2]
+                    extra = [pressure_now[:, None]]
+                else:
+                    pressure_now, extra = delta[:, 2], []
+                x = torch.cat([x[:, :start], new, x[:, start : end - 2], *extra], dim=1)
                 frames[:, step, :2] = new
-                frames[:, step, 2] = delta[:, 2]
+                frames[:, step, 2] = pressure_now
                 if on_step is not None:
                     on_step(step)
     finally:

@@ -344,17 +344,28 @@ def synergy_experiment(
     output_dir: Path,
     epochs_all_tasks: int,
     seed: int = 0,
-    batch_size: int = 32,
+    batch_size: int = 1,
     overrides: dict[str, Any] | None = None,
     ss_tasks: Sequence[str] = ("ss3", "ss8"),
+    learning_rate: float = 2e-3,
 ) -> dict[str, Any]:
     """Same budget, SS tasks only vs every default task; Q3/Q8 on the same test chains.
 
     The budget is training tokens: the SS-only run gets ``epochs_all_tasks x (tokens per
     epoch of the all-task mix) / (tokens per epoch of the SS mix)`` epochs (rounded).
 
+    Args:
+        data_dir: built data sets.
+        output_dir: checkpoints ``all_tasks`` and ``ss_only`` go here.
+        epochs_all_tasks: epochs of the all-task run.
+        seed: data and initialisation seed.
+        batch_size: graphs per step (1 with ``bucket_tokens`` overrides).
+        overrides: config overrides for both runs (e.g. ``{"bucket_tokens": 2048}``).
+        ss_tasks: the tasks of the SS-only run.
+        learning_rate: peak AdamW learning rate of both runs.
+
     Returns:
-        per run: epochs, training tokens, optimiser steps, seconds, test Q3/Q8.
+        per run: epochs, training tokens, optimiser steps, seconds, validation and test Q3/Q8.
     """
     from scisuite import api
     from scisuite.core.config import TrainConfig
@@ -365,7 +376,6 @@ def synergy_experiment(
 
     registry = PluginRegistry([PLUGIN], use_entry_points=False)
     chains = pd.read_parquet(data_dir / "protein_structures" / "chains.parquet")
-    test = chains[chains["split"] == "test"]
     runs: dict[str, Any] = {}
     plans = {"all_tasks": None, "ss_only": tuple(ss_tasks)}
     tokens: dict[str, int] = {}
@@ -383,7 +393,11 @@ def synergy_experiment(
         else:
             epochs = max(1, round(epochs_all_tasks * tokens["all_tasks"] / tokens[name]))
         train_config = TrainConfig(
-            max_epochs=epochs, batch_size=batch_size, seed=seed, accelerator="cpu"
+            max_epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            accelerator="cpu",
         )
         start = time.perf_counter()
         path = api.train(
@@ -397,7 +411,11 @@ def synergy_experiment(
         )
         seconds = time.perf_counter() - start
         model, config = load_model(path, "cpu")
-        metrics = evaluate_structures(model, config, test)
+        held_out = {
+            split: evaluate_structures(model, config, chains[chains["split"] == split])
+            for split in ("validation", "test")
+        }
+        metrics = held_out["test"]
         runs[name] = {
             "tasks": list(config.tasks),
             "epochs": epochs,
@@ -408,6 +426,10 @@ def synergy_experiment(
             "test_q3": metrics["q3"],
             "test_q8": metrics.get("q8"),
             "test_q3_majority_baseline": metrics["q3_majority_baseline"],
+            "validation_q3": held_out["validation"]["q3"],
+            "validation_q8": held_out["validation"].get("q8"),
+            "validation_q3_majority_baseline": held_out["validation"]["q3_majority_baseline"],
+            "test_content_from_ss3": metrics["content_from_ss3"],
         }
     return runs
 

@@ -176,22 +176,15 @@ class GenerationResult:
 
 def _right_padded(rows: Sequence[Sequence[int]], device: torch.device) -> Tensor:
     width = max((len(r) for r in rows), default=0)
-    out = torch.full((len(rows), width), PAD_ID, dtype=torch.long, device=device)
-    for i, row in enumerate(rows):
-        if row:
-            out[i, : len(row)] = torch.tensor(row, dtype=torch.long, device=device)
-    return out
+    padded = [list(r) + [PAD_ID] * (width - len(r)) for r in rows]
+    return torch.tensor(padded, dtype=torch.long, device=device).view(len(rows), width)
 
 
 def _left_padded(rows: Sequence[Sequence[int]], device: torch.device) -> tuple[Tensor, Tensor]:
     width = max((len(r) for r in rows), default=0)
-    tokens = torch.full((len(rows), width), PAD_ID, dtype=torch.long, device=device)
-    mask = torch.zeros(len(rows), width, dtype=torch.bool, device=device)
-    for i, row in enumerate(rows):
-        if row:
-            tokens[i, width - len(row) :] = torch.tensor(row, dtype=torch.long, device=device)
-            mask[i, width - len(row) :] = True
-    return tokens, mask
+    padded = [[PAD_ID] * (width - len(r)) + list(r) for r in rows]
+    tokens = torch.tensor(padded, dtype=torch.long, device=device).view(len(rows), width)
+    return tokens, tokens != PAD_ID
 
 
 class _Recompute:
@@ -341,26 +334,22 @@ def plan_windows(length: int, window: int, overlap: int) -> list[Window]:
     """Overlapping windows covering ``length`` residues (a single one if it fits).
 
     Windows are at most ``window`` long, spread evenly, neighbours share at least
-    ``overlap`` residues; each residue is kept from the window where it is furthest from
-    an edge, so every residue is labelled exactly once.
+    ``overlap`` residues; each residue is kept from the window whose centre is nearest (the
+    one where it is furthest from an edge; ties go to the earlier window), so every residue
+    is labelled exactly once. O(number of windows).
     """
     if length <= window:
         return [Window(0, length, 0, length)]
     stride = max(window - overlap, 1)
     count = math.ceil((length - window) / stride) + 1
     starts = [round(k * (length - window) / (count - 1)) for k in range(count)]
-    bounds = [(s, s + window) for s in starts]
-    keep: list[list[int]] = [[] for _ in bounds]
-    for position in range(length):
-        best = max(
-            (k for k, (s, e) in enumerate(bounds) if s <= position < e),
-            key=lambda k: (min(position - bounds[k][0], bounds[k][1] - 1 - position), -k),
-        )
-        keep[best].append(position)
+    # residue p goes to window k while p <= (end_k - 1 + start_k+1) / 2
+    middles = [(s + window - 1 + t) // 2 + 1 for s, t in zip(starts, starts[1:], strict=False)]
+    bounds = [0, *middles, length]
     return [
-        Window(s, e, min(kept), max(kept) + 1)
-        for (s, e), kept in zip(bounds, keep, strict=True)
-        if kept
+        Window(s, s + window, keep_start, keep_end)
+        for s, keep_start, keep_end in zip(starts, bounds, bounds[1:], strict=False)
+        if keep_end > keep_start
     ]
 
 

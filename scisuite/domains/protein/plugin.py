@@ -293,26 +293,24 @@ class ProteinPlugin:
         return sources, provenance
 
     def _solubility(self, request: TrainRequest) -> pd.DataFrame:
-        if request.data is None:
+        """Solubility records of ``--data`` (split 80/10/10, or by ``--val`` / ``--test``
+        files when given); for evaluation a ``--test`` file alone is all test."""
+        if request.data is None and request.test is None:
             raise ValueError(
-                "the solubility task needs a labelled table: pass --data FILE.csv (sequence,label; "
-                "DeepSol / eSOL style); no solubility data ships with scisuite"
+                "the solubility task needs a labelled table: pass --data FILE.csv (sequence,"
+                "label; DeepSol / eSOL style); no solubility data ships with scisuite"
             )
         records, splits = [], []
-        for path, split in (
-            (request.data, ""),
-            (request.val, "validation"),
-            (request.test, "test"),
-        ):
+        parts = ((request.data, "train"), (request.val, "validation"), (request.test, "test"))
+        for path, split in parts:
             if path is None:
                 continue
             for record in builders.load_solubility_csv(path):
                 if isinstance(record, Record):
                     records.append(record)
                     splits.append(split)
-        explicit = request.val is not None
-        names = ["train" if not s else s for s in splits] if explicit else []
-        return solubility_frame(records, request.seed, names)
+        explicit = request.data is None or request.val is not None or request.test is not None
+        return solubility_frame(records, request.seed, splits if explicit else [])
 
     def _resolve_tasks(self, request: TrainRequest) -> tuple[tuple[str, ...], tuple[float, ...]]:
         columns = dict(request.columns)
@@ -379,13 +377,22 @@ class ProteinPlugin:
         )
 
     def evaluation_data(self, request: TrainRequest, config: FrozenConfig) -> list[Data]:
+        """Teacher-forced test examples of the config's tasks (those of ``--dataset`` only,
+        when given; ``--tasks`` narrows further). Generation-based Q3 / Q8 / ROC-AUC come from
+        ``python -m scisuite.domains.protein.evaluation``."""
         config = _as_config(config)
         tasks = tuple(request.columns.get("tasks") or config.tasks)
+        if request.dataset is not None:
+            wanted = set(DATASETS) if request.dataset == "all" else set(request.dataset.split("+"))
+            tasks = tuple(t for t in tasks if get_task(t).source in wanted)
+        if not tasks:
+            raise ValueError(
+                f"the checkpoint has no task on {request.dataset!r}; tasks: {config.tasks}"
+            )
         config = config.replace(tasks=tasks, task_weights=(1.0,) * len(tasks))
         sources, _ = self._sources(request, tasks)
-        return featurize_examples(
-            split_examples(sources, config, "test", request.seed), config, 0, False
-        )
+        examples = split_examples(sources, config, "test", request.seed)
+        return featurize_examples(examples, config, request.seed, train=False)
 
     # -- model -------------------------------------------------------------------------------
     def build_model(self, config: FrozenConfig) -> nn.Module:
@@ -407,13 +414,10 @@ class ProteinPlugin:
         return pred, batch.y[mask].to(torch.float32)[:, None]
 
     def metric_subsets(self, batch: Batch) -> dict[str, Tensor]:
-        """Answer-token accuracy per task (``answer_accuracy_ss3``, ...)."""
+        """Answer-token accuracy per task (``answer_accuracy_ss3``, ...). Every task gets a
+        mask in every batch (all False when absent) so masks line up across batches."""
         task_of_token = batch.task[sequence_ids(batch)][batch.loss_mask]
-        return {
-            name: task_of_token == index
-            for index, name in enumerate(TASK_NAMES)
-            if bool((task_of_token == index).any())
-        }
+        return {name: task_of_token == index for index, name in enumerate(TASK_NAMES)}
 
     def output_columns(self, config: FrozenConfig) -> list[str]:
         config = _as_config(config)

@@ -7,26 +7,27 @@ loss counts only on the answer (after the answer delimiter) and the eos. With th
 ==================  =========  ================================  ===============================
 task                direction  prompt                            answer
 ==================  =========  ================================  ===============================
-``ss3``             forward    ``ss3[MKVL]=``                    ``MCKHVHLH`` (residue, DSSP3)
-``ss8``             forward    ``ss8[MKVL]=``                    ``MCKHVGLH`` (residue, DSSP8)
+``ss3``             forward    ``ss3[MKVL]=``                    ``MKVLCHHH`` (echo, DSSP3)
+``ss8``             forward    ``ss8[MKVL]=``                    ``MKVLCGGH`` (echo, DSSP8)
 ``content``         forward    ``ssc[MKVL]=``                    ``0.45,0.10,0.45`` (H, E, C)
 ``amp``             forward    ``amp[GLFKK]=``                   ``1`` (antimicrobial) / ``0``
 ``acp``             forward    ``acp[GLFKK]=``                   ``1`` (anticancer) / ``0``
 ``continue``        forward    ``cont[MKVLAT]=``                 the next ``n`` residues
 ``solubility``      forward    ``sol[MKVL]=``                    ``0.73`` (fraction soluble)
-``design_ss3``      inverse    ``dss3[CHHH]=``                   ``CMHKHVHL`` (DSSP3, residue)
+``design_ss3``      inverse    ``dss3[CHHH]=``                   ``CHHHMKVL`` (echo, residues)
 ``design_content``  inverse    ``dssc[0.60,0.10,0.30]=``         ``MKVL...`` (free length)
 ``design_amp``      inverse    ``damp[1]=``                      ``GLFKK...`` (free length)
 ``design_prefix``   inverse    ``dpre[MKVL]=``                   the rest of a whole protein
 ==================  =========  ================================  ===============================
 
 Per-residue tasks *echo* the known letters into the answer (``echo_residues``): the
-answer first repeats residues ``1..k`` (``k = echo_lookahead``), then alternates residue
-``i + k`` and label ``i``, then the last ``k`` labels. When label ``i`` is predicted the
-residues up to ``i + k`` sit at fixed distances behind it, so the model reads a local
-sequence window without counting positions to align answer and input (the echoed letters
-are forced at decoding and carry no loss). With ``k = 0`` the answer is plain
-``residue, label`` pairs (``MCKHVHLH`` above); ``echo_residues=False`` gives the bare
+answer first repeats residues ``1..k`` (``k = echo_lookahead``, default 4), then alternates
+residue ``i + k`` and label ``i``, then the last ``k`` labels (so a 4-residue input echoes
+all four residues first, as in the table; ``ss3[MKVLAT]=`` is answered ``MKVLACTHHHHH``).
+When label ``i`` is predicted the residues up to ``i + k`` sit at fixed distances behind
+it, so the model reads a local sequence window without counting positions to align answer
+and input (the echoed letters are forced at decoding and carry no loss). With ``k = 0`` the answer is plain
+``residue, label`` pairs (``MCKHVHLH``); ``echo_residues=False`` gives the bare
 ``ss3[MKVL]=CHHH`` form. Training inputs may replace previous labels with random ones
 (``ProteinConfig.answer_noise``) so that the model reads the sequence rather than copying
 its last label.

@@ -11,12 +11,13 @@ from scisuite.domains.mesh.config import MeshConfig, PatternConfig, mgn_baseline
 from scisuite.domains.mesh.features import (
     NoisyFrames,
     RunningMoments,
-    add_velocity_noise,
+    add_input_noise,
     attention_pattern,
     fit_normalisers,
     frame_graph,
     initial_graph,
     mesh_graph,
+    model_targets,
     node_type_one_hot,
     select_global_nodes,
     trajectory_frames,
@@ -49,8 +50,10 @@ def test_frame_graph_nodes_edges_and_target(trajectory) -> None:
     config = transformer_config()
     graph = trajectory_frames(trajectory, config, [1])[0]
     n = trajectory.num_nodes
-    assert graph.x.shape == (n, 6) and graph.y.shape == (n, 3)
+    assert graph.x.shape == (n, 7) and graph.y.shape == (n, 3)
     torch.testing.assert_close(graph.x[:, 4:6], torch.tensor(trajectory.velocity[1]).float())
+    torch.testing.assert_close(graph.x[:, 6], torch.tensor(trajectory.pressure[1]).float())
+    assert trajectory_frames(trajectory, mgn_baseline(pressure_input=False), [1])[0].x.shape[1] == 6
     du = trajectory.velocity[2] - trajectory.velocity[1]
     torch.testing.assert_close(graph.y[:, :2], torch.tensor(du).float())
     torch.testing.assert_close(graph.y[:, 2], torch.tensor(trajectory.pressure[2]).float())
@@ -67,7 +70,7 @@ def test_frame_graph_nodes_edges_and_target(trajectory) -> None:
 def test_history_window_is_newest_first(trajectory) -> None:
     config = transformer_config(history=2)
     graph = trajectory_frames(trajectory, config, [3])[0]
-    assert graph.x.shape[1] == 4 + 2 * 3
+    assert graph.x.shape[1] == 4 + 2 * 3 + 1
     for k in range(3):
         expected = torch.tensor(trajectory.velocity[3 - k]).float()
         torch.testing.assert_close(graph.x[:, 4 + 2 * k : 6 + 2 * k], expected)
@@ -136,15 +139,21 @@ def test_batching_offsets_pattern_index(trajectory) -> None:
 
 
 def test_noise_only_on_normal_nodes_and_target_corrected(trajectory) -> None:
-    graph = trajectory_frames(trajectory, transformer_config(), [1])[0]
-    noisy = add_velocity_noise(graph, 0.02, torch.Generator().manual_seed(0))
-    again = add_velocity_noise(graph, 0.02, torch.Generator().manual_seed(0))
+    config = transformer_config()
+    graph = trajectory_frames(trajectory, config, [1])[0]
+    noisy = add_input_noise(graph, 0.02, torch.Generator().manual_seed(0), 6)
+    again = add_input_noise(graph, 0.02, torch.Generator().manual_seed(0), 6)
     assert torch.equal(noisy.x, again.x)
     changed = (noisy.x != graph.x).any(dim=1)
     assert bool(changed.any()) and torch.equal(changed, graph.node_type == 0)
     # the corrected target still points at the true next state
     torch.testing.assert_close(noisy.x[:, 4:6] + noisy.y[:, :2], graph.x[:, 4:6] + graph.y[:, :2])
     torch.testing.assert_close(noisy.y[:, 2], graph.y[:, 2])
+    # the pressure-change target is computed against the noisy input: corrected too
+    torch.testing.assert_close(
+        model_targets(noisy.y, noisy.x, config)[:, 2] + noisy.x[:, 6],
+        model_targets(graph.y, graph.x, config)[:, 2] + graph.x[:, 6],
+    )
     assert torch.equal(graph.x, trajectory_frames(trajectory, transformer_config(), [1])[0].x)
     std = float((noisy.x - graph.x)[graph.node_type == 0, 4:6].std())
     assert 0.01 < std < 0.03
@@ -152,7 +161,7 @@ def test_noise_only_on_normal_nodes_and_target_corrected(trajectory) -> None:
 
 def test_noisy_frames_are_reproducible_and_fresh_per_draw(trajectory) -> None:
     graphs = trajectory_frames(trajectory, transformer_config(), [0, 1, 2])
-    a, b = NoisyFrames(graphs, 0.02, seed=3), NoisyFrames(graphs, 0.02, seed=3)
+    a, b = NoisyFrames(graphs, 0.02, seed=3, pressure_column=6), NoisyFrames(graphs, 0.02, 3, 6)
     first, second = a[1], a[1]
     assert not torch.equal(first.x, second.x)
     assert torch.equal(first.x, b[1].x) and torch.equal(second.x, b[1].x)
@@ -171,6 +180,18 @@ def test_fit_normalisers_matches_direct_statistics(trajectory) -> None:
     du = (trajectory.velocity[1:4] - trajectory.velocity[0:3])[:, updated].reshape(-1, 2)
     du = np.concatenate([du, (other.velocity[4] - other.velocity[3])[updated]])
     np.testing.assert_allclose(config.target_mean[:2], du.mean(0), rtol=1e-5, atol=1e-9)
+    dp = np.concatenate(
+        [
+            (trajectory.pressure[1:4] - trajectory.pressure[0:3]).ravel(),
+            other.pressure[4] - other.pressure[3],
+        ]
+    )  # pressure change over every node
+    np.testing.assert_allclose(config.target_std[2], dp.std(), rtol=1e-4)
+    np.testing.assert_allclose(
+        config.pressure_mean[0],
+        np.concatenate([trajectory.pressure[[0, 1, 2]].ravel(), other.pressure[3]]).mean(),
+        rtol=1e-5,
+    )
     assert config.edge_std[2] > 0 and abs(config.edge_mean[0]) < 1e-9  # both directions
 
 

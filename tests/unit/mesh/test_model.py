@@ -87,15 +87,21 @@ def test_node_permutation_equivariance(trajectory) -> None:
 
 def test_inputs_are_normalised_with_the_config_statistics(trajectory) -> None:
     config = SMALL.replace(
-        velocity_mean=(1.0, -1.0), velocity_std=(2.0, 4.0), edge_mean=(0.0, 0.0, 0.1)
+        velocity_mean=(1.0, -1.0),
+        velocity_std=(2.0, 4.0),
+        pressure_mean=(0.5,),
+        pressure_std=(3.0,),
+        edge_mean=(0.0, 0.0, 0.1),
     )
     graph = trajectory_frames(trajectory, config, [0])[0]
     nodes, edges = _model(config).normalised_inputs(graph)
     torch.testing.assert_close(nodes[:, :4], graph.x[:, :4])
     torch.testing.assert_close(nodes[:, 4], (graph.x[:, 4] - 1.0) / 2.0)
     torch.testing.assert_close(nodes[:, 5], (graph.x[:, 5] + 1.0) / 4.0)
+    torch.testing.assert_close(nodes[:, 6], (graph.x[:, 6] - 0.5) / 3.0)
     torch.testing.assert_close(edges[:, 2], graph.edge_attr[:, 2] - 0.1)
     state = _model(config).state_dict()
+    assert nodes.shape[1] == 7 and SMALL.pressure_column == 6
     assert not any("velocity_mean" in key for key in state), "statistics live in the config"
 
 

@@ -19,7 +19,8 @@ CONFIG = transformer_config().replace(
 
 
 class Oracle:
-    """Returns the true normalised ``(du, dv, p)`` of a trajectory, one step per call."""
+    """Returns the true normalised ``(du, dv, dp)`` of a trajectory, one step per call
+    (``p_next`` instead of ``dp`` without pressure input)."""
 
     def __init__(self, trajectory, config: MeshConfig, start: int = 0) -> None:
         self.trajectory, self.config, self.t = trajectory, config, start
@@ -27,9 +28,8 @@ class Oracle:
     def __call__(self, graph) -> torch.Tensor:
         velocity = torch.as_tensor(self.trajectory.velocity, dtype=torch.float32)
         pressure = torch.as_tensor(self.trajectory.pressure, dtype=torch.float32)
-        delta = torch.cat(
-            [velocity[self.t + 1] - velocity[self.t], pressure[self.t + 1][:, None]], dim=1
-        )
+        p = pressure[self.t + 1] - (pressure[self.t] if self.config.pressure_input else 0.0)
+        delta = torch.cat([velocity[self.t + 1] - velocity[self.t], p[:, None]], dim=1)
         self.t += 1
         mean, std = torch.tensor(self.config.target_mean), torch.tensor(self.config.target_std)
         return (delta - mean) / std
@@ -51,8 +51,13 @@ def trajectory():
     return example_trajectories(frames=6)[0]
 
 
-def test_perfect_model_reproduces_the_reference(trajectory) -> None:
-    result = rollout(Oracle(trajectory, CONFIG), CONFIG, trajectory, 5, reference=trajectory)
+@pytest.mark.parametrize("pressure_input", [True, False])
+def test_perfect_model_reproduces_the_reference(trajectory, pressure_input) -> None:
+    config = CONFIG.replace(
+        pressure_input=pressure_input,
+        backbone=CONFIG.backbone.replace(node_in_dim=6 + int(pressure_input)),
+    )
+    result = rollout(Oracle(trajectory, config), config, trajectory, 5, reference=trajectory)
     torch.testing.assert_close(
         result.velocity, torch.as_tensor(trajectory.velocity).float(), atol=1e-5, rtol=0
     )
@@ -77,16 +82,21 @@ def test_boundary_nodes_are_reset_every_step(trajectory) -> None:
     torch.testing.assert_close(frames[4][normal, 0], expected)
 
 
-def test_pressure_is_predicted_not_integrated(trajectory) -> None:
+def test_pressure_is_integrated_or_predicted_directly(trajectory) -> None:
+    initial = torch.as_tensor(trajectory.pressure[0]).float()
     result = rollout(Recorder(1.0), CONFIG, trajectory.state(0), 2)
-    torch.testing.assert_close(result.pressure[0], torch.as_tensor(trajectory.pressure[0]).float())
+    torch.testing.assert_close(result.pressure[0], initial)
+    torch.testing.assert_close(result.pressure[2], initial + 2 * (0.3 + 2.0 * 1.0))
+    direct = CONFIG.replace(pressure_input=False, backbone=CONFIG.backbone.replace(node_in_dim=6))
+    result = rollout(Recorder(1.0), direct, trajectory.state(0), 2)
+    torch.testing.assert_close(result.pressure[0], initial)
     assert torch.allclose(result.pressure[1:], torch.tensor(0.3 + 2.0 * 1.0))
 
 
 def test_history_window_shifts(trajectory) -> None:
     config = CONFIG.replace(
         history=1,
-        backbone=CONFIG.backbone.replace(node_in_dim=8),
+        backbone=CONFIG.backbone.replace(node_in_dim=9),
     )
     recorder = Recorder(0.0)
     result = rollout(recorder, config, trajectory, 3)

@@ -177,7 +177,8 @@ def test_loss_counts_only_after_the_answer_delimiter() -> None:
     assert pred.shape == target.shape == (9, 1)
     assert PLUGIN.metrics[0].fn(pred, target) == 1.0
     subsets = PLUGIN.metric_subsets(batch)
-    assert set(subsets) == {"ss3", "amp"} and int(subsets["ss3"].sum()) == 7
+    assert set(subsets) == set(TASK_NAMES) and int(subsets["ss3"].sum()) == 7
+    assert int(subsets["amp"].sum()) == 2 and not subsets["acp"].any()
 
 
 def test_postprocess_rows() -> None:
