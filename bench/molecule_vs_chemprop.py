@@ -527,17 +527,18 @@ class SplitFiles:
 
 
 def write_split(frame: pd.DataFrame, split: Split, directory: Path) -> SplitFiles:
-    """Write the split's CSV files under ``directory`` (overwriting)."""
+    """Write the split's CSV files under ``directory`` (each atomically replaced, so another
+    benchmark process reading the same split never sees a half-written file)."""
     directory.mkdir(parents=True, exist_ok=True)
     cols = ["smiles", "target"]
     paths = {name: directory / f"{name}.csv" for name in
              ("train", "val", "test", "test_inputs", "test_labels")}
-    frame.iloc[split.train][cols].to_csv(paths["train"], index=False)
-    frame.iloc[split.val][cols].to_csv(paths["val"], index=False)
     test = frame.iloc[split.test]
-    test[cols].to_csv(paths["test"], index=False)
-    test[["smiles"]].to_csv(paths["test_inputs"], index=False)
-    test[["smiles", "target", "cliff"]].to_csv(paths["test_labels"], index=False)
+    tables = {"train": frame.iloc[split.train][cols], "val": frame.iloc[split.val][cols],
+              "test": test[cols], "test_inputs": test[["smiles"]],
+              "test_labels": test[["smiles", "target", "cliff"]]}
+    for name, table in tables.items():
+        _atomic_write_text(paths[name], table.to_csv(index=False))
     sizes = {"train": len(split.train), "val": len(split.val), "test": len(split.test),
              "test_cliff": int(test["cliff"].sum())}
     return SplitFiles(sizes=sizes, **paths)
@@ -694,8 +695,12 @@ def run_scisuite(files: SplitFiles, out: Path, seed: int, settings: Settings,
         log_path=out / "predict.log", env=env, cwd=out, timeout_s=tools.timeout_s)
     predict_run.check("sci predict")
     values, n_failed = _prediction_column(preds, files.sizes["test"], "sci predict")
+    # Which head the validation split chose (graph only / + fingerprint), for the report.
+    metrics = json.loads((checkpoint / "config.json").read_text()).get("metrics", {})
     return MethodOutcome(values, train_run, predict_run, checkpoint,
-                         {"failed_predictions": n_failed})
+                         {"failed_predictions": n_failed,
+                          "selection": metrics.get("selection", {}),
+                          "val_rmse": metrics.get("val", {}).get("rmse")})
 
 
 RUNNERS: dict[str, Callable[[SplitFiles, Path, int, Settings, Tools], MethodOutcome]] = {
@@ -1011,17 +1016,33 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "throughput": {},
     }
 
+    visited: set[tuple[str, int, str]] = set()
+    current: list[dict[str, Any]] = []  # this invocation's records, reused ones included
+
     def save() -> None:
-        report["summary"] = summarise(report["runs"], specs, methods)
+        # Earlier runs this invocation does not redo (other methods or seeds, from --resume)
+        # stay in the report, so methods can be run in separate invocations.
+        kept = [r for key, r in previous.items() if key not in visited]
+        report["runs"] = current + kept
+        all_methods = list(dict.fromkeys([*METHODS, *(r["method"] for r in report["runs"])]))
+        shown = [m for m in all_methods if any(r["method"] == m for r in report["runs"])]
+        report["config"]["methods"] = shown
+        report["summary"] = summarise(report["runs"], specs, shown)
         report["markdown"] = markdown_report(report)
         _atomic_write_text(args.output, json.dumps(report, indent=2, default=str) + "\n")
 
     models: dict[str, Path] = {}
+    frames = {}
     for spec in specs:
-        frame = load_benchmark_dataset(spec.source, cache_dir=cache, loader=args.loader)
-        report["datasets"][spec.name] = {
-            "source": spec.source, "split": spec.split, "rows": len(frame), **frame.attrs}
-        for seed in seeds:
+        frames[spec.name] = load_benchmark_dataset(spec.source, cache_dir=cache,
+                                                   loader=args.loader)
+        report["datasets"][spec.name] = {"source": spec.source, "split": spec.split,
+                                         "rows": len(frames[spec.name]),
+                                         **frames[spec.name].attrs}
+    # Seed-major order: a run stopped early still covers every data set for its first seeds.
+    for seed in seeds:
+        for spec in specs:
+            frame = frames[spec.name]
             split, splitter = make_split(frame, spec.split, seed, args.val_fraction,
                                          args.loader)
             report["datasets"][spec.name]["splitter"] = splitter
@@ -1031,6 +1052,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 record = {"dataset": spec.name, "seed": seed, "method": method,
                           **{f"n_{k}": v for k, v in files.sizes.items()}}
                 key = (spec.name, seed, method)
+                visited.add(key)
                 if key in previous:
                     record = previous[key]
                 elif method in tools.unavailable:
@@ -1044,7 +1066,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                             else f" ({str(record.get('error', ''))[:300]})"))
                 if record["status"] == "ok" and record.get("model"):
                     models.setdefault(method, Path(record["model"]))
-                report["runs"].append(record)
+                current.append(record)
                 save()
     if args.moses_n > 0:
         inputs = moses_inputs(args.moses_n, work, cache)
@@ -1169,11 +1191,61 @@ def render(paths: Sequence[Path]) -> str:
     return "\n".join(markdown_report(json.loads(Path(p).read_text())) for p in paths)
 
 
+def merge(output: Path, paths: Sequence[Path]) -> dict[str, Any]:
+    """One report from several result files run with identical settings (e.g. one process
+    per method or per group of data sets, since two processes must not share an --output).
+
+    Runs are keyed by (dataset, seed, method); a later file wins. The summary, ratios and
+    markdown are recomputed over every data set and method present.
+    """
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    if not reports:
+        raise BenchmarkError("merge needs at least one result file")
+    settings = reports[0]["settings"]
+    if any(r.get("schema") != SCHEMA_VERSION or r["settings"] != settings for r in reports):
+        raise BenchmarkError("merge: result files differ in schema or settings")
+    runs: dict[tuple[str, int, str], dict[str, Any]] = {}
+    datasets: dict[str, Any] = {}
+    throughput: dict[str, Any] = {}
+    commands: dict[str, Any] = {}
+    unavailable: dict[str, str] = {}
+    for report in reports:
+        runs.update({(r["dataset"], r["seed"], r["method"]): r for r in report["runs"]})
+        datasets.update(report["datasets"])
+        throughput.update(report.get("throughput", {}))
+        commands.update(report.get("commands", {}))
+        unavailable.update(report.get("unavailable", {}))
+    specs = resolve_benchmarks(list(datasets))
+    methods = [m for m in METHODS if any(key[2] == m for key in runs)]
+    merged = {**reports[0], "created": datetime.datetime.now(
+        datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": [sys.executable, *sys.argv], "merged_from": [str(p) for p in paths],
+        "datasets": datasets, "commands": commands, "unavailable": unavailable,
+        "runs": list(runs.values()), "throughput": throughput}
+    merged["config"] = {**reports[0]["config"], "datasets": list(datasets), "methods": methods,
+                        "seeds": sorted({key[1] for key in runs})}
+    merged["summary"] = summarise(merged["runs"], specs, methods)
+    merged["markdown"] = markdown_report(merged)
+    _atomic_write_text(output, json.dumps(merged, indent=2, default=str) + "\n")
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 failed, 2 bad flags)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["render"]:  # `render RESULT.json ...`: markdown of saved results only
         print(render([Path(p) for p in argv[1:]]))
+        return 0
+    if argv[:1] == ["merge"]:  # `merge OUTPUT.json INPUT.json ...`
+        if len(argv) < 3:
+            print("usage: molecule_vs_chemprop.py merge OUTPUT.json INPUT.json ...",
+                  file=sys.stderr)
+            return 2
+        try:
+            print(merge(Path(argv[1]), [Path(p) for p in argv[2:]])["markdown"])
+        except BenchmarkError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     args = build_parser().parse_args(argv)
     for name in ("epochs", "train_batch_size", "batch_size"):

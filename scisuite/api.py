@@ -295,18 +295,25 @@ def train(
         "epochs": result.epochs_run,
         "train_seconds": round(result.train_seconds, 2),
     }
-    metrics["val"] = _metrics_on(
-        plugin, model, data.config, data.val, train_config.batch_size, device
-    )[0]
+    config = data.config
+    finalize = getattr(plugin, "finalize_model", None)
+    if finalize is not None:  # a last choice on the validation set (never the test set)
+        model, config, selection = finalize(
+            model, config, data.val, train_config.batch_size, device
+        )
+        if selection:
+            metrics["selection"] = selection
+    batch_size = train_config.batch_size
+    metrics["val"] = _metrics_on(plugin, model, config, data.val, batch_size, device)[0]
     if data.test:
         metrics["test"] = _metrics_on(
-            plugin, model, data.config, data.test, train_config.batch_size, device
+            plugin, model, config, data.test, train_config.batch_size, device
         )[0]
     meta = CheckpointMeta(
         domain=plugin.name,
         schema_version=plugin.schema_version,
-        model_config=data.config.to_dict(),
-        normalizers=_normalizers(data.config),
+        model_config=config.to_dict(),
+        normalizers=_normalizers(config),
         data_fingerprint=data.fingerprint,
         metrics=metrics,
         command=command if command is not None else shlex.join(["sci", *sys.argv[1:]]),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from scisuite.core.io import atomic_directory
+from scisuite.core.io import atomic_directory, current_umask
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -93,13 +95,23 @@ def save_checkpoint(
     """Write ``config.json`` + ``model.safetensors`` atomically (build aside, then rename).
 
     Tensors are made contiguous and de-aliased (tied weights are stored once per name,
-    as safetensors requires distinct storage).
+    as safetensors requires distinct storage). Other plain files already in ``directory``
+    (a model card ``README.md``, notes) are carried over, as ``save_pretrained`` leaves
+    them in place in transformers; files get the usual umask-based permissions.
     """
     tensors = {name: t.detach().cpu().contiguous().clone() for name, t in state_dict.items()}
+    directory = Path(directory)
     with atomic_directory(directory) as tmp:
+        if directory.is_dir():
+            for kept in directory.iterdir():
+                if kept.is_file() and kept.name not in (WEIGHTS_NAME, CONFIG_NAME):
+                    shutil.copy2(kept, tmp / kept.name)
         save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         (tmp / CONFIG_NAME).write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True))
-    return Path(directory)
+        mode = 0o666 & ~current_umask()
+        for written in tmp.iterdir():
+            os.chmod(written, mode)
+    return directory
 
 
 def _refuse_pickle(path: Path) -> None:

@@ -19,7 +19,8 @@ import pandas as pd
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
     current = os.umask(0)
     os.umask(current)
     return current
@@ -27,7 +28,7 @@ def _umask() -> int:
 
 def _publish_mode(path: Path, directory: bool) -> None:
     """mkstemp/mkdtemp create 0600/0700; give the final file the usual umask-based mode."""
-    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
 @contextlib.contextmanager

@@ -6,7 +6,11 @@ out_dir)`` (plots for ``sci evaluate``), ``after_predict(output_path, predictor)
 next to a prediction table, e.g. per-residue tracks), ``design(options: dict)`` (``sci design``:
 the common flags checkpoint/output/seed/device/batch_size/num_workers/quiet plus the domain's
 ``cli_options``) and ``generate(options: dict)`` (``sci data generate DOMAIN NAME``: name,
-output, seed, workers, quiet plus the domain's ``cli_options`` with ``verbs=("generate",)``).
+output, seed, workers, quiet plus the domain's ``cli_options`` with ``verbs=("generate",)``)
+and ``finalize_model(model, config, val, batch_size, device) -> (model, config, report)``
+(called by ``sci train`` after the best epoch is restored: a last choice made on the
+validation set only, e.g. the molecule domain's head selection; ``report`` is stored in the
+checkpoint's metrics under ``"selection"``).
 
 Each domain package exports one ``PLUGIN`` object satisfying :class:`DomainPlugin`.
 The core, API and CLI talk to domains only through it; ``tests/contract`` checks every

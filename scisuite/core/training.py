@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -189,7 +190,8 @@ def fit(
         config: its domain config.
         train, val: featurized graphs.
         train_config: epochs, batch size, optimiser, devices, precision, strategy, seed.
-        work_dir: Lightning logs and resumable ``.ckpt`` files go here.
+        work_dir: Lightning's CSV logs (kept) and its per-run epoch ``.ckpt`` files (removed
+            once the best weights are loaded) go here.
         quiet: no progress bar or model summary.
     """
     if not train:
@@ -198,9 +200,13 @@ def fit(
         raise ValueError("no validation records; give --val or a split with a validation part")
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     work_dir = Path(work_dir)
+    # Epoch checkpoints live only for this run (the best one is reloaded below); a folder
+    # left by an interrupted run would otherwise mix old files with new ones.
+    ckpt_dir = work_dir / "lightning"
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
     module = DomainLightningModule(plugin, model, config, train_config)
     checkpoint = ModelCheckpoint(
-        dirpath=work_dir / "lightning",
+        dirpath=ckpt_dir,
         monitor="val_loss",
         mode="min",
         save_top_k=1,
@@ -239,6 +245,7 @@ def fit(
         state = {k.removeprefix("model."): v for k, v in best.items() if k.startswith("model.")}
     else:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # the CSV logs next to it are kept
     best_score = checkpoint.best_model_score
     return FitResult(
         state_dict=state,

@@ -206,7 +206,7 @@ class MeshPlugin:
         CliOption(
             "--noise",
             "noise",
-            "training noise std on normal-node velocity, m/s (0.02)",
+            "training noise std on normal-node velocity (m/s) and pressure (0.02)",
             type="float",
             verbs=("train",),
         ),

@@ -40,9 +40,15 @@ class MoleculeConfig(FrozenConfig):
         ensemble_size: independently initialised members; predictions report mean and std.
         max_heavy_atoms: larger molecules are refused with a per-record error.
         standardise: keep the largest fragment and neutralise before featurizing.
-        fingerprint_bits: if > 0, a Morgan count fingerprint of this many bits (log1p counts)
-            is projected and concatenated with the pooled graph vector (0: off).
+        fingerprint_bits: width of a Morgan count fingerprint (log1p counts) that a head can
+            project and concatenate with the pooled graph vector (0: no fingerprint at all).
         fingerprint_radius: Morgan radius (2 = ECFP4-like).
+        fingerprint_use: ``"select"`` trains two heads on the shared backbone, one on the
+            graph alone and one with the fingerprint, and keeps the one with the lower
+            validation loss when training ends (the checkpoint then records ``"on"`` or
+            ``"off"``); ``"on"`` / ``"off"`` fix the choice. Fingerprints help on bioactivity
+            sets (MoleculeACE) and hurt on small physico-chemical ones (FreeSolv), so the
+            default lets each data set's validation split decide.
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
@@ -54,8 +60,9 @@ class MoleculeConfig(FrozenConfig):
     ensemble_size: int = 1
     max_heavy_atoms: int = 500
     standardise: bool = True
-    fingerprint_bits: int = 0
+    fingerprint_bits: int = 2048
     fingerprint_radius: int = 2
+    fingerprint_use: str = "select"
 
     def validate(self) -> None:
         require(len(self.target_names) >= 1, "at least one target is needed")
@@ -71,7 +78,17 @@ class MoleculeConfig(FrozenConfig):
         require(self.max_heavy_atoms >= 1, "max_heavy_atoms must be >= 1")
         require(self.fingerprint_bits >= 0, "fingerprint_bits must be >= 0 (0 turns it off)")
         require(self.fingerprint_radius >= 1, "fingerprint_radius must be >= 1")
+        check_choice("fingerprint_use", self.fingerprint_use, ("select", "on", "off"))
         require(
             self.backbone.node_in_dim == ATOM_DIM and self.backbone.edge_in_dim == BOND_DIM,
             f"backbone must take {ATOM_DIM} atom and {BOND_DIM} bond features",
         )
+
+    def head_variants(self) -> tuple[str, ...]:
+        """Heads each member carries: ``"graph"`` (pooled graph only) and/or
+        ``"fingerprint"`` (pooled graph + fingerprint), in this order."""
+        if self.fingerprint_bits == 0 or self.fingerprint_use == "off":
+            return ("graph",)
+        if self.fingerprint_use == "on":
+            return ("fingerprint",)
+        return ("graph", "fingerprint")

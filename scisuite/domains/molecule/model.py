@@ -1,4 +1,4 @@
-"""Molecule model: an ensemble of (GPS backbone + pooled graph head) members."""
+"""Molecule model: an ensemble of (GPS backbone + pooled graph head(s)) members."""
 
 from __future__ import annotations
 
@@ -13,20 +13,27 @@ from scisuite.domains.molecule.config import MoleculeConfig
 
 
 class MoleculeMember(nn.Module):
-    """One member: backbone in GPS mode with dense per-molecule attention, then a graph head."""
+    """One member: backbone in GPS mode with dense per-molecule attention, then one graph head
+    per :meth:`MoleculeConfig.head_variants` entry (two while the fingerprint choice is open)."""
 
     def __init__(self, config: MoleculeConfig) -> None:
         super().__init__()
         self.backbone = Backbone(config.backbone)
-        self.head = GraphHead(
-            config.backbone.d_model,
-            len(config.target_names),
-            config.pooling,
-            graph_feature_dim=config.fingerprint_bits,
+        self.heads = nn.ModuleDict(
+            {
+                variant: GraphHead(
+                    config.backbone.d_model,
+                    len(config.target_names),
+                    config.pooling,
+                    graph_feature_dim=config.fingerprint_bits if variant == "fingerprint" else 0,
+                )
+                for variant in config.head_variants()
+            }
         )
 
     def forward(self, batch: Batch) -> Tensor:
-        """``batch`` of molecules -> ``[num_graphs, num_targets]`` (standardised units / logits)."""
+        """``batch`` of molecules -> ``[num_variants, num_graphs, num_targets]``
+        (standardised units / logits)."""
         states = self.backbone(
             batch.x,
             batch.batch,
@@ -37,13 +44,21 @@ class MoleculeMember(nn.Module):
             rw_pe=getattr(batch, "rw_pe", None),
         ).node_states
         fingerprint = getattr(batch, "fingerprint", None)
-        return self.head(states, batch.batch, batch.num_graphs, fingerprint)
+        return torch.stack(
+            [
+                head(states, batch.batch, batch.num_graphs,
+                     fingerprint if variant == "fingerprint" else None)
+                for variant, head in self.heads.items()
+            ]
+        )
 
 
 class MoleculeModel(nn.Module):
     """``ensemble_size`` members trained jointly on the same batches, differing by initialisation.
 
-    Returns ``[ensemble_size, num_graphs, num_targets]``.
+    Returns ``[ensemble_size * num_variants, num_graphs, num_targets]``, member-major: row
+    ``m * num_variants + v`` is member ``m``'s head ``v``. After training only one variant is
+    left, so the first dimension is the ensemble.
     """
 
     def __init__(self, config: MoleculeConfig) -> None:
@@ -51,4 +66,4 @@ class MoleculeModel(nn.Module):
         self.members = nn.ModuleList(MoleculeMember(config) for _ in range(config.ensemble_size))
 
     def forward(self, batch: Batch) -> Tensor:
-        return torch.stack([member(batch) for member in self.members])
+        return torch.cat([member(batch) for member in self.members])

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
+from torch_geometric.loader import DataLoader
 
 from scisuite.core.checkpoint import fingerprint
 from scisuite.core.config import FrozenConfig, apply_overrides
@@ -62,7 +63,7 @@ class MoleculePlugin:
     """Implements :class:`scisuite.core.plugin.DomainPlugin` for small molecules."""
 
     name = "molecule"
-    schema_version = 1
+    schema_version = 2  # v2: per-variant heads (``heads.graph`` / ``heads.fingerprint``)
     config_class = MoleculeConfig
     readers = {**READERS, "": read_records}
     writers: dict = {}
@@ -106,7 +107,7 @@ class MoleculePlugin:
         mol = parse_smiles(record.payload.get("smiles", ""), record.id, record.line)
         std = standardise(mol, record.id, record.line, config.max_heavy_atoms, config.standardise)
         data = mol_to_graph(std.mol, config.backbone.rw_pe_dim, config.backbone.lap_pe_dim)
-        if config.fingerprint_bits:
+        if "fingerprint" in config.head_variants():
             data.fingerprint = morgan_counts(
                 std.mol, config.fingerprint_bits, config.fingerprint_radius
             )
@@ -276,8 +277,11 @@ class MoleculePlugin:
         return MoleculeModel(_as_config(config))
 
     def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:
-        config = _as_config(config)
-        target = batch.y.to(outputs.dtype)
+        return self._loss(outputs, batch.y, _as_config(config))
+
+    def _loss(self, outputs: Tensor, target: Tensor, config: MoleculeConfig) -> Tensor:
+        """Masked loss of ``outputs [R, G, T]`` against ``target [G, T]`` (NaN = unknown)."""
+        target = target.to(outputs.dtype)
         known = ~torch.isnan(target)
         if config.task_type == "classification":
             losses = nn.functional.binary_cross_entropy_with_logits(
@@ -289,6 +293,41 @@ class MoleculePlugin:
             scaled = torch.nan_to_num((target - mean) / std)
             losses = (outputs - scaled) ** 2
         return masked_mean(losses, known.expand_as(outputs))
+
+    def finalize_model(
+        self, model: nn.Module, config: FrozenConfig, val: list[Data], batch_size: int,
+        device: torch.device,
+    ) -> tuple[nn.Module, MoleculeConfig, dict[str, Any]]:
+        """Resolve ``fingerprint_use="select"``: keep the head (graph only, or graph +
+        fingerprint) with the lower validation loss and drop the other one.
+
+        Returns the one-head model, its config (``fingerprint_use`` = ``"on"``/``"off"``) and
+        ``{"fingerprint_use": chosen, "val_loss": {variant: loss}}`` ({} if nothing to choose).
+        """
+        config = _as_config(config)
+        variants = config.head_variants()
+        if len(variants) == 1:
+            return model, config, {}
+        outputs, targets = [], []
+        model = model.to(device).eval()
+        with torch.inference_mode():
+            for batch in DataLoader(val, batch_size=batch_size, shuffle=False):
+                batch = batch.to(device)
+                outputs.append(model(batch).float().cpu())
+                targets.append(batch.y.float().cpu())
+        stacked, target = torch.cat(outputs, dim=1), torch.cat(targets)
+        losses = {
+            variant: float(self._loss(stacked[v :: len(variants)], target, config))
+            for v, variant in enumerate(variants)
+        }
+        chosen = min(variants, key=lambda variant: losses[variant])
+        resolved = config.replace(fingerprint_use="on" if chosen == "fingerprint" else "off")
+        final = MoleculeModel(resolved)
+        final.load_state_dict(
+            {k: v for k, v in model.state_dict().items()
+             if ".heads." not in k or f".heads.{chosen}." in k}
+        )
+        return final, resolved, {"fingerprint_use": resolved.fingerprint_use, "val_loss": losses}
 
     def _mean_and_std(self, outputs: Tensor, config: MoleculeConfig) -> tuple[Tensor, Tensor]:
         if config.task_type == "classification":

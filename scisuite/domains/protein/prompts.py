@@ -26,8 +26,8 @@ residue ``i + k`` and label ``i``, then the last ``k`` labels (so a 4-residue in
 all four residues first, as in the table; ``ss3[MKVLAT]=`` is answered ``MKVLACTHHHHH``).
 When label ``i`` is predicted the residues up to ``i + k`` sit at fixed distances behind
 it, so the model reads a local sequence window without counting positions to align answer
-and input (the echoed letters are forced at decoding and carry no loss). With ``k = 0`` the answer is plain
-``residue, label`` pairs (``MCKHVHLH``); ``echo_residues=False`` gives the bare
+and input (the echoed letters are forced at decoding and carry no loss). With ``k = 0``
+the answer is plain ``residue, label`` pairs (``MCKHVHLH``); ``echo_residues=False`` gives the bare
 ``ss3[MKVL]=CHHH`` form. Training inputs may replace previous labels with random ones
 (``ProteinConfig.answer_noise``) so that the model reads the sequence rather than copying
 its last label.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import pytest
@@ -73,6 +74,21 @@ def test_failed_save_keeps_the_old_checkpoint(tmp_path) -> None:
         save_checkpoint(tmp_path / "ckpt", {"w": "not a tensor"}, meta)  # type: ignore[dict-item]
     assert load_checkpoint(tmp_path / "ckpt")[0] == meta
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_resave_keeps_the_model_card_and_uses_umask_permissions(tmp_path) -> None:
+    model = _model()
+    meta = CheckpointMeta("toy", 1, model.config.to_dict())
+    save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta)
+    (tmp_path / "ckpt" / "README.md").write_text("# card\n")
+    newer = CheckpointMeta("toy", 2, meta.model_config)
+    save_checkpoint(tmp_path / "ckpt", model.state_dict(), newer)
+    assert (tmp_path / "ckpt" / "README.md").read_text() == "# card\n"
+    assert load_checkpoint(tmp_path / "ckpt")[0].schema_version == 2
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("README.md", "config.json", "model.safetensors"):
+        assert (tmp_path / "ckpt" / name).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_missing_pieces_give_clear_errors(tmp_path) -> None:

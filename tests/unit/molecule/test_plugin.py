@@ -83,12 +83,61 @@ def test_metrics_on_known_values() -> None:
     assert {m.name: m.fn(probs, labels) for m in CLASSIFICATION_METRICS}["roc_auc"] == 1.0
 
 
+def test_head_variants_follow_the_fingerprint_choice() -> None:
+    assert _config().head_variants() == ("graph", "fingerprint")
+    assert _config(fingerprint_use="on").head_variants() == ("fingerprint",)
+    assert _config(fingerprint_use="off").head_variants() == ("graph",)
+    assert _config(fingerprint_bits=0).head_variants() == ("graph",)
+    with pytest.raises(ValueError, match="fingerprint_use"):
+        _config(fingerprint_use="maybe")
+    batch = _batch(_config(fingerprint_use="off"), [{}, {}])
+    assert getattr(batch, "fingerprint", None) is None
+    batch = _batch(_config(ensemble_size=3), [{}, {}])
+    assert batch.fingerprint.shape == (2, 2048)
+    model = PLUGIN.build_model(_config(ensemble_size=3))
+    assert model(batch).shape == (6, 2, 2)  # 3 members x 2 heads, member-major
+
+
+@pytest.mark.parametrize("better", ["graph", "fingerprint"])
+def test_finalize_keeps_the_head_with_lower_validation_loss(better: str) -> None:
+    torch.manual_seed(0)
+    config = _config(ensemble_size=2)
+    val = [PLUGIN.featurize(Record(str(i), {"smiles": s, "targets": {"a": 1.0, "b": -2.0}}),
+                            config) for i, s in enumerate(["CCO", "CCN", "CCCl"])]
+    model = PLUGIN.build_model(config)
+    for member in model.members:  # the chosen head predicts the mean exactly (zero loss)
+        head = member.heads[better].mlp
+        last = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+    final, resolved, report = PLUGIN.finalize_model(model, config, val, 2, torch.device("cpu"))
+    assert resolved.fingerprint_use == ("on" if better == "fingerprint" else "off")
+    assert report["fingerprint_use"] == resolved.fingerprint_use
+    assert report["val_loss"][better] == pytest.approx(0.0)
+    assert report["val_loss"][better] < min(report["val_loss"].values()) + 1e-12
+    assert all(list(member.heads) == [better] for member in final.members)
+    for key, value in final.state_dict().items():
+        assert torch.equal(value, reference[key])
+    batch = Batch.from_data_list(
+        [PLUGIN.featurize(Record("x", {"smiles": "CCO"}), resolved)])
+    assert torch.allclose(final(batch), torch.zeros(2, 1, 2))
+
+
+def test_finalize_is_a_no_op_when_nothing_is_open() -> None:
+    config = _config(fingerprint_use="on")
+    model = PLUGIN.build_model(config)
+    assert PLUGIN.finalize_model(model, config, [], 2, torch.device("cpu")) == (model, config, {})
+
+
 def _checkpoint(tmp_path):
     torch.manual_seed(0)
     config = MoleculeConfig(target_names=("logS",))
     model = PLUGIN.build_model(config)
     return save_checkpoint(
-        tmp_path / "ckpt", model.state_dict(), CheckpointMeta("molecule", 1, config.to_dict())
+        tmp_path / "ckpt",
+        model.state_dict(),
+        CheckpointMeta("molecule", PLUGIN.schema_version, config.to_dict()),
     )
 
 
