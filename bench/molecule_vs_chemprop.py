@@ -847,6 +847,34 @@ def _fmt_ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
+def compact_table(report: dict[str, Any]) -> str:
+    """One row per data set: RMSE (and RMSE_cliff) of every method, scisuite's ratios to
+    chemprop, and how often validation chose scisuite's fingerprint head."""
+    summary = report["summary"]
+    lines = ["| dataset | seeds | chemprop RMSE | ECFP4+SVR RMSE | scisuite RMSE | "
+             "scisuite ÷ chemprop RMSE | ÷ chemprop RMSE_cliff | ÷ chemprop train time | "
+             "÷ chemprop train memory | fingerprint head chosen |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for dataset, per_method in summary.items():
+        if not all(m in per_method for m in ("chemprop", "scisuite")):
+            continue
+        ratios = per_method.get("scisuite_over_chemprop", {})
+        chosen = [r.get("selection", {}).get("fingerprint_use") for r in report["runs"]
+                  if r["dataset"] == dataset and r["method"] == "scisuite"
+                  and r["status"] == "ok"]
+        seeds = sorted(set(per_method["chemprop"].get("seeds_ok", []))
+                       & set(per_method["scisuite"].get("seeds_ok", [])))
+        seeds_label = str(len(seeds)) if "seeds_ok" in per_method["chemprop"] else "mean"
+        svr = per_method.get("svr", {}).get("rmse")
+        lines.append("| " + " | ".join([
+            dataset, seeds_label, _fmt(per_method["chemprop"]["rmse"], 3),
+            _fmt(svr, 3), _fmt(per_method["scisuite"]["rmse"], 3),
+            _fmt_ratio(ratios.get("rmse")), _fmt_ratio(ratios.get("rmse_cliff")),
+            _fmt_ratio(ratios.get("train_wall_s")), _fmt_ratio(ratios.get("train_peak_rss_mib")),
+            f"{chosen.count('on')}/{len(chosen)}"]) + " |")
+    return "\n".join(lines)
+
+
 def markdown_report(report: dict[str, Any]) -> str:
     """Two markdown tables: accuracy/cost per dataset, then batch-scoring throughput."""
     methods = report["config"]["methods"]
@@ -1242,7 +1270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         try:
-            print(merge(Path(argv[1]), [Path(p) for p in argv[2:]])["markdown"])
+            merged = merge(Path(argv[1]), [Path(p) for p in argv[2:]])
+            print(compact_table(merged) + "\n\n" + merged["markdown"])
         except BenchmarkError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
