@@ -44,11 +44,17 @@ def test_train_evaluate_predict_end_to_end(tmp_path) -> None:
         )
         == 0
     )
-    meta, _ = load_checkpoint(ckpt)
+    meta, state = load_checkpoint(ckpt)
     assert meta.model_config["backbone"]["d_model"] == 32
     assert meta.model_config["ensemble_size"] == 2
     assert meta.extra["provenance"]["split"]["sizes"] == [51, 6, 7]
     assert set(meta.metrics["test"]) >= {"rmse", "mae", "r2", "spearman"}
+    # The fingerprint head was chosen on validation and the other head dropped.
+    selection = meta.metrics["selection"]
+    assert meta.model_config["fingerprint_use"] == selection["fingerprint_use"] in ("on", "off")
+    assert set(selection["val_loss"]) == {"graph", "fingerprint"}
+    kept = "fingerprint" if selection["fingerprint_use"] == "on" else "graph"
+    assert {k.split(".")[3] for k in state if ".heads." in k} == {kept}
     report = tmp_path / "report"
     assert (
         main(
