@@ -90,7 +90,8 @@ def dense_attention(
     vd, _ = _dense_layout(v, pattern)
     mask = _dense_mask(node_mask, pattern.causal)
     if need_weights:
-        scores = qd @ kd.transpose(-1, -2) / math.sqrt(q.size(-1))
+        # Scaling q ([B, H, L, Dh]) costs L*Dh, scaling the scores L*L.
+        scores = (qd / math.sqrt(q.size(-1))) @ kd.transpose(-1, -2)
         probs = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
         probs = F.dropout(probs, dropout_p, training=dropout_p > 0)
         out = probs @ vd

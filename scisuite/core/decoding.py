@@ -120,7 +120,7 @@ def attention_step(
     past = total - length
     causal = torch.ones(length, total, dtype=torch.bool, device=x.device).tril(diagonal=past)
     allowed = causal[None, None] & key_mask[:, None, None, :]
-    scores = (q @ keys.transpose(-1, -2)) / math.sqrt(module.head_dim)
+    scores = (q / math.sqrt(module.head_dim)) @ keys.transpose(-1, -2)
     # a left-padding query row has no real key; give it a uniform row instead of NaN
     probs = scores.masked_fill(~allowed, float("-inf"))
     probs = torch.where(allowed.any(-1, keepdim=True), probs, torch.zeros_like(probs)).softmax(-1)
