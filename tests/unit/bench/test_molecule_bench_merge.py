@@ -59,3 +59,13 @@ def test_merge_refuses_different_settings(harness, tmp_path) -> None:
     with pytest.raises(harness.BenchmarkError, match="settings"):
         harness.merge(tmp_path / "all.json", [a, b])
     assert not (tmp_path / "all.json").exists()
+
+
+def test_compact_table_compares_matched_seeds_only(harness, tmp_path) -> None:
+    peer = tmp_path / "peer.json"
+    ours = tmp_path / "ours.json"
+    peer.write_text(json.dumps(_report(harness, "chemprop", [2.0, 4.0, 100.0])))
+    ours.write_text(json.dumps(_report(harness, "scisuite", [1.0, 2.0])))
+    table = harness.compact_table(harness.merge(tmp_path / "all.json", [peer, ours]))
+    row = next(line for line in table.splitlines() if line.startswith("| freesolv-random"))
+    assert "| 0,1 | 3.000 |" in row and "| 1.500 | 0.50× |" in row  # seed 2 has no pair
