@@ -672,6 +672,19 @@ def _sci_predict_command(tools: Tools, checkpoint: Path, inputs: Path, output: P
             "--batch-size", str(batch_size), "--device", "cpu", "--num-workers", "0", "--quiet"]
 
 
+def _git_commit() -> str:
+    """The scisuite checkout's commit (``+dirty`` with uncommitted changes), or ``""``."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+dirty" if dirty.strip() else "")
+
+
 def run_scisuite(files: SplitFiles, out: Path, seed: int, settings: Settings,
                  tools: Tools) -> MethodOutcome:
     """``sci train`` on train/val, then ``sci predict`` on the test SMILES."""
@@ -700,6 +713,7 @@ def run_scisuite(files: SplitFiles, out: Path, seed: int, settings: Settings,
     return MethodOutcome(values, train_run, predict_run, checkpoint,
                          {"failed_predictions": n_failed,
                           "selection": metrics.get("selection", {}),
+                          "scisuite_commit": _git_commit(),
                           "val_rmse": metrics.get("val", {}).get("rmse")})
 
 

@@ -84,7 +84,9 @@ class Backbone(nn.Module):
 
     def _check_pattern(self, pattern: AttentionPattern | None) -> None:
         kind = self.config.attention
-        if kind == "dense" and not isinstance(pattern, DensePattern):
+        # "dense" is full attention within each graph: a DensePattern, or the same pattern
+        # as an edge list (``patterns.within_graph_pattern`` picks it for ragged batches).
+        if kind == "dense" and not isinstance(pattern, (DensePattern, EdgePattern)):
             raise TypeError(f"attention='dense' needs a DensePattern, got {type(pattern).__name__}")
         if kind == "sparse" and not isinstance(pattern, EdgePattern):
             raise TypeError(

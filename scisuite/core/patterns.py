@@ -50,9 +50,16 @@ class DensePattern:
         return same
 
     def to_edges(self) -> EdgePattern:
-        """The same pattern as an explicit edge list (for tests and small graphs)."""
-        receiver, sender = self.to_mask().nonzero(as_tuple=True)
-        return EdgePattern(torch.stack([sender, receiver]), self.num_nodes)
+        """The same pattern as an explicit edge list, sorted by (receiver, sender).
+
+        Built per graph in ``O(sum_g n_g^2)`` time and memory (never an ``[N, N]`` mask).
+        """
+        return within_graph_edges(self.batch, self.causal)
+
+    def padded_pairs(self) -> int:
+        """Score entries the dense kernel computes: ``num_graphs * L_max^2``."""
+        counts = torch.bincount(self.batch)
+        return int(counts.numel()) * int(counts.max()) ** 2 if counts.numel() else 0
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,51 @@ def union(*patterns: EdgePattern) -> EdgePattern:
     return _finalise(torch.cat([p.edge_index for p in patterns], dim=1), num_nodes)
 
 
+def within_graph_edges(batch: Tensor, causal: bool = False) -> EdgePattern:
+    """Every pair ``(j -> i)`` of nodes in the same graph (``j <= i`` if causal), self
+    loops included, as an edge list sorted by (receiver, sender).
+
+    Args:
+        batch: ``[N]`` sorted graph ids (PyG convention).
+        causal: keep only senders at or before the receiver.
+
+    Returns:
+        an :class:`EdgePattern` with ``sum_g n_g^2`` edges (``sum_g n_g (n_g + 1) / 2`` if
+        causal).
+    """
+    n = int(batch.numel())
+    device = batch.device
+    if n == 0:
+        return EdgePattern(torch.zeros(2, 0, dtype=torch.long, device=device), 0)
+    counts = torch.bincount(batch)
+    starts = torch.cumsum(counts, 0) - counts  # first node of each graph
+    node = torch.arange(n, device=device)
+    first = starts[batch]  # [N] first node of each node's graph
+    # Each receiver i sees senders first..last of its graph, or first..i if causal.
+    per_receiver = (node - first + 1) if causal else counts[batch]
+    receiver = torch.repeat_interleave(node, per_receiver)
+    offsets = torch.cumsum(per_receiver, 0) - per_receiver
+    sender = first[receiver] + torch.arange(receiver.numel(), device=device) - offsets[receiver]
+    return EdgePattern(torch.stack([sender, receiver]), n)
+
+
+def within_graph_pattern(
+    batch: Tensor, causal: bool = False, max_padding_ratio: float = 2.0
+) -> DensePattern | EdgePattern:
+    """Full attention within each graph, on the kernel that suits the batch.
+
+    The dense kernel pads every graph to the largest one (``B * L_max^2`` scores); when
+    that is more than ``max_padding_ratio`` times the real pairs (``sum_g n_g^2``), e.g. a
+    batch of drug-like molecules holding one 300-atom peptide, the same pattern is returned
+    as an edge list for the sparse kernel. Both kernels compute the same attention.
+    """
+    dense = DensePattern(batch, causal)
+    real = int((torch.bincount(batch) ** 2).sum()) if batch.numel() else 0
+    if real and dense.padded_pairs() > max_padding_ratio * real:
+        return within_graph_edges(batch, causal)
+    return dense
+
+
 def causal_edges(batch: Tensor) -> EdgePattern:
     """Causal attention within each graph as an explicit edge list (O(sum L^2))."""
-    return DensePattern(batch, causal=True).to_edges()
+    return within_graph_edges(batch, causal=True)

@@ -16,6 +16,8 @@ from scisuite.core.patterns import (
     khop_pattern,
     random_jump_pattern,
     union,
+    within_graph_edges,
+    within_graph_pattern,
 )
 
 PATH6 = torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])  # 0-1-2-3-4-5
@@ -92,3 +94,23 @@ def test_edge_pattern_validates() -> None:
         EdgePattern(torch.tensor([[0, 5]]), 3)
     with pytest.raises(ValueError):
         EdgePattern(torch.tensor([[0], [5]]), 3)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_within_graph_edges_match_the_dense_mask(causal: bool) -> None:
+    batch = torch.tensor([0, 0, 0, 1, 3, 3, 3, 3])  # graph 2 is empty
+    edges = within_graph_edges(batch, causal)
+    receiver, sender = DensePattern(batch, causal).to_mask().nonzero(as_tuple=True)
+    assert torch.equal(edges.edge_index, torch.stack([sender, receiver]))
+    assert edges.num_nodes == 8
+
+
+def test_within_graph_pattern_switches_to_edges_for_ragged_batches() -> None:
+    even = torch.repeat_interleave(torch.arange(4), torch.tensor([5, 5, 6, 5]))
+    assert isinstance(within_graph_pattern(even), DensePattern)
+    ragged = torch.repeat_interleave(torch.arange(8), torch.tensor([3] * 7 + [30]))
+    # padded 8 * 30^2 = 7200 scores against 7 * 9 + 900 = 963 real pairs
+    assert DensePattern(ragged).padded_pairs() == 7200
+    pattern = within_graph_pattern(ragged, max_padding_ratio=5.0)
+    assert isinstance(pattern, EdgePattern) and pattern.num_edges == 963
+    assert isinstance(within_graph_pattern(ragged, max_padding_ratio=10.0), DensePattern)

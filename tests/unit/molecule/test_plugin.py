@@ -207,3 +207,27 @@ def test_worker_featurization_gives_identical_rows_in_order(tmp_path) -> None:
     pd.testing.assert_frame_equal(serial, parallel)
     summary = predictor.predict_file(smiles, tmp_path / "o.jsonl", batch_size=4)
     assert (summary.rows, summary.errors) == (18, 6)
+
+
+def test_ragged_batches_use_edge_lists_with_the_same_result(monkeypatch) -> None:
+    from scisuite.core import patterns
+    from scisuite.domains.molecule import model as model_module
+
+    config = _config(fingerprint_use="off")
+    peptide = "CC(C)C[C@H](NC(=O)[C@H](CC1=CC=CC=C1)NC(=O)CN)C(=O)NCCCCCCCCCCCCCCCCCCCC"
+    smiles = ["C", "CO", "CCN", "CC", "O"] * 4 + [peptide]  # padding ratio ~20
+    batch = Batch.from_data_list(
+        [PLUGIN.featurize(Record(str(i), {"smiles": s}), config) for i, s in enumerate(smiles)]
+    )
+    chosen = model_module.within_graph_pattern(batch.batch, max_padding_ratio=8.0)
+    assert isinstance(chosen, patterns.EdgePattern)
+    torch.manual_seed(0)
+    model = PLUGIN.build_model(config).double().eval()
+    for key in ("x", "edge_attr", "rw_pe"):
+        batch[key] = batch[key].double()
+    with torch.no_grad():
+        on_edges = model(batch)
+        monkeypatch.setattr(model_module, "within_graph_pattern",
+                            lambda b, max_padding_ratio: patterns.DensePattern(b))
+        padded = model(batch)
+    torch.testing.assert_close(on_edges, padded, rtol=1e-9, atol=1e-9)
