@@ -303,13 +303,9 @@ def within_graph_pattern(
     batch of drug-like molecules holding one 300-atom peptide, the same pattern is returned
     as an edge list for the sparse kernel. Both kernels compute the same attention.
     """
-    dense = DensePattern(batch, causal)
-    real = int((torch.bincount(batch) ** 2).sum()) if batch.numel() else 0
-    if real and dense.padded_pairs() > max_padding_ratio * real:
+    counts = torch.bincount(batch)
+    real = int((counts**2).sum())
+    padded = int(counts.numel()) * int(counts.max()) ** 2 if counts.numel() else 0
+    if real and padded > max_padding_ratio * real:
         return within_graph_edges(batch, causal)
-    return dense
-
-
-def causal_edges(batch: Tensor) -> EdgePattern:
-    """Causal attention within each graph as an explicit edge list (O(sum L^2))."""
-    return within_graph_edges(batch, causal=True)
+    return DensePattern(batch, causal)
