@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from scisuite.core.config import BackboneConfig
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.generation import (
     AllowedAlphabetLogitsProcessor,
@@ -34,30 +33,8 @@ from scisuite.domains.protein.prompts import (
 from scisuite.domains.protein.tokenizer import EOS_ID, VOCAB_SIZE
 
 
-def tiny_config(**changes) -> ProteinConfig:
-    backbone = BackboneConfig(
-        d_model=16,
-        num_heads=2,
-        num_layers=2,
-        vocab_size=VOCAB_SIZE,
-        position="rotary",
-        propagation_hops=2,
-    )
-    values = dict(
-        backbone=backbone,
-        max_length=64,
-        window_overlap=4,
-        design_min_length=3,
-        design_max_length=12,
-        prefix_length=8,
-        continue_length=4,
-        peptide_max_length=30,
-    )
-    return ProteinConfig(**{**values, **changes})
-
-
 @pytest.fixture(scope="module")
-def model() -> ProteinLM:
+def model(tiny_config) -> ProteinLM:
     torch.manual_seed(0)
     return ProteinLM(tiny_config()).double().eval()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Batch, Data
 
-from scisuite.core.config import BackboneConfig
 from scisuite.core.decoding import empty_state
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.model import ProteinLM, hf_model_classes, sequence_ids
@@ -14,34 +13,12 @@ from scisuite.domains.protein.tasks import bucket_examples, example_to_data
 from scisuite.domains.protein.tokenizer import PAD_ID, VOCAB_SIZE
 
 
-def tiny_config(**changes) -> ProteinConfig:
-    backbone = BackboneConfig(
-        d_model=16,
-        num_heads=2,
-        num_layers=2,
-        vocab_size=VOCAB_SIZE,
-        position="rotary",
-        propagation_hops=2,
-    )
-    values = dict(
-        backbone=backbone,
-        max_length=64,
-        window_overlap=4,
-        design_min_length=3,
-        design_max_length=12,
-        prefix_length=8,
-        continue_length=4,
-    )
-    return ProteinConfig(**{**values, **changes})
-
-
-def _model(seed: int = 0) -> ProteinLM:
+def _model(config: ProteinConfig, seed: int = 0) -> ProteinLM:
     torch.manual_seed(seed)
-    return ProteinLM(tiny_config()).double().eval()
+    return ProteinLM(config).double().eval()
 
 
-def _graphs() -> list[Data]:
-    config = tiny_config()
+def _graphs(config: ProteinConfig) -> list[Data]:
     return [
         example_to_data(Example("ss3", sequence="MKTAYIAK", ss="CCHHHHEC"), config),
         example_to_data(Example("amp", sequence="GIGKFLHS", values=(1.0,)), config),
@@ -49,11 +26,11 @@ def _graphs() -> list[Data]:
     ]
 
 
-def test_forward_shape_tied_head_and_causality() -> None:
-    model = _model()
+def test_forward_shape_tied_head_and_causality(tiny_config) -> None:
+    model = _model(tiny_config())
     assert model.head.proj.weight is model.backbone.embed.weight
     assert model.config.backbone.propagation_hops == 2
-    graphs = _graphs()
+    graphs = _graphs(tiny_config())
     batch = Batch.from_data_list(graphs)
     logits = model(batch)
     assert logits.shape == (batch.num_nodes, VOCAB_SIZE) and torch.isfinite(logits).all()
@@ -66,9 +43,9 @@ def test_forward_shape_tied_head_and_causality() -> None:
     torch.testing.assert_close(other[n:], logits[n:])
 
 
-def test_buckets_keep_examples_apart() -> None:
-    model = _model()
-    graphs = _graphs()
+def test_buckets_keep_examples_apart(tiny_config) -> None:
+    model = _model(tiny_config())
+    graphs = _graphs(tiny_config())
     separate = model(Batch.from_data_list(graphs))
     buckets = bucket_examples(graphs, bucket_tokens=10_000, seed=0)
     assert len(buckets) == 1 and int(buckets[0].segment.max()) == 2
@@ -89,9 +66,9 @@ def test_buckets_keep_examples_apart() -> None:
         offset += length
 
 
-def test_cached_steps_equal_flat_logits() -> None:
-    model = _model()
-    tokens = _graphs()[0].x
+def test_cached_steps_equal_flat_logits(tiny_config) -> None:
+    model = _model(tiny_config())
+    tokens = _graphs(tiny_config())[0].x
     flat = model.token_logits(tokens, torch.zeros_like(tokens))
     logits, state = model.step(tokens[None, :5], torch.ones(1, 5, dtype=torch.bool), empty_state(1))
     torch.testing.assert_close(logits[0], flat[:5])
@@ -100,7 +77,7 @@ def test_cached_steps_equal_flat_logits() -> None:
         torch.testing.assert_close(step[0, 0], flat[t])
 
 
-def test_hugging_face_save_and_load_round_trip(tmp_path) -> None:
+def test_hugging_face_save_and_load_round_trip(tiny_config, tmp_path) -> None:
     config_class, model_class = hf_model_classes()
     torch.manual_seed(0)
     hf_config = config_class(protein_config=tiny_config().to_dict())

@@ -12,7 +12,6 @@ from torch_geometric.data import Batch
 
 from scisuite.cli import main
 from scisuite.core.checkpoint import CheckpointMeta, save_checkpoint
-from scisuite.core.config import BackboneConfig
 from scisuite.core.plugin import TrainRequest
 from scisuite.core.records import Record, RecordError
 from scisuite.core.registry import PluginRegistry
@@ -94,28 +93,6 @@ TINY = {
 }
 
 
-def tiny_config(**changes) -> ProteinConfig:
-    backbone = BackboneConfig(
-        d_model=16,
-        num_heads=2,
-        num_layers=2,
-        vocab_size=VOCAB_SIZE,
-        position="rotary",
-        propagation_hops=2,
-    )
-    values = dict(
-        backbone=backbone,
-        max_length=64,
-        window_overlap=4,
-        design_min_length=3,
-        design_max_length=12,
-        prefix_length=8,
-        continue_length=4,
-        peptide_max_length=30,
-    )
-    return ProteinConfig(**{**values, **changes})
-
-
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     root = tmp_path / "data"
@@ -134,7 +111,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def checkpoint(tmp_path: Path) -> Path:
+def checkpoint(tiny_config, tmp_path: Path) -> Path:
     torch.manual_seed(0)
     config = tiny_config()
     model = PLUGIN.build_model(config)
@@ -146,7 +123,7 @@ def _record(sequence: str, rid: str = "r") -> Record:
     return Record(rid, {"sequence": sequence, "description": "", "notes": ""}, 1, "<test>")
 
 
-def test_featurize_and_long_sequence_policy() -> None:
+def test_featurize_and_long_sequence_policy(tiny_config) -> None:
     config = tiny_config()
     data = PLUGIN.featurize(_record("MKTAYIAK"), config)
     assert data.x.tolist() == [257, *b"MKTAYIAK"] and data.y[-1] == 258
@@ -159,7 +136,7 @@ def test_featurize_and_long_sequence_policy() -> None:
         PLUGIN.featurize(_record(long), config.replace(max_sequence_length=10))
 
 
-def test_loss_counts_only_after_the_answer_delimiter() -> None:
+def test_loss_counts_only_after_the_answer_delimiter(tiny_config) -> None:
     config = tiny_config()
     graphs = [
         example_to_data(Example("ss3", sequence="MKTAYI", ss="CHHHEC"), config),
@@ -181,7 +158,7 @@ def test_loss_counts_only_after_the_answer_delimiter() -> None:
     assert int(subsets["amp"].sum()) == 2 and not subsets["acp"].any()
 
 
-def test_postprocess_rows() -> None:
+def test_postprocess_rows(tiny_config) -> None:
     config = tiny_config()
     batch = Batch.from_data_list([PLUGIN.featurize(_record("MKTA"), config)])
     packed = pack_predictions(
