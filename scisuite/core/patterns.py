@@ -32,10 +32,15 @@ class DensePattern:
     Attributes:
         batch: ``[N]`` graph id of every node, sorted ascending (PyG convention).
         causal: if True node ``i`` attends only to nodes ``j <= i`` of its graph.
+        max_padding_ratio: if set, and padding every graph to the largest one would compute
+            more than this many times the real pairs (e.g. drug-like molecules batched with
+            one 200-atom peptide), the dense kernel runs the graphs in size buckets, each
+            padded only to its own largest graph. Same attention either way.
     """
 
     batch: Tensor
     causal: bool = False
+    max_padding_ratio: float | None = None
 
     @property
     def num_nodes(self) -> int:
@@ -57,9 +62,37 @@ class DensePattern:
         return within_graph_edges(self.batch, self.causal)
 
     def padded_pairs(self) -> int:
-        """Score entries the dense kernel computes: ``num_graphs * L_max^2``."""
+        """Score entries one padded layout computes: ``num_graphs * L_max^2``."""
         counts = torch.bincount(self.batch)
         return int(counts.numel()) * int(counts.max()) ** 2 if counts.numel() else 0
+
+    def real_pairs(self) -> int:
+        """Pairs the pattern allows (causal or not, the full ``sum_g n_g^2`` block count)."""
+        return int((torch.bincount(self.batch) ** 2).sum())
+
+    def needs_buckets(self) -> bool:
+        """True when :attr:`max_padding_ratio` asks the dense kernel for size buckets."""
+        if self.max_padding_ratio is None or self.num_nodes == 0:
+            return False
+        return self.padded_pairs() > self.max_padding_ratio * self.real_pairs()
+
+    def size_buckets(self, growth: float = 2.0) -> list[Tensor]:
+        """Non-empty graph ids grouped by size, ascending, each group sorted.
+
+        A new group starts when a graph has more than ``growth`` times the nodes of the
+        group's smallest graph, so no group pads a graph to more than ``growth`` times its
+        size (``growth^2`` times its pairs).
+        """
+        counts = torch.bincount(self.batch)
+        graphs = torch.nonzero(counts).squeeze(1)
+        sizes, order = torch.sort(counts[graphs], stable=True)
+        groups, start, smallest = [], 0, int(sizes[0]) if sizes.numel() else 0
+        for i, size in enumerate(sizes.tolist()):
+            if size > growth * smallest:
+                groups.append(torch.sort(graphs[order[start:i]]).values)
+                start, smallest = i, size
+        groups.append(torch.sort(graphs[order[start:]]).values)
+        return groups
 
 
 @dataclass(frozen=True)
@@ -291,21 +324,3 @@ def within_graph_edges(batch: Tensor, causal: bool = False) -> EdgePattern:
     offsets = torch.cumsum(per_receiver, 0) - per_receiver
     sender = first[receiver] + torch.arange(receiver.numel(), device=device) - offsets[receiver]
     return EdgePattern(torch.stack([sender, receiver]), n)
-
-
-def within_graph_pattern(
-    batch: Tensor, causal: bool = False, max_padding_ratio: float = 2.0
-) -> DensePattern | EdgePattern:
-    """Full attention within each graph, on the kernel that suits the batch.
-
-    The dense kernel pads every graph to the largest one (``B * L_max^2`` scores); when
-    that is more than ``max_padding_ratio`` times the real pairs (``sum_g n_g^2``), e.g. a
-    batch of drug-like molecules holding one 300-atom peptide, the same pattern is returned
-    as an edge list for the sparse kernel. Both kernels compute the same attention.
-    """
-    counts = torch.bincount(batch)
-    real = int((counts**2).sum())
-    padded = int(counts.numel()) * int(counts.max()) ** 2 if counts.numel() else 0
-    if real and padded > max_padding_ratio * real:
-        return within_graph_edges(batch, causal)
-    return DensePattern(batch, causal)

@@ -8,7 +8,7 @@ from torch_geometric.data import Batch
 
 from scisuite.core.backbone import Backbone
 from scisuite.core.heads import GraphHead
-from scisuite.core.patterns import within_graph_pattern
+from scisuite.core.patterns import DensePattern
 from scisuite.domains.molecule.config import MoleculeConfig
 
 
@@ -38,9 +38,10 @@ class MoleculeMember(nn.Module):
             batch.x,
             batch.batch,
             # Full attention within each molecule; a batch that mixes drug-like molecules
-            # with a few large ones (peptides) runs on edge lists instead of padding all to
-            # the largest (MoleculeACE CHEMBL4616: ~4x less training memory).
-            within_graph_pattern(batch.batch, max_padding_ratio=8.0),
+            # with a few large ones (peptides) runs in size buckets instead of padding all
+            # to the largest (MoleculeACE CHEMBL1871 training batches: ~3x faster than the
+            # same attention on edge lists, which beat one padded layout by ~5x).
+            DensePattern(batch.batch, max_padding_ratio=8.0),
             batch.edge_index,
             batch.edge_attr,
             lap_pe=getattr(batch, "lap_pe", None),
@@ -49,8 +50,12 @@ class MoleculeMember(nn.Module):
         fingerprint = getattr(batch, "fingerprint", None)
         return torch.stack(
             [
-                head(states, batch.batch, batch.num_graphs,
-                     fingerprint if variant == "fingerprint" else None)
+                head(
+                    states,
+                    batch.batch,
+                    batch.num_graphs,
+                    fingerprint if variant == "fingerprint" else None,
+                )
                 for variant, head in self.heads.items()
             ]
         )

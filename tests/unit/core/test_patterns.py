@@ -17,7 +17,6 @@ from scisuite.core.patterns import (
     random_jump_pattern,
     union,
     within_graph_edges,
-    within_graph_pattern,
 )
 
 PATH6 = torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])  # 0-1-2-3-4-5
@@ -105,12 +104,21 @@ def test_within_graph_edges_match_the_dense_mask(causal: bool) -> None:
     assert edges.num_nodes == 8
 
 
-def test_within_graph_pattern_switches_to_edges_for_ragged_batches() -> None:
+def test_dense_pattern_asks_for_size_buckets_only_when_ragged() -> None:
     even = torch.repeat_interleave(torch.arange(4), torch.tensor([5, 5, 6, 5]))
-    assert isinstance(within_graph_pattern(even), DensePattern)
+    assert not DensePattern(even, max_padding_ratio=2.0).needs_buckets()
     ragged = torch.repeat_interleave(torch.arange(8), torch.tensor([3] * 7 + [30]))
     # padded 8 * 30^2 = 7200 scores against 7 * 9 + 900 = 963 real pairs
-    assert DensePattern(ragged).padded_pairs() == 7200
-    pattern = within_graph_pattern(ragged, max_padding_ratio=5.0)
-    assert isinstance(pattern, EdgePattern) and pattern.num_edges == 963
-    assert isinstance(within_graph_pattern(ragged, max_padding_ratio=10.0), DensePattern)
+    pattern = DensePattern(ragged, max_padding_ratio=5.0)
+    assert (pattern.padded_pairs(), pattern.real_pairs()) == (7200, 963)
+    assert pattern.needs_buckets()
+    assert not DensePattern(ragged, max_padding_ratio=10.0).needs_buckets()
+    assert not DensePattern(ragged).needs_buckets()  # off unless asked
+
+
+def test_size_buckets_cover_every_non_empty_graph_once() -> None:
+    sizes = torch.tensor([3, 0, 7, 2, 30, 4, 1, 60])
+    buckets = DensePattern(torch.repeat_interleave(torch.arange(8), sizes)).size_buckets(2.0)
+    assert [b.tolist() for b in buckets] == [[3, 6], [0, 5], [2], [4, 7]]
+    for bucket in buckets:
+        assert int(sizes[bucket].max()) <= 2 * int(sizes[bucket].min())

@@ -102,8 +102,10 @@ def test_head_variants_follow_the_fingerprint_choice() -> None:
 def test_finalize_keeps_the_head_with_lower_validation_loss(better: str) -> None:
     torch.manual_seed(0)
     config = _config(ensemble_size=2)
-    val = [PLUGIN.featurize(Record(str(i), {"smiles": s, "targets": {"a": 1.0, "b": -2.0}}),
-                            config) for i, s in enumerate(["CCO", "CCN", "CCCl"])]
+    val = [
+        PLUGIN.featurize(Record(str(i), {"smiles": s, "targets": {"a": 1.0, "b": -2.0}}), config)
+        for i, s in enumerate(["CCO", "CCN", "CCCl"])
+    ]
     model = PLUGIN.build_model(config)
     for member in model.members:  # the chosen head predicts the mean exactly (zero loss)
         head = member.heads[better].mlp
@@ -119,8 +121,7 @@ def test_finalize_keeps_the_head_with_lower_validation_loss(better: str) -> None
     assert all(list(member.heads) == [better] for member in final.members)
     for key, value in final.state_dict().items():
         assert torch.equal(value, reference[key])
-    batch = Batch.from_data_list(
-        [PLUGIN.featurize(Record("x", {"smiles": "CCO"}), resolved)])
+    batch = Batch.from_data_list([PLUGIN.featurize(Record("x", {"smiles": "CCO"}), resolved)])
     assert torch.allclose(final(batch), torch.zeros(2, 1, 2))
 
 
@@ -209,7 +210,7 @@ def test_worker_featurization_gives_identical_rows_in_order(tmp_path) -> None:
     assert (summary.rows, summary.errors) == (18, 6)
 
 
-def test_ragged_batches_use_edge_lists_with_the_same_result(monkeypatch) -> None:
+def test_ragged_batches_run_in_size_buckets_with_the_same_result(monkeypatch) -> None:
     from scisuite.core import patterns
     from scisuite.domains.molecule import model as model_module
 
@@ -219,15 +220,22 @@ def test_ragged_batches_use_edge_lists_with_the_same_result(monkeypatch) -> None
     batch = Batch.from_data_list(
         [PLUGIN.featurize(Record(str(i), {"smiles": s}), config) for i, s in enumerate(smiles)]
     )
-    chosen = model_module.within_graph_pattern(batch.batch, max_padding_ratio=8.0)
-    assert isinstance(chosen, patterns.EdgePattern)
+    seen: list[patterns.DensePattern] = []
+
+    def recording(*args, **kwargs):
+        seen.append(patterns.DensePattern(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(model_module, "DensePattern", recording)
     torch.manual_seed(0)
     model = PLUGIN.build_model(config).double().eval()
     for key in ("x", "edge_attr", "rw_pe"):
         batch[key] = batch[key].double()
     with torch.no_grad():
-        on_edges = model(batch)
-        monkeypatch.setattr(model_module, "within_graph_pattern",
-                            lambda b, max_padding_ratio: patterns.DensePattern(b))
+        bucketed = model(batch)
+        assert seen and seen[-1].needs_buckets()
+        monkeypatch.setattr(
+            model_module, "DensePattern", lambda b, max_padding_ratio: patterns.DensePattern(b)
+        )
         padded = model(batch)
-    torch.testing.assert_close(on_edges, padded, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(bucketed, padded, rtol=1e-9, atol=1e-9)
