@@ -84,10 +84,11 @@ MOLECULEACE_TARGETS = (
     "CHEMBL262_Ki", "CHEMBL264_Ki", "CHEMBL2835_Ki", "CHEMBL287_Ki", "CHEMBL2971_Ki",
     "CHEMBL3979_EC50", "CHEMBL4005_Ki", "CHEMBL4203_Ki", "CHEMBL4616_EC50", "CHEMBL4792_Ki",
 )
-# Ten targets spanning the size range (615 to 3,657 molecules) and both Ki and EC50.
+# The ten smallest targets (615 to 960 molecules; Ki and EC50), so that 5 seeds x 3 methods
+# fit the 2-core CPU budget; the results in docs/benchmarks.md are these.
 DEFAULT_MOLECULEACE_TARGETS = (
-    "CHEMBL2835_Ki", "CHEMBL4616_EC50", "CHEMBL1862_Ki", "CHEMBL218_EC50", "CHEMBL2147_Ki",
-    "CHEMBL239_EC50", "CHEMBL235_EC50", "CHEMBL204_Ki", "CHEMBL244_Ki", "CHEMBL234_Ki",
+    "CHEMBL2835_Ki", "CHEMBL2047_EC50", "CHEMBL1871_Ki", "CHEMBL4616_EC50", "CHEMBL4203_Ki",
+    "CHEMBL2034_Ki", "CHEMBL1862_Ki", "CHEMBL262_Ki", "CHEMBL237_EC50", "CHEMBL4005_Ki",
 )
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SCISUITE_FAILED_STATUSES = frozenset({"error", "failed", "fail", "invalid", "skipped"})
