@@ -85,8 +85,8 @@ def dense_attention(
     Returns:
         ``[N, H, Dh]`` outputs and, if asked, the weights.
     """
-    if not need_weights and pattern.needs_buckets():
-        return _bucketed_dense_attention(q, k, v, pattern, dropout_p), None
+    if not need_weights and pattern.buckets is not None:
+        return _bucketed_dense_attention(q, k, v, pattern.buckets, dropout_p), None
     qd, node_mask = _dense_layout(q, pattern)
     kd, _ = _dense_layout(k, pattern)
     vd, _ = _dense_layout(v, pattern)
@@ -105,22 +105,24 @@ def dense_attention(
 
 
 def _bucketed_dense_attention(
-    q: Tensor, k: Tensor, v: Tensor, pattern: DensePattern, dropout_p: float
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    buckets: tuple[tuple[Tensor, DensePattern], ...],
+    dropout_p: float,
 ) -> Tensor:
-    """Dense attention run once per size bucket of graphs (:meth:`DensePattern.size_buckets`).
+    """Dense attention run once per size bucket of graphs (:attr:`DensePattern.buckets`).
 
     For ragged batches this computes a few times the real pairs instead of
     ``num_graphs * L_max^2``; on CPU it is also several times faster than the same pattern
     as an edge list, whose sparse-CSR backward converts layouts on every call.
     """
-    outputs, nodes = [], []
-    for graphs in pattern.size_buckets():
-        index = torch.isin(pattern.batch, graphs).nonzero().squeeze(1)
-        bucket = DensePattern(torch.searchsorted(graphs, pattern.batch[index]), pattern.causal)
-        out, _ = dense_attention(q[index], k[index], v[index], bucket, dropout_p)
-        outputs.append(out)
-        nodes.append(index)
-    return torch.cat(outputs)[torch.argsort(torch.cat(nodes))]
+    outputs = [
+        dense_attention(q[index], k[index], v[index], bucket, dropout_p)[0]
+        for index, bucket in buckets
+    ]
+    nodes = torch.cat([index for index, _ in buckets])
+    return torch.cat(outputs)[torch.argsort(nodes)]
 
 
 def _receiver_csr(pattern: EdgePattern, dtype: torch.dtype) -> Tensor | None:

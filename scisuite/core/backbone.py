@@ -84,9 +84,7 @@ class Backbone(nn.Module):
 
     def _check_pattern(self, pattern: AttentionPattern | None) -> None:
         kind = self.config.attention
-        # "dense" is full attention within each graph: a DensePattern, or the same pattern
-        # as an edge list (``DensePattern.to_edges``).
-        if kind == "dense" and not isinstance(pattern, (DensePattern, EdgePattern)):
+        if kind == "dense" and not isinstance(pattern, DensePattern):
             raise TypeError(f"attention='dense' needs a DensePattern, got {type(pattern).__name__}")
         if kind == "sparse" and not isinstance(pattern, EdgePattern):
             raise TypeError(

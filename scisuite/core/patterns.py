@@ -17,6 +17,7 @@ two kernels can be tested against each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -93,6 +94,21 @@ class DensePattern:
                 start, smallest = i, size
         groups.append(torch.sort(graphs[order[start:]]).values)
         return groups
+
+    @cached_property
+    def buckets(self) -> tuple[tuple[Tensor, DensePattern], ...] | None:
+        """``(node index, sub-pattern)`` per size bucket if :meth:`needs_buckets`, else None.
+
+        Cached on the pattern, so every layer of one forward reuses the same split.
+        """
+        if not self.needs_buckets():
+            return None
+        split = []
+        for graphs in self.size_buckets():
+            index = torch.isin(self.batch, graphs).nonzero().squeeze(1)
+            sub_batch = torch.searchsorted(graphs, self.batch[index])
+            split.append((index, DensePattern(sub_batch, self.causal)))
+        return tuple(split)
 
 
 @dataclass(frozen=True)
