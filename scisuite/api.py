@@ -268,15 +268,22 @@ def train(
     command: str | None = None,
     quiet: bool = False,
     registry: PluginRegistry | None = None,
+    init_from: str | Path | None = None,
 ) -> Path:
     """Train a model and write a checkpoint directory to ``output`` (atomically).
 
     The best epoch by validation loss is kept; test metrics (when the request has a
     test part) are stored in ``config.json`` next to the validation metrics.
+
+    Args:
+        init_from: a checkpoint of the same domain and architecture whose weights start the
+            training (fine-tuning, or the next stage of a curriculum); its path and command
+            are recorded in the new checkpoint. None: random initialisation from the seed.
     """
     plugin = _registry(registry).get(domain)
     data = plugin.build_training_data(request)
     model = plugin.build_model(data.config)
+    initial = _load_initial_weights(model, plugin, Path(init_from)) if init_from else None
     output = Path(output)
     result = fit(
         plugin,
@@ -322,9 +329,41 @@ def train(
             "provenance": data.provenance,
             "train_config": train_config.to_dict(),
             "rejected_records": len(data.rejected),
+            **({"init_from": initial} if initial else {}),
         },
     )
     return save_checkpoint(output, model.state_dict(), meta)
+
+
+def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) -> dict[str, Any]:
+    """Copy a checkpoint's weights into a freshly built model (all tensors, same shapes).
+
+    Returns:
+        what the new checkpoint records about its start: path, command and data fingerprint.
+    """
+    meta, state = load_checkpoint(path)
+    if meta.domain != plugin.name:
+        raise ValueError(f"--init-from {path} is a {meta.domain} checkpoint, not {plugin.name}")
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        problems = [
+            f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+            for label, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("different shape", reshaped),
+            )
+            if keys
+        ]
+        raise ValueError(
+            f"--init-from {path} does not fit the model being trained ({'; '.join(problems)}); "
+            "give the same architecture settings (--set) as the checkpoint's config.json"
+        )
+    model.load_state_dict(state)
+    return {"path": str(path), "command": meta.command, "data_fingerprint": meta.data_fingerprint}
 
 
 def _normalizers(config: FrozenConfig) -> dict[str, Any]:

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (auto)")
     t.add_argument("--precision", default="32-true", help="Lightning precision (32-true)")
     t.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's weights (fine-tuning or a curriculum stage; "
+        "same domain and architecture)",
+    )
+    t.add_argument(
         "--set",
         action="append",
         default=[],
@@ -273,6 +280,7 @@ def _cmd_train(args: argparse.Namespace, registry: Any) -> int:
         command=command,
         quiet=args.quiet,
         registry=registry,
+        init_from=args.init_from,
     )
     if not args.quiet:
         from scisuite.core.checkpoint import load_checkpoint

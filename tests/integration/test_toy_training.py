@@ -84,3 +84,67 @@ def api_request():
     from scisuite.core.plugin import TrainRequest
 
     return TrainRequest(dataset="rings")
+
+
+def _train_toy(out: Path, epochs: int, lr: str, *extra: str) -> None:
+    args = ["train", "--domain", "toyring", "--dataset", "rings", "-o", str(out)]
+    args += ["--epochs", str(epochs), "--batch-size", "4", "--lr", lr, "--quiet", *extra]
+    assert main(args, registry=REGISTRY) == 0
+
+
+def test_init_from_starts_from_the_checkpoint_weights_and_records_it(tmp_path) -> None:
+    first = tmp_path / "first"
+    _train_toy(first, 12, "1e-2", "--seed", "1")
+    first_meta, _ = load_checkpoint(first)
+    # a near-zero learning rate keeps the start: the result scores like the first checkpoint,
+    # far better than the same seed's random initialisation does after the same epoch
+    resumed, fresh = tmp_path / "resumed", tmp_path / "fresh"
+    _train_toy(resumed, 1, "1e-7", "--seed", "2", "--init-from", str(first))
+    _train_toy(fresh, 1, "1e-7", "--seed", "2")
+    resumed_meta, _ = load_checkpoint(resumed)
+    fresh_meta, _ = load_checkpoint(fresh)
+    assert resumed_meta.metrics["val"]["rmse"] == pytest.approx(
+        first_meta.metrics["val"]["rmse"], rel=1e-3
+    )
+    assert fresh_meta.metrics["val"]["rmse"] > 2 * resumed_meta.metrics["val"]["rmse"]
+    start = resumed_meta.extra["init_from"]
+    assert start["path"] == str(first) and start["command"] == first_meta.command
+    assert "init_from" not in fresh_meta.extra
+
+
+def test_init_from_refuses_other_domains_and_other_shapes(tmp_path) -> None:
+    from dataclasses import replace
+
+    from scisuite.core.checkpoint import save_checkpoint
+
+    first = tmp_path / "first"
+    _train_toy(first, 1, "1e-3")
+    meta, state = load_checkpoint(first)
+    other_domain = save_checkpoint(tmp_path / "other", state, replace(meta, domain="molecule"))
+    with pytest.raises(ValueError, match="is a molecule checkpoint"):
+        api.train(
+            "toyring",
+            api_request(),
+            _toy_train_config(),
+            tmp_path / "x",
+            registry=REGISTRY,
+            init_from=other_domain,
+        )
+    name = next(iter(state))
+    state[name] = state[name].new_zeros(*[s + 1 for s in state[name].shape])
+    reshaped = save_checkpoint(tmp_path / "reshaped", state, meta)
+    with pytest.raises(ValueError, match=f"different shape: {name}"):
+        api.train(
+            "toyring",
+            api_request(),
+            _toy_train_config(),
+            tmp_path / "y",
+            registry=REGISTRY,
+            init_from=reshaped,
+        )
+
+
+def _toy_train_config():
+    from scisuite.core.config import TrainConfig
+
+    return TrainConfig(max_epochs=1, batch_size=4, accelerator="cpu")
