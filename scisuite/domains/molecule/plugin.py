@@ -295,7 +295,11 @@ class MoleculePlugin:
         return masked_mean(losses, known.expand_as(outputs))
 
     def finalize_model(
-        self, model: nn.Module, config: FrozenConfig, val: list[Data], batch_size: int,
+        self,
+        model: nn.Module,
+        config: FrozenConfig,
+        val: list[Data],
+        batch_size: int,
         device: torch.device,
     ) -> tuple[nn.Module, MoleculeConfig, dict[str, Any]]:
         """Resolve ``fingerprint_use="select"``: keep the head (graph only, or graph +
@@ -324,8 +328,11 @@ class MoleculePlugin:
         resolved = config.replace(fingerprint_use="on" if chosen == "fingerprint" else "off")
         final = MoleculeModel(resolved)
         final.load_state_dict(
-            {k: v for k, v in model.state_dict().items()
-             if ".heads." not in k or f".heads.{chosen}." in k}
+            {
+                k: v
+                for k, v in model.state_dict().items()
+                if ".heads." not in k or f".heads.{chosen}." in k
+            }
         )
         return final, resolved, {"fingerprint_use": resolved.fingerprint_use, "val_loss": losses}
 

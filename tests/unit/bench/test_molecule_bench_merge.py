@@ -23,15 +23,27 @@ def harness():
 
 def _report(harness, method: str, rmses: list[float], settings: dict | None = None) -> dict:
     runs = [
-        {"dataset": "freesolv-random", "seed": seed, "method": method, "status": "ok",
-         "rmse": rmse, "train_wall_s": 10.0 * (seed + 1)}
+        {
+            "dataset": "freesolv-random",
+            "seed": seed,
+            "method": method,
+            "status": "ok",
+            "rmse": rmse,
+            "train_wall_s": 10.0 * (seed + 1),
+        }
         for seed, rmse in enumerate(rmses)
     ]
     return {
         "schema": harness.SCHEMA_VERSION,
         "settings": settings or {"epochs": 50, "threads": 1},
-        "config": {"datasets": ["freesolv-random"], "methods": [method], "seeds": [0, 1],
-                   "moses_n": 0, "predict_batch_size": 256, "threads": 1},
+        "config": {
+            "datasets": ["freesolv-random"],
+            "methods": [method],
+            "seeds": [0, 1],
+            "moses_n": 0,
+            "predict_batch_size": 256,
+            "threads": 1,
+        },
         "datasets": {"freesolv-random": {"source": "freesolv", "split": "random"}},
         "runs": runs,
         "throughput": {},
