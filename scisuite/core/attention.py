@@ -23,7 +23,6 @@ pattern, so every power of it is too and causality is preserved.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +31,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter, softmax, to_dense_batch
 
 from scisuite.core.patterns import AttentionPattern, DensePattern, EdgePattern
+from scisuite.core.sparse_ops import CsrStructure, sampled_scores, weighted_sum
 
 
 @dataclass
@@ -125,35 +125,12 @@ def _bucketed_dense_attention(
     return torch.cat(outputs)[torch.argsort(nodes)]
 
 
-def _receiver_csr(pattern: EdgePattern, dtype: torch.dtype) -> Tensor | None:
-    """Row pointer ``[N + 1]`` of the pattern as a CSR matrix (rows = receivers), or None.
-
-    The CSR route (sampled dense-dense and sparse-dense products) is taken only on CPU,
-    for float32/float64, and when ``edge_index`` is strictly sorted by (receiver, sender),
-    as every pattern builder guarantees; then edge ``e`` is exactly the CSR entry ``e`` and
-    per-edge tensors need no permutation. Anything else uses the chunked gather/scatter route.
-    """
-    sender, receiver = pattern.edge_index
-    if (
-        pattern.num_edges == 0
-        or sender.device.type != "cpu"
-        or dtype not in (torch.float32, torch.float64)
-    ):
+def _csr_route(pattern: EdgePattern, dtype: torch.dtype) -> CsrStructure | None:
+    """The pattern's CSR structure when the CSR kernels apply (CPU, float32/float64,
+    receiver-sorted pattern), else None: the chunked gather/scatter route is used."""
+    if dtype not in (torch.float32, torch.float64):
         return None
-    key = receiver * pattern.num_nodes + sender
-    if not bool((key[1:] > key[:-1]).all()):
-        return None
-    ptr = receiver.new_zeros(pattern.num_nodes + 1)
-    torch.cumsum(torch.bincount(receiver, minlength=pattern.num_nodes), 0, out=ptr[1:])
-    return ptr
-
-
-def _csr_matrix(ptr: Tensor, sender: Tensor, values: Tensor) -> Tensor:
-    """``[N, N]`` sparse CSR matrix with ``values [E]`` at (receiver, sender)."""
-    n = ptr.numel() - 1
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(ptr, sender, values, (n, n), check_invariants=False)
+    return pattern.csr
 
 
 def edge_attention(
@@ -184,20 +161,9 @@ def edge_attention(
     """
     sender, receiver = pattern.edge_index
     scale = 1.0 / math.sqrt(q.size(-1))
-    ptr = _receiver_csr(pattern, q.dtype)
-    if ptr is not None:
-        structure = _csr_matrix(ptr, sender, q.new_zeros(pattern.num_edges))
-        q_heads = q.transpose(0, 1).contiguous()  # [H, N, Dh]
-        k_heads = k.permute(1, 2, 0).contiguous()  # [H, Dh, N]
-        scores = torch.stack(
-            [
-                torch.sparse.sampled_addmm(
-                    structure, q_heads[h], k_heads[h], beta=0.0, alpha=scale
-                ).values()
-                for h in range(q.size(1))
-            ],
-            dim=1,
-        )
+    structure = _csr_route(pattern, q.dtype)
+    if structure is not None:
+        scores = sampled_scores(q, k, structure, scale)
     else:
         chunks = [
             (q[receiver[s : s + chunk_edges]] * k[sender[s : s + chunk_edges]]).sum(-1) * scale
@@ -220,14 +186,9 @@ def propagate_edges(
     otherwise messages are gathered and scattered ``chunk_edges`` at a time.
     """
     sender, receiver = pattern.edge_index
-    ptr = _receiver_csr(pattern, values.dtype)
-    if ptr is not None:
-        value_heads = values.transpose(0, 1).contiguous()  # [H, N, Dh]
-        heads = [
-            _csr_matrix(ptr, sender, probs[:, h].contiguous()) @ value_heads[h]
-            for h in range(values.size(1))
-        ]
-        return torch.stack(heads, dim=1)
+    structure = _csr_route(pattern, values.dtype)
+    if structure is not None:
+        return weighted_sum(probs, values, structure)
     out = values.new_zeros(pattern.num_nodes, *values.shape[1:])
     for s in range(0, pattern.num_edges, chunk_edges):
         sl = slice(s, s + chunk_edges)

@@ -25,6 +25,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
+from scisuite.core.sparse_ops import CsrStructure
+
 
 @dataclass(frozen=True)
 class DensePattern:
@@ -133,6 +135,20 @@ class EdgePattern:
     @property
     def num_edges(self) -> int:
         return int(self.edge_index.size(1))
+
+    @cached_property
+    def csr(self) -> CsrStructure | None:
+        """The pattern and its transpose in CSR, when the sparse kernel can use them: on CPU,
+        with ``edge_index`` strictly sorted by (receiver, sender), as every builder here
+        guarantees (then edge ``e`` is CSR entry ``e``). None otherwise (the kernel then
+        gathers and scatters edges). Cached: every layer of one forward reuses it."""
+        sender, receiver = self.edge_index
+        if self.num_edges == 0 or sender.device.type != "cpu":
+            return None
+        key = receiver * self.num_nodes + sender
+        if not bool((key[1:] > key[:-1]).all()):
+            return None
+        return CsrStructure.from_sorted_edges(sender, receiver, self.num_nodes)
 
     def to_mask(self) -> Tensor:
         mask = torch.zeros(
