@@ -9,8 +9,9 @@ Two kernels, one interface (:func:`attend`), the same math:
 * **sparse** — one score per pattern edge, softmax grouped by receiver with
   :func:`torch_geometric.utils.softmax`, weighted sum per receiver. O(E) memory. On CPU,
   for receiver-sorted patterns (every builder's output), scores are a sampled dense-dense
-  product (``torch.sparse.sampled_addmm``) and the sum a CSR x dense product, so no
-  ``[E, H, Dh]`` temporary exists; otherwise edges are gathered and scattered in chunks.
+  product and the sum a CSR x dense product (:mod:`scisuite.core.sparse_ops`, whose
+  backward passes stay in CSR), so no ``[E, H, Dh]`` temporary exists; otherwise edges are
+  gathered and scattered in chunks.
   A 300k-node / 3M-edge forward (d=128, 4 heads) needs ~1.4 GiB (docs/benchmarks.md).
 
 Attention-graph propagation (Buehler 2023, "causal multi-headed graph attention"):

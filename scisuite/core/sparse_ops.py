@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -26,36 +27,39 @@ from torch import Tensor
 
 @dataclass(frozen=True)
 class CsrStructure:
-    """The pattern ``[N, N]`` (rows = receivers, columns = senders) and its transpose in CSR.
+    """The pattern ``[N, N]`` (rows = receivers, columns = senders) in CSR, and its transpose.
 
     Attributes:
         ptr: ``[N + 1]`` row pointer; edge ``e`` of the (receiver, sender)-sorted edge list
             is CSR entry ``e``.
         col: ``[E]`` sender of each entry.
-        t_ptr: ``[N + 1]`` row pointer of the transpose (rows = senders).
-        t_col: ``[E]`` receiver of each transposed entry.
-        t_perm: ``[E]`` transposed entry ``e`` is pattern edge ``t_perm[e]``.
+        row: ``[E]`` receiver of each entry.
     """
 
     ptr: Tensor
     col: Tensor
-    t_ptr: Tensor
-    t_col: Tensor
-    t_perm: Tensor
+    row: Tensor
 
     @classmethod
     def from_sorted_edges(cls, sender: Tensor, receiver: Tensor, num_nodes: int) -> CsrStructure:
         """Build from an edge list strictly sorted by (receiver, sender)."""
         ptr = receiver.new_zeros(num_nodes + 1)
         torch.cumsum(torch.bincount(receiver, minlength=num_nodes), 0, out=ptr[1:])
-        t_perm = torch.sort(sender, stable=True).indices  # -> sorted by (sender, receiver)
-        t_ptr = sender.new_zeros(num_nodes + 1)
-        torch.cumsum(torch.bincount(sender, minlength=num_nodes), 0, out=t_ptr[1:])
-        return cls(ptr, sender, t_ptr, receiver[t_perm], t_perm)
+        return cls(ptr, sender, receiver)
 
     @property
     def num_nodes(self) -> int:
         return self.ptr.numel() - 1
+
+    @cached_property
+    def transpose_order(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(t_ptr [N + 1], t_col [E], t_perm [E])`` of the transpose (rows = senders):
+        transposed entry ``e`` is pattern edge ``t_perm[e]``. Built on first use (backward
+        passes only), then cached."""
+        t_perm = torch.sort(self.col, stable=True).indices  # -> sorted by (sender, receiver)
+        t_ptr = self.ptr.new_zeros(self.num_nodes + 1)
+        torch.cumsum(torch.bincount(self.col, minlength=self.num_nodes), 0, out=t_ptr[1:])
+        return t_ptr, self.row[t_perm], t_perm
 
     def matrix(self, values: Tensor) -> Tensor:
         """``[N, N]`` CSR matrix with ``values [E]`` (pattern edge order) at (receiver, sender)."""
@@ -63,7 +67,8 @@ class CsrStructure:
 
     def transposed(self, values: Tensor) -> Tensor:
         """``[N, N]`` CSR matrix of the transpose, ``values [E]`` given in pattern edge order."""
-        return _csr(self.t_ptr, self.t_col, values[self.t_perm], self.num_nodes)
+        t_ptr, t_col, t_perm = self.transpose_order
+        return _csr(t_ptr, t_col, values[t_perm], self.num_nodes)
 
 
 def _csr(ptr: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:

@@ -24,11 +24,12 @@ def test_pattern_csr_is_cached_and_its_transpose_lists_every_edge_once() -> None
     structure = pattern.csr
     assert structure is not None and pattern.csr is structure
     sender, receiver = pattern.edge_index
-    assert torch.equal(torch.sort(structure.t_perm).values, torch.arange(pattern.num_edges))
+    t_ptr, t_col, t_perm = structure.transpose_order
+    assert torch.equal(torch.sort(t_perm).values, torch.arange(pattern.num_edges))
     # transposed rows are senders: entry e of the transpose is (sender -> receiver) edge t_perm[e]
-    rows = torch.repeat_interleave(torch.arange(30), structure.t_ptr.diff())
-    assert torch.equal(rows, sender[structure.t_perm])
-    assert torch.equal(structure.t_col, receiver[structure.t_perm])
+    rows = torch.repeat_interleave(torch.arange(30), t_ptr.diff())
+    assert torch.equal(rows, sender[t_perm])
+    assert torch.equal(t_col, receiver[t_perm])
 
 
 def test_unsorted_patterns_have_no_csr_route() -> None:
