@@ -295,25 +295,34 @@ def _cmd_evaluate(args: argparse.Namespace, registry: Any) -> int:
     from scisuite import api
     from scisuite.core.io import atomic_path
 
-    if not args.inputs and args.dataset is None and args.test is None:
-        raise UsageError("give a labelled input file or --dataset NAME")
+    if not args.inputs and args.dataset is None and args.test is None and args.data is None:
+        raise UsageError("give a labelled input file, --dataset NAME or --data (its test split)")
+    request = _request(args, args.inputs)
     metrics, pred, target, predictor = api.evaluate(
-        _request(args, args.inputs),
+        request,
         checkpoint=args.checkpoint,
         domain=args.domain,
         batch_size=args.batch_size,
         device=args.device,
         registry=registry,
     )
-    print(json.dumps(metrics, indent=2))
+    written: list[Path] = []
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
-        with atomic_path(args.output / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2))
         report = getattr(predictor.plugin, "evaluation_report", None)
         if report is not None:
-            for plot in report(pred, target, predictor.config, args.output):
-                print(f"wrote {plot}", file=sys.stderr)
+            written += report(pred, target, predictor.config, args.output)
+        # metrics that need the model itself (e.g. mesh rollouts), with their own tables/plots
+        extras = getattr(predictor.plugin, "evaluation_extras", None)
+        if extras is not None:
+            extra_metrics, extra_files = extras(predictor, request, args.output)
+            metrics = {**metrics, **extra_metrics}
+            written += extra_files
+        with atomic_path(args.output / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics, indent=2))
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

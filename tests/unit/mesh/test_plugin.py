@@ -232,6 +232,16 @@ def test_cli_train_evaluate_predict(dataset, tmp_path) -> None:
     argv += ["--dataset-dir", str(dataset), "-o", str(report), "--quiet"]
     assert main(argv, registry=REGISTRY) == 0
     assert (report / "one_step_parity.png").exists() and (report / "metrics.json").exists()
+    # the rollout part of the report: table, error-vs-time plot, fields, metrics merged
+    assert (report / "rollout_rmse.csv").exists() and (
+        report / "rollout_error_vs_time.png"
+    ).exists()
+    assert list(report.glob("rollout_fields_*.png"))
+    merged = json.loads((report / "metrics.json").read_text())
+    assert "rmse_updated" in merged and "rmse_pooled_all_all_nodes" in merged
+    # --data DIR evaluates that directory's test split, as training split it
+    argv = ["evaluate", "--domain", "mesh", "--data", str(dataset), "--checkpoint", str(ckpt)]
+    assert main([*argv, "--steps", "2", "--quiet"], registry=REGISTRY) == 0
     PLUGIN.write_example_file(tmp_path)
     out = tmp_path / "pred.csv"
     argv = ["predict", "--domain", "mesh", str(tmp_path / "case.vtu"), "--checkpoint", str(ckpt)]
