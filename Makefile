@@ -7,7 +7,7 @@ SCI := $(VENV)/bin/sci
 STAMP := $(VENV)/.scisuite-installed
 
 .PHONY: install demo test test-slow lint bench-attention bench-molecule weights-molecule \
-	weights-protein clean
+	weights-protein weights-mesh bench-protein-synergy bench-mesh clean
 
 install: $(STAMP)
 
@@ -42,16 +42,50 @@ weights-molecule: install
 
 # Reproduces the shipped protein default (scisuite/weights/protein): builds the offline data
 # sets (8-state DSSP needs the Debian package `dssp`, UniProt the package `mmseqs2-examples`),
-# trains (~30 min on 2 idle CPU cores) and evaluates on the held-out test chains.
+# trains in two stages (a curriculum: secondary structure alone, then every task starting from
+# those weights; ~10 + ~25 min on 2 idle CPU cores) and evaluates on the held-out test chains.
 PROTEIN_DATA ?= datasets/protein
+PROTEIN_STAGE1 ?= runs/protein-stage1
+
 weights-protein: install
 	for name in structures peptides uniprot; do \
 		$(SCI) data build protein $$name -o $(PROTEIN_DATA) || exit 1; done
-	$(SCI) train --domain protein --dataset all --data-dir $(PROTEIN_DATA) --epochs 12 \
-		--batch-size 1 --lr 2e-3 --seed 0 --set bucket_tokens=2048 \
-		-o scisuite/weights/protein --quiet
+	$(SCI) train --domain protein --dataset structures --tasks ss3 ss8 \
+		--data-dir $(PROTEIN_DATA) --epochs 5 --batch-size 1 --lr 2e-3 --seed 0 \
+		--set bucket_tokens=2048 -o $(PROTEIN_STAGE1) --quiet
+	$(SCI) train --domain protein --dataset all --data-dir $(PROTEIN_DATA) \
+		--init-from $(PROTEIN_STAGE1) --epochs 8 --batch-size 1 --lr 1e-3 --seed 0 \
+		--set bucket_tokens=2048 -o scisuite/weights/protein --quiet
 	$(PY) -m scisuite.domains.protein.evaluation --checkpoint scisuite/weights/protein \
 		--data-dir $(PROTEIN_DATA) --split test -o scisuite/weights/protein/evaluation.json
+
+# Multi-task synergy (SS only vs all tasks, same token budget); ~15 min on 2 CPU cores.
+bench-protein-synergy: install
+	$(PY) bench/protein_synergy.py --data-dir $(PROTEIN_DATA) --epochs 2
+
+# Reproduces the shipped mesh default (scisuite/weights/mesh): generates the CylinderFlow-like
+# trajectories with the FEM solver (the `cfd` extra; ~25 min with 2 workers), trains the graph
+# transformer and writes its rollout evaluation on the test trajectories (reports/mesh).
+MESH_DATA ?= datasets/mesh/cylinder-flow
+MESH_EPOCHS ?= 3
+
+$(MESH_DATA)/manifest.json: | install
+	$(SCI) data generate mesh cylinder-flow -o $(MESH_DATA) --trajectories 40 --frames 400 \
+		--seed 0 --workers 2
+
+weights-mesh: install $(MESH_DATA)/manifest.json
+	$(SCI) train --domain mesh --data $(MESH_DATA) --model transformer --seed 0 \
+		--frames-per-trajectory 100 --epochs $(MESH_EPOCHS) --batch-size 2 --lr 1e-3 \
+		-o scisuite/weights/mesh --quiet
+	$(SCI) evaluate --domain mesh --data $(MESH_DATA) --checkpoint scisuite/weights/mesh \
+		-o reports/mesh --quiet
+	cp reports/mesh/metrics.json scisuite/weights/mesh/evaluation.json
+
+# Graph transformer vs the MeshGraphNets baseline, same data and wall-clock budget, and one
+# inference step vs mesh size (1k-300k nodes); ~1.5 h on 2 CPU cores.
+bench-mesh: install $(MESH_DATA)/manifest.json
+	$(PY) bench/mesh_vs_mgn.py --data $(MESH_DATA) --steps 100000 --minutes 20 --threads 1
+	$(PY) bench/mesh_scale.py
 
 # Side by side with chemprop 2.3 (its own venv: bench/envs/setup_chemprop.sh); hours on CPU.
 bench-molecule: install

@@ -6,7 +6,8 @@ trajectories split the same way (by trajectory, seeded 80/10/10, as ``sci train`
 normaliser fitting, noise (0.02 m/s) and optimiser (AdamW, linear warm-up then cosine decay,
 gradient clip 1.0), and get the same budget: ``--steps`` optimiser steps of ``--batch-size``
 frames each, optionally capped by ``--minutes`` of training wall-clock per model (whichever
-comes first; the JSON records which). Threads are pinned (``--threads``) for both.
+comes first; the learning-rate decay follows the same budget; the JSON records which).
+Threads are pinned (``--threads``) for both.
 
 Reported per model, and as a ratio to MGN: one-step, 50-step and all-rollout RMSE (u, v, p,
 velocity, pooled; over all nodes and over updated nodes), parameters, training time per
@@ -96,12 +97,19 @@ def overrides_for(model: str, pairs: list[str]) -> dict[str, Any]:
     return found
 
 
-def schedule(step: int, total: int, warmup: int) -> float:
-    """Learning-rate factor: linear warm-up, then cosine to 5% (as core.training)."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    progress = (step - warmup) / max(total - warmup, 1)
-    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+def schedule(progress: float, warmup: float = 0.05) -> float:
+    """Learning-rate factor at ``progress`` in [0, 1] of the budget: linear warm-up over the
+    first ``warmup`` fraction, then cosine to 5% (as core.training)."""
+    if progress < warmup:
+        return (progress + 1e-3) / (warmup + 1e-3)
+    rest = (progress - warmup) / (1.0 - warmup)
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(rest, 1.0)))
+
+
+def budget_progress(step: int, total_steps: int, elapsed: float, limit: float) -> float:
+    """Fraction of the budget used: steps or wall-clock, whichever is further along, so a
+    model stopped by the clock has also finished its learning-rate decay."""
+    return min(max(step / max(total_steps, 1), elapsed / limit), 1.0)
 
 
 def train(args: argparse.Namespace, model_name: str) -> dict[str, Any]:
@@ -140,8 +148,9 @@ def train(args: argparse.Namespace, model_name: str) -> dict[str, Any]:
                 permutation = order.permutation(len(data.train))
             chosen = permutation[start : start + args.batch_size]
             batch = Batch.from_data_list([data.train[int(i)] for i in chosen])
+            progress = budget_progress(step, args.steps, time.perf_counter() - started, limit)
             for group in optimizer.param_groups:
-                group["lr"] = args.lr * schedule(step, args.steps, max(args.steps // 20, 1))
+                group["lr"] = args.lr * schedule(progress)
             loss = PLUGIN.loss(model(batch), batch, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
