@@ -60,6 +60,7 @@ class WriteSummary:
     path: Path
     rows: int = 0
     errors: int = 0
+    table: Path | None = None  # the summary table, when ``path`` is a plugin writer's format
 
 
 @dataclass
@@ -130,7 +131,12 @@ class Predictor:
         num_workers: int = 0,
         **reader_options: Any,
     ) -> WriteSummary:
-        """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL, written atomically)."""
+        """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL, written atomically).
+
+        An output suffix the plugin has a writer for (``plugin.writers``, e.g. ``.xdmf`` for
+        meshes) goes to that writer instead, with the rows collected in memory, and the
+        summary table is written next to it as ``<output stem>.csv``.
+        """
         summary = WriteSummary(Path(output))
 
         def counted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -139,7 +145,15 @@ class Predictor:
                 yield row
 
         rows = self.iter_rows(inputs, batch_size, on_error, num_workers, **reader_options)
-        summary.rows = write_rows(counted(rows), output, self.columns(), fmt)
+        writer = None if fmt else self.plugin.writers.get(strip_suffixes(output))
+        if writer is None:
+            summary.rows = write_rows(counted(rows), output, self.columns(), fmt)
+            return summary
+        collected = list(counted(rows))
+        writer(pd.DataFrame.from_records(collected), Path(output))
+        table = Path(output).with_suffix(".csv")
+        summary.rows = write_rows(iter(collected), table, self.columns(), "csv")
+        summary.table = table
         return summary
 
     def columns(self) -> list[str]:

@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("predict", help="predict properties for records in files")
     p.add_argument("inputs", nargs="+", help="input files ('-' = stdin)")
-    p.add_argument("-o", "--output", type=Path, help="output table (default: CSV on stdout)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output table (default: CSV on stdout), or a domain format such as .xdmf (mesh)",
+    )
     p.add_argument("--format", choices=("csv", "tsv", "parquet", "jsonl"), help="output format")
     p.add_argument(
         "--on-error",
@@ -240,7 +245,8 @@ def _cmd_predict(args: argparse.Namespace, registry: Any) -> int:
             )
             count, bad = summary.rows, summary.errors
             if not args.quiet:
-                print(f"wrote {count} rows to {out}", file=sys.stderr)
+                table = f" (summary rows in {summary.table})" if summary.table else ""
+                print(f"wrote {count} rows to {out}{table}", file=sys.stderr)
             after = getattr(predictor.plugin, "after_predict", None)
             for extra in after(out, predictor) if after else ():
                 if not args.quiet:

@@ -249,4 +249,13 @@ def test_cli_train_evaluate_predict(dataset, tmp_path) -> None:
     frame = pd.read_csv(out)
     assert frame.loc[0, "steps"] == 2 and bool(frame.loc[0, "finite"])
     assert np.isclose(frame.loc[0, "t_end"], 0.02)
+    # -o *.xdmf: a ParaView time series (every step) plus the summary rows as CSV next to it
+    series = tmp_path / "flow.xdmf"
+    argv = ["predict", "--domain", "mesh", str(tmp_path / "case.vtu"), "--checkpoint", str(ckpt)]
+    assert main([*argv, "--steps", "3", "-o", str(series), "--quiet"], registry=REGISTRY) == 0
+    with meshio.xdmf.TimeSeriesReader(series) as reader:
+        reader.read_points_cells()
+        assert reader.num_steps == 4
+        assert reader.read_data(3)[1]["velocity"].shape[1] == 2
+    assert pd.read_csv(tmp_path / "flow.csv").loc[0, "status"] == "ok"
     assert mesh_plugin.DATASET_NAME == "cylinder-flow"
