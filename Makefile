@@ -22,6 +22,8 @@ demo: install
 	$(SCI) info
 	$(SCI) predict --domain molecule data/molecules_example.csv -o demo_predictions.csv
 	$(PY) -c "import pandas as pd; print(pd.read_csv('demo_predictions.csv').to_string(max_colwidth=40))"
+	$(SCI) predict --domain protein data/proteins_example.fasta -o demo_proteins.csv
+	$(PY) -c "import pandas as pd; print(pd.read_csv('demo_proteins.csv').drop(columns=['sequence', 'dssp8']).to_string(max_colwidth=40))"
 
 test: install
 	$(PY) -m pytest -q
@@ -93,4 +95,4 @@ bench-molecule: install
 	$(PY) bench/molecule_vs_chemprop.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo_predictions.csv
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo_predictions.csv demo_proteins*
