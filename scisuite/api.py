@@ -293,6 +293,7 @@ def train(
         init_from: a checkpoint of the same domain and architecture whose weights start the
             training (fine-tuning, or the next stage of a curriculum); its path and command
             are recorded in the new checkpoint. None: random initialisation from the seed.
+            Normalisers are fitted on the new training data, as for a fresh model.
     """
     plugin = _registry(registry).get(domain)
     data = plugin.build_training_data(request)
