@@ -24,6 +24,8 @@ demo: install
 	$(PY) -c "import pandas as pd; print(pd.read_csv('demo_predictions.csv').to_string(max_colwidth=40))"
 	$(SCI) predict --domain protein data/proteins_example.fasta -o demo_proteins.csv
 	$(PY) -c "import pandas as pd; print(pd.read_csv('demo_proteins.csv').drop(columns=['sequence', 'dssp8']).to_string(max_colwidth=40))"
+	$(SCI) predict --domain mesh data/mesh_example.vtu --steps 100 -o demo_flow.xdmf
+	$(PY) -c "import pandas as pd; print(pd.read_csv('demo_flow.csv').T.to_string())"
 
 test: install
 	$(PY) -m pytest -q
@@ -67,9 +69,9 @@ bench-protein-synergy: install
 
 # Reproduces the shipped mesh default (scisuite/weights/mesh): generates the CylinderFlow-like
 # trajectories with the FEM solver (the `cfd` extra; ~25 min with 2 workers), trains the graph
-# transformer and writes its rollout evaluation on the test trajectories (reports/mesh).
+# transformer (~30 min on 1 CPU thread) and writes its rollout evaluation on the test
+# trajectories (reports/mesh).
 MESH_DATA ?= datasets/mesh/cylinder-flow
-MESH_EPOCHS ?= 3
 
 $(MESH_DATA)/manifest.json: | install
 	$(SCI) data generate mesh cylinder-flow -o $(MESH_DATA) --trajectories 40 --frames 400 \
@@ -77,7 +79,7 @@ $(MESH_DATA)/manifest.json: | install
 
 weights-mesh: install $(MESH_DATA)/manifest.json
 	$(SCI) train --domain mesh --data $(MESH_DATA) --model transformer --seed 0 \
-		--frames-per-trajectory 100 --epochs $(MESH_EPOCHS) --batch-size 2 --lr 1e-3 \
+		--frames-per-trajectory 120 --epochs 2 --batch-size 2 --lr 1e-3 \
 		-o scisuite/weights/mesh --quiet
 	$(SCI) evaluate --domain mesh --data $(MESH_DATA) --checkpoint scisuite/weights/mesh \
 		-o reports/mesh --quiet
@@ -95,4 +97,4 @@ bench-molecule: install
 	$(PY) bench/molecule_vs_chemprop.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo_predictions.csv demo_proteins*
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo_predictions.csv demo_proteins* demo_flow*
