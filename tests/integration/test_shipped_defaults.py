@@ -1,0 +1,89 @@
+"""The shipped protein and mesh defaults load, predict the example inputs, and keep the
+quality their cards state (read from the evaluation shipped next to the weights)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scisuite import api
+from scisuite.cli import main
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+def _shipped(domain: str) -> Path:
+    path = api.shipped_checkpoint(domain)
+    if path is None:
+        pytest.fail(f"the {domain} default is missing from scisuite/weights/{domain}")
+    return path
+
+
+def test_protein_default_predicts_the_example_fasta(tmp_path) -> None:
+    evaluation = json.loads((_shipped("protein") / "evaluation.json").read_text())
+    structures = evaluation["structures"]
+    assert structures["q3"] > structures["q3_majority_baseline"] + 0.1
+    assert evaluation["peptides"]["amp"]["roc_auc"] > 0.85
+    out = tmp_path / "proteins.csv"
+    assert (
+        main(
+            [
+                "predict",
+                "--domain",
+                "protein",
+                str(DATA / "proteins_example.fasta"),
+                "-o",
+                str(out),
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    rows = pd.read_csv(out).set_index("id")
+    assert rows.loc["empty_record", "status"] == "error"
+    assert (rows.drop(index="empty_record")["status"] == "ok").all()
+    assert len(rows.loc["1UBQ_ubiquitin", "dssp3"]) == 76
+    assert set(rows.loc["1UBQ_ubiquitin", "dssp3"]) <= set("HEC")
+    assert rows.loc["magainin2", "antimicrobial_probability"] > 0.5  # a known AMP
+    residues = pd.read_csv(tmp_path / "proteins.residues.csv")
+    assert (residues["id"] == "1UBQ_ubiquitin").sum() == 76
+
+
+def test_mesh_default_rolls_out_the_example_mesh(tmp_path) -> None:
+    evaluation = json.loads((_shipped("mesh") / "evaluation.json").read_text())
+    assert evaluation["rmse_velocity_1_all_nodes"] < 0.01  # m/s; "no change" is 0.034
+    out = tmp_path / "flow.xdmf"
+    assert (
+        main(
+            [
+                "predict",
+                "--domain",
+                "mesh",
+                str(DATA / "mesh_example.vtu"),
+                "--steps",
+                "5",
+                "-o",
+                str(out),
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    row = pd.read_csv(tmp_path / "flow.csv").iloc[0]
+    assert row["status"] == "ok" and bool(row["finite"]) and row["steps"] == 5
+    assert 0.5 < row["mean_speed"] < 2.0  # m/s; the inflow peak of this case is 1.5
+    import meshio
+
+    with meshio.xdmf.TimeSeriesReader(out) as reader:
+        points, _ = reader.read_points_cells()
+        assert reader.num_steps == 6
+        _, fields, _ = reader.read_data(5)
+        assert np.isfinite(fields["velocity"]).all() and len(points) == 1822
