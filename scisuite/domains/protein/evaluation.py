@@ -296,11 +296,29 @@ def evaluate_checkpoint(
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Every model-card number of a checkpoint on one split of the built data sets."""
-    from scisuite.domains.protein.plugin import DATASETS, PLUGIN
     from scisuite.domains.protein.plugin import _load_model as load_model
 
     model, config = load_model(checkpoint, "cpu")
-    results: dict[str, Any] = {"checkpoint": str(checkpoint), "split": split}
+    results = evaluate_model(model, config, data_dir, split, designs_per_target, seed, batch_size)
+    return {"checkpoint": str(checkpoint), **results}
+
+
+def evaluate_model(
+    model: TokenLM,
+    config: ProteinConfig,
+    data_dir: Path,
+    split: str = "test",
+    designs_per_target: int = 10,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Generation-based metrics of a loaded model on one split of the built data sets in
+    ``data_dir``: Q3 / Q8 and SS content (structures), ROC-AUC / accuracy (peptides), and
+    design validity, diversity, novelty and self-consistency; a data set that is not built
+    there is skipped."""
+    from scisuite.domains.protein.plugin import DATASETS, PLUGIN
+
+    results: dict[str, Any] = {"split": split}
     tables = {
         name: pd.read_parquet(data_dir / folder / table)
         for name, (folder, table) in DATASETS.items()
@@ -434,7 +452,30 @@ def synergy_experiment(
     return runs
 
 
-def _json_default(value: Any) -> Any:
+def headline_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """The scalar numbers of :func:`evaluate_model`'s result, flat (for ``metrics.json``):
+    ``q3``, ``q8``, their majority baselines, ``ss_content_mae``, ``amp_roc_auc`` /
+    ``amp_accuracy``, ``acp_...``, and per design target ``design_<i>_<task>_validity`` and
+    its self-consistency."""
+    flat: dict[str, float] = {}
+    structures = results.get("structures", {})
+    for key in ("q3", "q8", "q3_majority_baseline", "q8_majority_baseline"):
+        if structures.get(key) is not None:
+            flat[key] = float(structures[key])
+    if "content_from_ss3" in structures:
+        flat["ss_content_mae"] = float(structures["content_from_ss3"]["mae"])
+    for task, scores in results.get("peptides", {}).items():
+        for key in ("roc_auc", "accuracy"):
+            if scores.get(key) is not None:
+                flat[f"{task}_{key}"] = float(scores[key])
+    for index, design in enumerate(results.get("designs", [])):
+        for key, value in design.items():
+            if key == "validity" or key.startswith("self_consistency"):
+                flat[f"design_{index}_{design['task']}_{key}"] = float(value)
+    return flat
+
+
+def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, torch.Tensor):
@@ -455,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = evaluate_checkpoint(
         args.checkpoint, args.data_dir, args.split, args.designs, args.seed
     )
-    text = json.dumps(results, indent=2, default=_json_default)
+    text = json.dumps(results, indent=2, default=json_default)
     if args.output is None:
         print(text)
     else:

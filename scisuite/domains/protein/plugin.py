@@ -541,6 +541,32 @@ class ProteinPlugin:
         plot_ss_tracks(plotted, plot)
         return [residues, plot]
 
+    def evaluation_extras(
+        self, predictor: Any, request: TrainRequest, out_dir: Path
+    ) -> tuple[dict[str, float], list[Path]]:
+        """Generation-based metrics (``sci evaluate --domain protein --dataset NAME``): Q3 / Q8
+        by constrained greedy decoding of the built data's test chains, peptide ROC-AUC, and
+        designs scored for validity, diversity, novelty and self-consistency; written in full
+        to ``generation_metrics.json``. Nothing for user files (``--data``): teacher-forced
+        metrics only."""
+        from scisuite.domains.protein.evaluation import (
+            evaluate_model,
+            headline_metrics,
+            json_default,
+        )
+
+        if request.dataset is None:
+            return {}, []
+        columns = dict(request.columns)
+        data_dir = Path(columns["data_dir"]) if columns.get("data_dir") else default_data_dir()
+        results = evaluate_model(
+            predictor.model, _as_config(predictor.config), data_dir, "test", seed=request.seed
+        )
+        path = Path(out_dir) / "generation_metrics.json"
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(results, indent=2, default=json_default) + "\n")
+        return headline_metrics(results), [path]
+
     # -- design --------------------------------------------------------------------------------
     def design(self, options: dict[str, Any]) -> int:
         """``sci design``: sample designs for a target and predict their properties.

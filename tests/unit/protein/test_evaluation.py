@@ -59,3 +59,38 @@ def test_validity_diversity_novelty() -> None:
     assert math.isnan(diversity([same]))
     closest = novelty([same, "WWWWWWWW"], [same + "LLL", "PPPPPPPP"])
     assert closest[0] == pytest.approx(1.0) and closest[1] < 0.5
+
+
+def test_headline_metrics_flattens_the_scalar_results() -> None:
+    from scisuite.domains.protein.evaluation import headline_metrics
+
+    results = {
+        "split": "test",
+        "structures": {
+            "q3": 0.6,
+            "q8": None,
+            "q3_majority_baseline": 0.46,
+            "content_from_ss3": {"mae": 0.15, "r2": -0.4},
+        },
+        "peptides": {"amp": {"roc_auc": 0.92, "accuracy": 0.8, "n": 505}},
+        "designs": [
+            {"task": "design_amp", "validity": 1.0, "self_consistency_amp_probability_mean": 0.8}
+        ],
+    }
+    assert headline_metrics(results) == {
+        "q3": 0.6,
+        "q3_majority_baseline": 0.46,
+        "ss_content_mae": 0.15,
+        "amp_roc_auc": 0.92,
+        "amp_accuracy": 0.8,
+        "design_0_design_amp_validity": 1.0,
+        "design_0_design_amp_self_consistency_amp_probability_mean": 0.8,
+    }
+
+
+def test_generation_metrics_only_for_named_datasets(tmp_path) -> None:
+    from scisuite.core.plugin import TrainRequest
+    from scisuite.domains.protein.plugin import PLUGIN
+
+    user_file = TrainRequest(data=tmp_path / "sol.csv")
+    assert PLUGIN.evaluation_extras(None, user_file, tmp_path) == ({}, [])
