@@ -61,6 +61,8 @@ from peers.chemprop_runner import ChempropSettings, MeasuredRun, PeerRunError, r
 from rdkit import Chem, RDLogger
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from scisuite.domains.molecule.datasets import MOLECULEACE_TARGETS
+
 SCHEMA_VERSION = 1
 METHODS = ("chemprop", "svr", "scisuite")
 METHOD_LABELS = {"chemprop": "chemprop", "svr": "ECFP4+SVR", "scisuite": "scisuite"}
@@ -76,38 +78,6 @@ HUUSKONEN_MEMBERS = {
 MOLECULEACE_DIR = "MoleculeACE/Data/benchmark_data"
 MOSES_MEMBER = "moses/dataset/data/train.csv.gz"
 
-MOLECULEACE_TARGETS = (
-    "CHEMBL1862_Ki",
-    "CHEMBL1871_Ki",
-    "CHEMBL2034_Ki",
-    "CHEMBL2047_EC50",
-    "CHEMBL204_Ki",
-    "CHEMBL2147_Ki",
-    "CHEMBL214_Ki",
-    "CHEMBL218_EC50",
-    "CHEMBL219_Ki",
-    "CHEMBL228_Ki",
-    "CHEMBL231_Ki",
-    "CHEMBL233_Ki",
-    "CHEMBL234_Ki",
-    "CHEMBL235_EC50",
-    "CHEMBL236_Ki",
-    "CHEMBL237_EC50",
-    "CHEMBL237_Ki",
-    "CHEMBL238_Ki",
-    "CHEMBL239_EC50",
-    "CHEMBL244_Ki",
-    "CHEMBL262_Ki",
-    "CHEMBL264_Ki",
-    "CHEMBL2835_Ki",
-    "CHEMBL287_Ki",
-    "CHEMBL2971_Ki",
-    "CHEMBL3979_EC50",
-    "CHEMBL4005_Ki",
-    "CHEMBL4203_Ki",
-    "CHEMBL4616_EC50",
-    "CHEMBL4792_Ki",
-)
 # The ten smallest targets (615 to 960 molecules; Ki and EC50), so that 5 seeds x 3 methods
 # fit the 2-core CPU budget; the results in docs/benchmarks.md are these.
 DEFAULT_MOLECULEACE_TARGETS = (
