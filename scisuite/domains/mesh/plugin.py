@@ -796,7 +796,7 @@ def rollout_report(
     summary: dict[str, float] = {
         **errors.summary(),
         "seconds_per_step": seconds / count,
-        "trajectories": float(count),
+        "trajectories": count,
     }
     paths.insert(0, write_table(pd.DataFrame(errors.table()), out_dir / "rollout_rmse.csv"))
     with atomic_path(out_dir / "rollout_rmse.json") as tmp:
