@@ -58,9 +58,10 @@ class PatternConfig(FrozenConfig):
     Learned global tokens are a backbone setting (``BackboneConfig.global_tokens``).
 
     The default (adjacency + one ring at exactly 4 hops, ~30 pattern edges per node) gives
-    4 layers a reach of 16 hops (MeshGraphNets' 15 steps reach 15) at about 5.5x less
-    inference time than the MGN baseline; two rings at 3 and 6 hops (~58 edges per node)
-    reach further but cost 40% more per step (``bench/mesh_scale.py``, 10k nodes).
+    4 layers a reach of 16 hops (MeshGraphNets' 15 steps reach 15) at 4-7x less inference
+    time per step than the MGN baseline (1k-307k nodes, ``bench/mesh_scale.py``); two rings
+    at 3 and 6 hops (~58 edges per node) reach further but cost ~35% more per step (10k
+    nodes).
 
     Args:
         khop: hops of the local window (>= 1).
