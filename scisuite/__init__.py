@@ -5,19 +5,25 @@ Public API (imported lazily so that ``import scisuite`` stays light)::
     scisuite.load(domain_or_checkpoint) -> Predictor
     scisuite.predict(domain, inputs) -> pandas.DataFrame
     scisuite.train(domain, request, train_config, output) -> Path
+    scisuite.evaluate(request, checkpoint) -> EvaluationResult
+    scisuite.design(domain, ...) -> Designs
     scisuite.list_domains() -> list[str]
+
+Everything ``sci`` does is in :mod:`scisuite.api`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-__all__ = ["__version__", "evaluate", "list_domains", "load", "predict", "train"]
+from scisuite._version import __version__
+
+_API = ("load", "predict", "train", "evaluate", "design", "list_domains")
+__all__ = ["__version__", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load", "predict", "train", "evaluate", "list_domains"):
+    if name in _API:
         from scisuite import api
 
         return getattr(api, name)

@@ -56,6 +56,14 @@ class FrozenConfig:
     def replace(self: ConfigT, **changes: Any) -> ConfigT:
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def coerce(cls: type[ConfigT], config: FrozenConfig) -> ConfigT:
+        """``config`` typed as this class (a domain receives the base type through the
+        plugin contract); raises ``TypeError`` for another domain's config."""
+        if not isinstance(config, cls):
+            raise TypeError(f"expected a {cls.__name__}, got {type(config).__name__}")
+        return config
+
 
 def _to_plain(value: Any) -> Any:
     if isinstance(value, FrozenConfig):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import itertools
 import os
 import shutil
 import sys
@@ -17,6 +16,7 @@ from typing import IO, Any
 import pandas as pd
 
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def current_umask() -> int:
@@ -32,6 +32,23 @@ def _publish_mode(path: Path, directory: bool) -> None:
 
 
 @contextlib.contextmanager
+def open_binary(path: str | Path) -> Iterator[IO[bytes]]:
+    """Open a binary input: ``"-"`` is stdin; gzip (magic ``1f 8b``) is decompressed."""
+    with contextlib.ExitStack() as stack:
+        if str(path) == "-":
+            raw: IO[bytes] = sys.stdin.buffer
+        else:
+            if not Path(path).exists():
+                raise FileNotFoundError(f"input file {str(path)!r} does not exist")
+            raw = stack.enter_context(Path(path).open("rb"))
+        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+        if buffered.peek(2)[:2] == _GZIP_MAGIC:
+            yield stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb"))
+        else:
+            yield buffered
+
+
+@contextlib.contextmanager
 def open_text(path: str | Path) -> Iterator[IO[str]]:
     """Open a text input: ``"-"`` is stdin, ``*.gz`` is decompressed on the fly."""
     if str(path) == "-":
@@ -41,7 +58,7 @@ def open_text(path: str | Path) -> Iterator[IO[str]]:
     if not path.exists():
         raise FileNotFoundError(f"input file {str(path)!r} does not exist")
     with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
+        gzipped = probe.read(2) == _GZIP_MAGIC
     if gzipped:
         with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
             yield handle
@@ -140,12 +157,103 @@ def text_stream(text: str) -> IO[str]:
     return io.StringIO(text)
 
 
-def _chunks(
-    rows: Iterable[dict[str, Any]], columns: list[str], size: int
-) -> Iterator[pd.DataFrame]:
-    iterator = iter(rows)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield pd.DataFrame.from_records(chunk).reindex(columns=columns)
+class TableSink:
+    """A table written row by row: CSV / TSV / JSON Lines / Parquet, atomically.
+
+    Rows are buffered ``chunk_rows`` at a time and appended to a temporary file next to
+    ``path``; :meth:`close` renames it onto ``path`` (so memory holds one chunk, and the
+    file appears under its final name only once complete); :meth:`abort` removes it.
+
+    Args:
+        path: the table's final path.
+        columns: column order; a row's other keys are dropped, missing ones are empty.
+        fmt: ``csv``, ``tsv``, ``parquet`` or ``jsonl`` (default: from the suffix).
+        chunk_rows: rows per write.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        columns: list[str],
+        fmt: str | None = None,
+        chunk_rows: int = 10_000,
+    ) -> None:
+        self.path = Path(path)
+        self.columns = list(columns)
+        self.fmt = table_format(path, fmt)
+        self.chunk_rows = chunk_rows
+        self.rows = 0
+        self._pending: list[dict[str, Any]] = []
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        self._handle: IO[str] | None = None
+        self._parquet: Any = None
+        self._header = True
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Add one row (written when the chunk is full)."""
+        self._pending.append(row)
+        if len(self._pending) >= self.chunk_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        frame = pd.DataFrame.from_records(self._pending).reindex(columns=self.columns)
+        self._pending = []
+        self.rows += len(frame)
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(str(self._tmp), table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+            return
+        if self._handle is None:
+            self._handle = self._tmp.open("w", encoding="utf-8", newline="")
+        if self.fmt == "jsonl":
+            self._handle.write(frame.to_json(orient="records", lines=True).rstrip("\n") + "\n")
+        else:
+            sep = "\t" if self.fmt == "tsv" else ","
+            frame.to_csv(self._handle, index=False, header=self._header, sep=sep)
+        self._header = False
+
+    def close(self) -> list[Path]:
+        """Write what is left and publish the table; returns ``[path]``."""
+        try:
+            self._flush()
+            if self.fmt == "parquet":
+                if self._parquet is None:
+                    pd.DataFrame(columns=self.columns).to_parquet(self._tmp, index=False)
+                else:
+                    self._parquet.close()
+            else:
+                if self._handle is None:
+                    self._handle = self._tmp.open("w", encoding="utf-8", newline="")
+                if self._header and self.fmt != "jsonl":
+                    sep = "\t" if self.fmt == "tsv" else ","
+                    self._handle.write(sep.join(self.columns) + "\n")
+                self._handle.close()
+        except BaseException as error:
+            self._release(error)
+            raise
+        self._atomic.__exit__(None, None, None)
+        return [self.path]
+
+    def abort(self) -> None:
+        """Remove the temporary file; ``path`` keeps its old content (or stays absent)."""
+        self._release(RuntimeError("aborted"))
+
+    def _release(self, error: BaseException) -> None:
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        if self._parquet is not None:
+            with contextlib.suppress(Exception):
+                self._parquet.close()
+        with contextlib.suppress(RuntimeError):
+            self._atomic.__exit__(type(error), error, error.__traceback__)
 
 
 def write_rows(
@@ -158,37 +266,14 @@ def write_rows(
     """Stream rows to a table atomically with a fixed column order; returns the row count.
 
     Memory holds one chunk of ``chunk_rows`` rows; the file appears under its final name
-    only once complete.
+    only once complete (see :class:`TableSink`).
     """
-    fmt = table_format(path, fmt)
-    count = 0
-    with atomic_path(path) as tmp:
-        if fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            writer: pq.ParquetWriter | None = None
-            for frame in _chunks(rows, columns, chunk_rows):
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(str(tmp), table.schema)
-                writer.write_table(table.cast(writer.schema))
-                count += len(frame)
-            if writer is None:
-                pd.DataFrame(columns=columns).to_parquet(tmp, index=False)
-            else:
-                writer.close()
-            return count
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            sep = "\t" if fmt == "tsv" else ","
-            header = True
-            for frame in _chunks(rows, columns, chunk_rows):
-                if fmt == "jsonl":
-                    handle.write(frame.to_json(orient="records", lines=True).rstrip("\n") + "\n")
-                else:
-                    frame.to_csv(handle, index=False, header=header, sep=sep)
-                header = False
-                count += len(frame)
-            if header and fmt != "jsonl":
-                handle.write(sep.join(columns) + "\n")
-    return count
+    sink = TableSink(path, columns, fmt, chunk_rows)
+    try:
+        for row in rows:
+            sink.write(row)
+    except BaseException:
+        sink.abort()
+        raise
+    sink.close()
+    return sink.rows

@@ -1,9 +1,9 @@
-"""Streaming, order-preserving prediction: records in, one row per record out.
+"""Streaming, order-preserving prediction: records in, one :class:`Predicted` per record out.
 
 Records are consumed in chunks of ``batch_size``; each chunk is featurized, the valid
-ones run through the model as one PyG batch, and rows come back in input order with
-``status`` (``"ok"`` / ``"error"``) and ``error`` columns. Memory is bounded by one
-chunk whatever the input size.
+ones run through ``model.predict`` as one PyG batch, and predictions come back in input
+order with ``status`` (``"ok"`` / ``"error"``) and ``error`` columns in their rows. Memory
+is bounded by one chunk whatever the input size.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import collections
 import functools
 import itertools
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import torch
@@ -20,18 +20,16 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 
 from scisuite.core.config import FrozenConfig
-from scisuite.core.plugin import DomainPlugin
+from scisuite.core.plugin import Predicted, Task
 from scisuite.core.records import BadRecord, Record, RecordError, location
 
 OnError = Literal["raise", "skip"]
+Featurize = Callable[[Record, FrozenConfig], Data]
+EchoColumns = Callable[[Record | BadRecord], dict[str, Any]]
 
 
 class InputError(ValueError):
     """A bad record under ``--on-error raise``; the message says where and how to continue."""
-
-
-def _error_row(plugin: DomainPlugin, record: Record | BadRecord, reason: str) -> dict[str, Any]:
-    return {**plugin.record_columns(record), "status": "error", "error": reason}
 
 
 def _raise_for(record: Record | BadRecord, reason: str) -> None:
@@ -46,7 +44,7 @@ Featurized = list[tuple[int, Data | None, str | None]]
 
 
 def featurize_chunk(
-    plugin: DomainPlugin, config: FrozenConfig, chunk: list[Record | BadRecord]
+    featurize: Featurize, config: FrozenConfig, chunk: list[Record | BadRecord]
 ) -> Featurized:
     """Featurize one chunk; bad records become reasons (runs in worker processes too)."""
     out: Featurized = []
@@ -55,10 +53,29 @@ def featurize_chunk(
             out.append((i, None, record.reason))
             continue
         try:
-            out.append((i, plugin.featurize(record, config), None))
+            out.append((i, featurize(record, config), None))
         except RecordError as error:
             out.append((i, None, error.reason))
     return out
+
+
+def featurize_with_rejects(
+    featurize: Featurize, config: FrozenConfig, records: Iterable[Record | BadRecord]
+) -> tuple[list[Data | None], dict[str, str]]:
+    """Featurize every record (training and evaluation data).
+
+    Returns:
+        one graph per record, None where it failed (positions line up with ``records``),
+        and ``{record id: reason}`` for the failures.
+    """
+    chunk = list(records)
+    graphs: list[Data | None] = []
+    rejected: dict[str, str] = {}
+    for i, graph, reason in featurize_chunk(featurize, config, chunk):
+        graphs.append(graph)
+        if graph is None:
+            rejected[chunk[i].id] = reason or "invalid record"
+    return graphs, rejected
 
 
 def _chunks(records: Iterable[Record | BadRecord], size: int) -> Iterator[list[Record | BadRecord]]:
@@ -67,8 +84,9 @@ def _chunks(records: Iterable[Record | BadRecord], size: int) -> Iterator[list[R
         yield chunk
 
 
-def predict_rows(
-    plugin: DomainPlugin,
+def predict_records(
+    task: Task,
+    echo_columns: EchoColumns,
     model: nn.Module,
     config: FrozenConfig,
     records: Iterable[Record | BadRecord],
@@ -76,31 +94,36 @@ def predict_rows(
     device: torch.device | None = None,
     on_error: OnError = "skip",
     num_workers: int = 0,
-) -> Iterator[dict[str, Any]]:
-    """Yield one output row per input record, in input order.
+) -> Iterator[Predicted]:
+    """Yield one :class:`Predicted` (full row + the record's prediction) per input record,
+    in input order.
 
     Args:
-        plugin: the domain.
-        model: built model, already on ``device`` and in eval mode.
+        task: the domain's task (featurize, postprocess).
+        echo_columns: the input columns copied into every row (``plugin.io.echo_columns``).
+        model: built model, already on ``device`` and in eval mode; ``model.predict(batch)``
+            gives the typed prediction.
         config: the domain config the featurizer uses.
         records: a (possibly huge) stream of records.
-        batch_size: records featurized and predicted together.
+        batch_size: records featurized and predicted together (>= 1).
         device: where the batch goes (default CPU).
         on_error: ``"skip"`` reports bad records as error rows; ``"raise"`` stops at the first.
         num_workers: processes that featurize chunks ahead of the model (0: in this process).
             Order is preserved; at most ``2 * num_workers`` chunks are in flight.
     """
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     device = device or torch.device("cpu")
     chunks = _chunks(records, batch_size)
     if num_workers > 0:
         context = multiprocessing.get_context("spawn")
         with context.Pool(num_workers) as pool:
-            work = functools.partial(featurize_chunk, plugin, config)
+            work = functools.partial(featurize_chunk, task.featurize, config)
             pairs = _ahead(pool, work, chunks, 2 * num_workers)
-            yield from _predict_chunks(plugin, model, config, pairs, device, on_error)
+            yield from _predict_chunks(task, echo_columns, model, config, pairs, device, on_error)
     else:
-        pairs = ((chunk, featurize_chunk(plugin, config, chunk)) for chunk in chunks)
-        yield from _predict_chunks(plugin, model, config, pairs, device, on_error)
+        pairs = ((chunk, featurize_chunk(task.featurize, config, chunk)) for chunk in chunks)
+        yield from _predict_chunks(task, echo_columns, model, config, pairs, device, on_error)
 
 
 def _ahead(
@@ -118,37 +141,34 @@ def _ahead(
         yield done_chunk, result.get()
 
 
-def _predict_fn(model: nn.Module) -> Any:
-    """A model may define ``predict(batch)`` when inference differs from the training forward
-    (e.g. autoregressive generation); otherwise its ``forward`` is used."""
-    return getattr(model, "predict", model)
-
-
 def _predict_chunks(
-    plugin: DomainPlugin,
+    task: Task,
+    echo_columns: EchoColumns,
     model: nn.Module,
     config: FrozenConfig,
     pairs: Iterable[tuple[list[Record | BadRecord], Featurized]],
     device: torch.device,
     on_error: OnError,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[Predicted]:
     for chunk, featurized in pairs:
-        rows: list[dict[str, Any] | None] = [None] * len(chunk)
+        out: list[Predicted | None] = [None] * len(chunk)
         graphs: list[Data] = []
         positions: list[int] = []
         for i, graph, reason in featurized:
             if graph is None:
+                reason = reason or "invalid record"
                 if on_error == "raise":
-                    _raise_for(chunk[i], reason or "invalid record")
-                rows[i] = _error_row(plugin, chunk[i], reason or "invalid record")
+                    _raise_for(chunk[i], reason)
+                out[i] = Predicted({**echo_columns(chunk[i]), "status": "error", "error": reason})
             else:
                 graphs.append(graph)
                 positions.append(i)
         if graphs:
             batch = Batch.from_data_list(graphs).to(device)
             with torch.inference_mode():
-                outputs = _predict_fn(model)(batch)
-            predicted = plugin.postprocess(outputs, batch, config)
-            for i, row in zip(positions, predicted, strict=True):
-                rows[i] = {**plugin.record_columns(chunk[i]), **row, "status": "ok", "error": ""}
-        yield from (row for row in rows if row is not None)
+                prediction = model.predict(batch)  # type: ignore[operator]
+            results = task.postprocess(prediction, batch, config)
+            for i, result in zip(positions, results, strict=True):
+                row = {**echo_columns(chunk[i]), **result.row, "status": "ok", "error": ""}
+                out[i] = Predicted(row, result.item)
+        yield from (p for p in out if p is not None)

@@ -9,7 +9,17 @@ e.g. a truncated FASTA entry or a CSV row with a missing column). Featurizers ra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+STDIN_SOURCE = "<stdin>"
+PYTHON_SOURCE = "<python>"
+
+
+def source_name(path: str | Path) -> str:
+    """What records read from ``path`` name as their source: the file name, or
+    :data:`STDIN_SOURCE` for ``"-"``."""
+    return STDIN_SOURCE if str(path) == "-" else Path(path).name
 
 
 @dataclass(frozen=True)
@@ -71,3 +81,24 @@ def location(record: Record | BadRecord) -> str:
     if record.line is not None:
         parts.append(f"line {record.line}")
     return " ".join(parts)
+
+
+class IdRegistry:
+    """Remembers where each id of one input was first seen, to report duplicates.
+
+    Args:
+        unit: what the position counts, ``"line"``, ``"record"`` or ``"position"`` (messages).
+    """
+
+    def __init__(self, unit: str = "line") -> None:
+        self._unit = unit
+        self._first: dict[str, int | None] = {}
+
+    def duplicate_reason(self, record_id: str, position: int | None) -> str | None:
+        """Register ``record_id``; return why it is a duplicate, or ``None`` if it is new."""
+        if record_id in self._first:
+            return (
+                f"duplicate id {record_id!r} (first seen on {self._unit} {self._first[record_id]})"
+            )
+        self._first[record_id] = position
+        return None

@@ -1,4 +1,4 @@
-"""Generic Lightning training: one module for every domain; the plugin supplies loss and metrics.
+"""Generic Lightning training: one module for every domain; the task supplies loss and metrics.
 
 Devices, precision, DDP, seeding and checkpoints for resuming come from Lightning and
 :class:`~scisuite.core.config.TrainConfig`; nothing here knows about a domain.
@@ -24,22 +24,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from scisuite.core.config import FrozenConfig, TrainConfig
-from scisuite.core.plugin import DomainPlugin, Metric
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA if available else CPU; ``"cpu"``/``"cuda"``/``"cuda:1"`` as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but no CUDA device is available")
-    return resolved
-
-
-def lightning_accelerator(device: str) -> str:
-    """Map the ``--device`` flag to Lightning's accelerator name."""
-    return {"auto": "auto", "cpu": "cpu"}.get(device, "gpu")
+from scisuite.core.plugin import Metric, Task
 
 
 def compute_metrics(metrics: Sequence[Metric], pred: Tensor, target: Tensor) -> dict[str, float]:
@@ -48,24 +33,24 @@ def compute_metrics(metrics: Sequence[Metric], pred: Tensor, target: Tensor) -> 
 
 
 class DomainLightningModule(L.LightningModule):
-    """Trains any plugin's model: ``loss = plugin.loss(model(batch), batch)``.
+    """Trains any task's model: ``loss = task.loss(model(batch), batch, config)``.
 
     Args:
-        plugin: supplies ``loss``, ``evaluation_arrays`` and ``metrics``.
-        model: the module from ``plugin.build_model``.
+        task: supplies ``loss``, ``evaluation_arrays`` and ``metrics``.
+        model: the module from ``task.build_model``.
         config: the domain config (normaliser statistics for loss and metrics).
         train_config: optimiser and schedule settings.
     """
 
     def __init__(
         self,
-        plugin: DomainPlugin,
+        task: Task,
         model: nn.Module,
         config: FrozenConfig,
         train_config: TrainConfig,
     ) -> None:
         super().__init__()
-        self.plugin = plugin
+        self.task = task
         self.model = model
         self.config = config
         self.train_config = train_config
@@ -76,7 +61,7 @@ class DomainLightningModule(L.LightningModule):
         return self.model(batch)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self.plugin.loss(self.model(batch), batch, self.config)
+        loss = self.task.loss(self.model(batch), batch, self.config)
         self.log(
             "train_loss",
             loss,
@@ -90,9 +75,9 @@ class DomainLightningModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         outputs = self.model(batch)
-        loss = self.plugin.loss(outputs, batch, self.config)
+        loss = self.task.loss(outputs, batch, self.config)
         self.log("val_loss", loss, batch_size=batch.num_graphs, prog_bar=True, sync_dist=True)
-        pred, target = self.plugin.evaluation_arrays(outputs, batch, self.config)
+        pred, target = self.task.evaluation_arrays(outputs, batch, self.config)
         self._val_pred.append(pred.detach().float().cpu())
         self._val_target.append(target.detach().float().cpu())
 
@@ -100,7 +85,7 @@ class DomainLightningModule(L.LightningModule):
         if not self._val_pred:
             return
         scores = compute_metrics(
-            self.plugin.metrics, torch.cat(self._val_pred), torch.cat(self._val_target)
+            self.task.metrics, torch.cat(self._val_pred), torch.cat(self._val_target)
         )
         for name, value in scores.items():
             if math.isfinite(value):
@@ -139,7 +124,7 @@ class GraphDataModule(L.LightningDataModule):
     """Lists of PyG ``Data`` -> shuffled (seeded) training / ordered validation loaders."""
 
     def __init__(
-        self, train: list[Data], val: list[Data], batch_size: int, num_workers: int, seed: int
+        self, train: Sequence[Data], val: list[Data], batch_size: int, num_workers: int, seed: int
     ) -> None:
         super().__init__()
         self.train, self.val = train, val
@@ -174,10 +159,10 @@ class FitResult:
 
 
 def fit(
-    plugin: DomainPlugin,
+    task: Task,
     model: nn.Module,
     config: FrozenConfig,
-    train: list[Data],
+    train: Sequence[Data],
     val: list[Data],
     train_config: TrainConfig,
     work_dir: str | Path,
@@ -186,7 +171,7 @@ def fit(
     """Train ``model`` with Lightning and return the best-validation-loss weights.
 
     Args:
-        plugin: the domain (loss, metrics).
+        task: the domain's task (loss, metrics).
         model: freshly built model.
         config: its domain config.
         train, val: featurized graphs.
@@ -205,7 +190,7 @@ def fit(
     # left by an interrupted run would otherwise mix old files with new ones.
     ckpt_dir = work_dir / "lightning"
     shutil.rmtree(ckpt_dir, ignore_errors=True)
-    module = DomainLightningModule(plugin, model, config, train_config)
+    module = DomainLightningModule(task, model, config, train_config)
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir,
         monitor="val_loss",

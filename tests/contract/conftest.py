@@ -25,4 +25,4 @@ def plugin(request: pytest.FixtureRequest):
 
 @pytest.fixture
 def registry(plugin) -> PluginRegistry:
-    return PluginRegistry(plugins=[plugin])
+    return PluginRegistry(plugins=[plugin], use_entry_points=False)

@@ -1,8 +1,11 @@
-"""The plugin contract (DESIGN.md): every domain must pass these."""
+"""The plugin contract (DESIGN.md): every domain, and the toy plugin, must pass these."""
 
 from __future__ import annotations
 
+import io
+import math
 import pickle
+import sys
 
 import pandas as pd
 import pytest
@@ -13,87 +16,142 @@ from scisuite import api
 from scisuite.cli import main
 from scisuite.core.checkpoint import CheckpointMeta, save_checkpoint
 from scisuite.core.config import FrozenConfig
-from scisuite.core.plugin import DomainPlugin
+from scisuite.core.io import TABLE_FORMATS, read_table
+from scisuite.core.plugin import DataCatalog, DomainPlugin, Predicted, RecordIO, Reports, Task
 
 
 def _checkpoint(plugin, tmp_path, seed: int = 0):
     torch.manual_seed(seed)
-    config = plugin.default_config()
-    model = plugin.build_model(config).eval()
+    config = plugin.task.default_config()
+    model = plugin.task.build_model(config).eval()
     meta = CheckpointMeta(plugin.name, plugin.schema_version, config.to_dict())
     return save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta), model, config
 
 
-def test_satisfies_protocol(plugin) -> None:
+def _batch(plugin, config, records=None) -> Batch:
+    records = plugin.examples.inputs() if records is None else records
+    return Batch.from_data_list([plugin.task.featurize(r, config) for r in records])
+
+
+def _echoed(plugin) -> set[str]:
+    return set(plugin.io.echo_columns(plugin.examples.inputs()[0]))
+
+
+def test_plugin_is_a_table_of_typed_parts(plugin) -> None:
     assert isinstance(plugin, DomainPlugin)
-    assert plugin.readers, "a plugin needs at least one reader"
-    config = plugin.default_config()
+    assert isinstance(plugin.io, RecordIO) and plugin.io.readers
+    assert isinstance(plugin.task, Task) and plugin.task.metrics
+    assert isinstance(plugin.data, DataCatalog) and isinstance(plugin.reports, Reports)
+    config = plugin.task.default_config()
     assert isinstance(config, plugin.config_class)
     assert plugin.config_class.from_json(config.to_json()) == config
+    flags = [o.flag for o in plugin.options]
+    assert len(flags) == len(set(flags)), "a flag is declared twice"
 
 
-def test_featurize_batch_forward_shapes(plugin) -> None:
-    config = plugin.default_config()
-    records = plugin.example_inputs()
+def test_predict_path_rows_have_exactly_the_declared_columns(plugin) -> None:
+    config = plugin.task.default_config()
+    records = plugin.examples.inputs()
     assert len(records) >= 2
-    graphs = [plugin.featurize(r, config) for r in records]
+    graphs = [plugin.task.featurize(r, config) for r in records]
     pickle.loads(pickle.dumps(graphs[0]))  # featurized data must be picklable (workers, DDP)
     assert all(g.x.device.type == "cpu" for g in graphs)
     batch = Batch.from_data_list(graphs)
-    model = plugin.build_model(config).eval()
+    model = plugin.task.build_model(config).eval()
+    with torch.inference_mode():
+        prediction = model.predict(batch)
+    results = plugin.task.postprocess(prediction, batch, config)
+    assert len(results) == len(records)
+    predicted_columns = set(plugin.task.output_columns(config)) - _echoed(plugin)
+    for result in results:
+        assert isinstance(result, Predicted)
+        assert set(result.row) == predicted_columns
+        assert result.item is not None
+
+
+def test_training_forward_gives_finite_outputs_and_aligned_arrays(plugin) -> None:
+    config = plugin.task.default_config()
+    batch = _batch(plugin, config, None)
+    model = plugin.task.build_model(config).eval()
     with torch.inference_mode():
         outputs = model(batch)
     assert torch.isfinite(outputs).all()
-    rows = plugin.postprocess(outputs, batch, config)
-    assert len(rows) == len(records)
-    pred, target = plugin.evaluation_arrays(outputs, batch, config)
+    pred, target = plugin.task.evaluation_arrays(outputs, batch, config)
     assert pred.shape == target.shape
 
 
 def test_featurize_is_deterministic(plugin) -> None:
-    config = plugin.default_config()
-    record = plugin.example_inputs()[0]
-    a, b = plugin.featurize(record, config), plugin.featurize(record, config)
+    config = plugin.task.default_config()
+    record = plugin.examples.inputs()[0]
+    a, b = plugin.task.featurize(record, config), plugin.task.featurize(record, config)
+    assert sorted(a.keys()) == sorted(b.keys())
     for key in a.keys():
         if isinstance(a[key], torch.Tensor):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, equal_nan=True, msg=key)
+        else:
+            assert a[key] == b[key], key
 
 
-def test_checkpoint_round_trip_bit_identical(plugin, registry, tmp_path) -> None:
+def test_checkpoint_round_trip_gives_identical_predictions(plugin, registry, tmp_path) -> None:
     path, model, config = _checkpoint(plugin, tmp_path)
-    predictor = api.load(path, device="cpu", registry=registry)
-    batch = Batch.from_data_list([plugin.featurize(r, config) for r in plugin.example_inputs()])
+    loaded = api.load(path, device="cpu", registry=registry)
+    assert isinstance(loaded.config, FrozenConfig) and loaded.config == config
+    batch = _batch(plugin, config)
     with torch.inference_mode():
-        assert torch.equal(model(batch), predictor.model(batch))
-    assert isinstance(predictor.config, FrozenConfig) and predictor.config == config
+        assert torch.equal(model(batch), loaded.model(batch))
+    original = api.Predictor(plugin, model, config, None, torch.device("cpu"))
+    objects = plugin.examples.objects()
+    pd.testing.assert_frame_equal(original.predict(objects), loaded.predict(objects))
 
 
-def test_metrics_perfect_on_perfect_predictions(plugin) -> None:
-    config = plugin.default_config()
-    batch = Batch.from_data_list([plugin.featurize(r, config) for r in plugin.example_inputs()])
+def test_every_metric_is_perfect_on_perfect_predictions(plugin) -> None:
+    config = plugin.task.default_config()
+    graphs = plugin.examples.labelled(config)
+    batch = Batch.from_data_list(graphs)
     with torch.inference_mode():
-        outputs = plugin.build_model(config).eval()(batch)
-    _, target = plugin.evaluation_arrays(outputs, batch, config)
-    target = torch.nan_to_num(target, nan=0.0)
-    for metric in plugin.metrics:
-        value = metric.fn(target.clone(), target.clone())
-        if value == value:  # NaN is allowed when a metric is undefined (e.g. one class)
-            assert value == pytest.approx(metric.perfect, abs=1e-6), metric.name
+        outputs = plugin.task.build_model(config).eval()(batch)
+    pred, target = plugin.task.evaluation_arrays(outputs, batch, config)
+    assert pred.shape == target.shape and len(target) > 0
+    perfect = torch.where(torch.isnan(target), pred, target)
+    for metric in plugin.task.metrics:
+        value = metric.fn(perfect.clone(), target.clone())
+        assert not math.isnan(value), f"{metric.name} is NaN on the labelled examples"
+        assert value == pytest.approx(metric.perfect, abs=1e-6), metric.name
 
 
-def test_predict_reports_bad_records_and_keeps_order(plugin, registry, tmp_path) -> None:
+def test_one_optimiser_step_on_training_data(plugin, tmp_path) -> None:
+    request = plugin.examples.training_request(tmp_path)
+    data = plugin.data.build_training_data(request)
+    assert len(data.train) > 0 and len(data.val) > 0
+    torch.manual_seed(0)
+    model = plugin.task.build_model(data.config).train()
+    batch = Batch.from_data_list([data.train[i] for i in range(min(4, len(data.train)))])
+    loss = plugin.task.loss(model(batch), batch, data.config)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+    assert all(g is None or bool(torch.isfinite(g).all()) for g in grads)
+    torch.optim.SGD(model.parameters(), lr=1e-3).step()
+
+
+def test_predict_reports_bad_records_and_keeps_input_order(plugin, registry, tmp_path) -> None:
     path, _, _ = _checkpoint(plugin, tmp_path)
-    example, n_records, n_bad = plugin.write_example_file(tmp_path)
-    frame = api.load(path, device="cpu", registry=registry).predict(example)
-    assert len(frame) == n_records, "every input record yields exactly one row"
-    assert (frame["status"] == "error").sum() == n_bad
-    errors = frame[frame["status"] == "error"]
-    assert errors["error"].str.len().gt(0).all() and errors["id"].notna().all()
+    example, n_records, n_bad = plugin.examples.write_file(tmp_path)
+    read_ids = [record.id for record in api.read_records(plugin, example)]
+    predictor = api.load(path, device="cpu", registry=registry)
+    for batch_size in (1, 64):
+        frame = predictor.predict(example, batch_size=batch_size)
+        assert len(frame) == n_records, "every input record yields exactly one row"
+        assert list(frame["id"]) == read_ids, "rows come back in input order"
+        assert (frame["status"] == "error").sum() == n_bad
+        errors = frame[frame["status"] == "error"]
+        assert errors["error"].str.len().gt(0).all() and errors["id"].notna().all()
 
 
 def test_sci_predict_smoke(plugin, registry, tmp_path) -> None:
     path, _, _ = _checkpoint(plugin, tmp_path)
-    example, n_records, n_bad = plugin.write_example_file(tmp_path)
+    example, n_records, n_bad = plugin.examples.write_file(tmp_path)
     out = tmp_path / "pred.csv"
     argv = [
         "predict",
@@ -115,7 +173,63 @@ def test_sci_predict_smoke(plugin, registry, tmp_path) -> None:
 def test_python_objects_predict(plugin, registry, tmp_path) -> None:
     path, _, _ = _checkpoint(plugin, tmp_path)
     predictor = api.load(path, device="cpu", registry=registry)
-    objects = plugin.example_objects()
+    objects = plugin.examples.objects()
     frame = predictor.predict(objects)
     assert len(frame) == len(objects) and (frame["status"] == "ok").all()
-    assert list(frame.columns) == predictor.columns()
+    assert frame.notna().any().all(), "a declared column is empty for every record"
+
+
+@pytest.mark.parametrize("fmt", TABLE_FORMATS)
+def test_tables_write_and_read_back(plugin, registry, tmp_path, fmt) -> None:
+    path, _, _ = _checkpoint(plugin, tmp_path)
+    example, n_records, _ = plugin.examples.write_file(tmp_path)
+    predictor = api.load(path, device="cpu", registry=registry)
+    out = tmp_path / f"pred.{fmt}"
+    summary = predictor.predict_file(example, out, reports=False)
+    back = read_table(out)
+    assert summary.rows == n_records == len(back)
+    assert list(back.columns) == predictor.columns()
+
+
+def test_domain_writers_write_and_read_back(plugin, registry, tmp_path) -> None:
+    if not plugin.io.writers:
+        pytest.skip(f"{plugin.name} has no domain output format")
+    path, _, _ = _checkpoint(plugin, tmp_path)
+    example, _, n_bad = plugin.examples.write_file(tmp_path)
+    predictor = api.load(path, device="cpu", registry=registry)
+    for suffix in plugin.io.writers:
+        out = tmp_path / f"written{suffix}"
+        summary = predictor.predict_file(example, out)
+        assert summary.table is not None and len(pd.read_csv(summary.table)) == summary.rows
+        ok = summary.rows - n_bad
+        written = [out] if ok == 1 else sorted(tmp_path.glob(f"written.*{suffix}"))
+        assert len(written) == ok
+        for file in written:
+            assert list(api.read_records(plugin, file)), f"{file} does not read back"
+
+
+def test_report_outputs_come_from_the_api(plugin, registry, tmp_path) -> None:
+    path, _, _ = _checkpoint(plugin, tmp_path)
+    example, _, _ = plugin.examples.write_file(tmp_path)
+    predictor = api.load(path, device="cpu", registry=registry)
+    summary = predictor.predict_file(example, tmp_path / "reported.csv")
+    expected = plugin.reports.prediction_outputs(tmp_path / "probe.csv", predictor.config)
+    for sink in expected:
+        sink.abort()
+    assert len(summary.extra) >= len(expected)
+    assert all(p.exists() and p.stat().st_size > 0 for p in summary.extra)
+
+
+def test_stdin_reads_like_the_file(plugin, registry, tmp_path, monkeypatch) -> None:
+    if plugin.io.stdin is None:
+        pytest.skip(f"{plugin.name} reads no standard input")
+    path, _, _ = _checkpoint(plugin, tmp_path)
+    example, _, _ = plugin.examples.write_file(tmp_path)
+    predictor = api.load(path, device="cpu", registry=registry)
+    from_file = predictor.predict(example)
+    raw = example.read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
+    from_stdin = predictor.predict("-")
+    assert list(from_stdin["status"]) == list(from_file["status"])
+    ok = from_file["status"] == "ok"  # ids of unreadable records name their source
+    assert list(from_stdin["id"][ok]) == list(from_file["id"][ok])

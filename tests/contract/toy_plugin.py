@@ -23,9 +23,22 @@ from scisuite.core.config import BackboneConfig, FrozenConfig, require
 from scisuite.core.encodings import random_walk_pe
 from scisuite.core.heads import GraphHead
 from scisuite.core.io import open_text
+from scisuite.core.metrics import masked_rmse
 from scisuite.core.patterns import DensePattern
-from scisuite.core.plugin import CliOption, DatasetSpec, Metric, TrainingData, TrainRequest
-from scisuite.core.records import BadRecord, Record, RecordError
+from scisuite.core.plugin import (
+    CliOption,
+    DataCatalog,
+    DatasetSpec,
+    DomainPlugin,
+    Examples,
+    Metric,
+    Predicted,
+    RecordIO,
+    Task,
+    TrainingData,
+    TrainRequest,
+)
+from scisuite.core.records import PYTHON_SOURCE, BadRecord, Record, RecordError
 
 
 @dataclass(frozen=True)
@@ -75,26 +88,19 @@ class RingModel(nn.Module):
         out = self.backbone(batch.x, batch.batch, DensePattern(batch.batch), rw_pe=batch.rw_pe)
         return self.head(out.node_states, batch.batch, batch.num_graphs)
 
+    def predict(self, batch: Batch) -> Tensor:
+        """Normalised predictions ``[G, 1]`` (the task de-normalises)."""
+        return self(batch)
 
-def _rmse(pred: Tensor, target: Tensor) -> float:
-    return float(torch.sqrt(torch.mean((pred - target) ** 2)))
 
-
-class RingPlugin:
-    name = "toyring"
-    schema_version = 1
-    config_class = RingConfig
-    writers: dict = {}
-    datasets = {"rings": DatasetSpec("rings", "ring graphs, target = size", lambda out, cache: out)}
-    metrics = (Metric("rmse", _rmse, higher_is_better=False, perfect=0.0),)
-    cli_options = (CliOption("--max-nodes", "max_nodes", "largest ring", type="int"),)
-    readers = {".ring": read_rings}
+class RingTask(Task):
+    metrics = (Metric("rmse", masked_rmse, higher_is_better=False, perfect=0.0),)
 
     def default_config(self) -> RingConfig:
         return RingConfig()
 
     def featurize(self, record: Record, config: FrozenConfig) -> Data:
-        assert isinstance(config, RingConfig)
+        config = RingConfig.coerce(config)
         n = record.payload["n"]
         if not 3 <= n <= config.max_nodes:
             raise RecordError(
@@ -112,20 +118,8 @@ class RingPlugin:
             record_id=record.id,
         )
 
-    def build_training_data(self, request: TrainRequest) -> TrainingData:
-        sizes = list(range(3, 30))
-        config = RingConfig(target_mean=16.0, target_std=8.0)
-        graphs = [
-            self.featurize(Record(str(n), {"n": n, "target": float(n)}), config) for n in sizes
-        ]
-        return TrainingData(config, graphs[::2], graphs[1::2], [], fingerprint(map(str, sizes)))
-
-    def evaluation_data(self, request: TrainRequest, config: FrozenConfig) -> list[Data]:
-        return self.build_training_data(request).val
-
     def build_model(self, config: FrozenConfig) -> nn.Module:
-        assert isinstance(config, RingConfig)
-        return RingModel(config)
+        return RingModel(RingConfig.coerce(config))
 
     def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:
         return nn.functional.mse_loss(outputs, batch.y)
@@ -133,7 +127,7 @@ class RingPlugin:
     def evaluation_arrays(
         self, outputs: Tensor, batch: Batch, config: FrozenConfig
     ) -> tuple[Tensor, Tensor]:
-        assert isinstance(config, RingConfig)
+        config = RingConfig.coerce(config)
         scale = lambda t: t * config.target_std + config.target_mean  # noqa: E731
         return scale(outputs), scale(batch.y)
 
@@ -141,29 +135,68 @@ class RingPlugin:
         return ["id", "num_nodes", "prediction"]
 
     def postprocess(
-        self, outputs: Tensor, batch: Batch, config: FrozenConfig
-    ) -> list[dict[str, Any]]:
-        pred, _ = self.evaluation_arrays(outputs, batch, config)
-        return [{"prediction": float(v)} for v in pred[:, 0]]
-
-    def record_columns(self, record: Record | BadRecord) -> dict[str, Any]:
-        n = record.payload.get("n") if isinstance(record, Record) else None
-        return {"id": record.id, "num_nodes": n}
-
-    def records_from_objects(self, objects: Iterable[Any]) -> Iterator[Record | BadRecord]:
-        for i, n in enumerate(objects):
-            yield Record(f"ring{i}", {"n": int(n), "target": math.nan}, i + 1, "<python>")
-
-    def example_inputs(self) -> list[Record]:
-        return [Record(f"r{n}", {"n": n, "target": float(n)}) for n in (3, 5, 8)]
-
-    def example_objects(self) -> list[Any]:
-        return [4, 6, 9]
-
-    def write_example_file(self, directory: Path) -> tuple[Path, int, int]:
-        path = directory / "rings.ring"
-        path.write_text("a,3,3\nb,7,7\nbroken line\nc,2,2\nd,12,12\n")
-        return path, 5, 2
+        self, prediction: Tensor, batch: Batch, config: FrozenConfig
+    ) -> list[Predicted]:
+        pred, _ = self.evaluation_arrays(prediction, batch, config)
+        return [Predicted({"prediction": float(v)}, float(v)) for v in pred[:, 0]]
 
 
-PLUGIN = RingPlugin()
+def _training_data(config: RingConfig) -> TrainingData:
+    sizes = list(range(3, 30))
+    graphs = [
+        RingTask().featurize(Record(str(n), {"n": n, "target": float(n)}), config) for n in sizes
+    ]
+    return TrainingData(config, graphs[::2], graphs[1::2], [], fingerprint(map(str, sizes)))
+
+
+class RingData(DataCatalog):
+    datasets = {"rings": DatasetSpec("rings", "ring graphs, target = size", lambda out, cache: out)}
+
+    def build_training_data(self, request: TrainRequest) -> TrainingData:
+        return _training_data(RingConfig(target_mean=16.0, target_std=8.0))
+
+    def evaluation_data(self, request: TrainRequest, config: FrozenConfig) -> list[Data]:
+        return _training_data(RingConfig.coerce(config)).val
+
+
+def echo_columns(record: Record | BadRecord) -> dict[str, Any]:
+    n = record.payload.get("n") if isinstance(record, Record) else None
+    return {"id": record.id, "num_nodes": n}
+
+
+def rings_from_objects(objects: Iterable[Any]) -> Iterator[Record | BadRecord]:
+    for i, n in enumerate(objects):
+        yield Record(f"ring{i}", {"n": int(n), "target": math.nan}, i + 1, PYTHON_SOURCE)
+
+
+def write_example_file(directory: Path) -> tuple[Path, int, int]:
+    path = directory / "rings.ring"
+    path.write_text("a,3,3\nb,7,7\nbroken line\nc,2,2\nd,12,12\n")
+    return path, 5, 2
+
+
+def example_inputs() -> list[Record]:
+    return [Record(f"r{n}", {"n": n, "target": float(n)}) for n in (3, 5, 8)]
+
+
+PLUGIN = DomainPlugin(
+    name="toyring",
+    schema_version=1,
+    config_class=RingConfig,
+    io=RecordIO(
+        readers={".ring": read_rings},
+        stdin=read_rings,
+        from_objects=rings_from_objects,
+        echo_columns=echo_columns,
+    ),
+    task=RingTask(),
+    data=RingData(),
+    examples=Examples(
+        inputs=example_inputs,
+        objects=lambda: [4, 6, 9],
+        write_file=write_example_file,
+        labelled=lambda config: [RingTask().featurize(r, config) for r in example_inputs()],
+        training_request=lambda directory: TrainRequest(dataset="rings"),
+    ),
+    options=(CliOption("--max-nodes", "max_nodes", "largest ring", type="int"),),
+)

@@ -1,0 +1,38 @@
+"""``sci info``: versions, device, domains and their shipped checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+
+class Info:
+    name = "info"
+    help = "versions, device, domains and shipped checkpoints"
+
+    def add_args(self, parser: argparse.ArgumentParser, domain_options: Sequence[Any]) -> None:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def run(self, args: argparse.Namespace, registry: Any) -> int:
+        from scisuite import api
+
+        facts = api.info(registry)
+        if args.json:
+            print(json.dumps(facts, indent=2))
+            return 0
+        print(f"scisuite {facts['scisuite']}  (python {facts['python']}, torch {facts['torch']})")
+        print(
+            f"device: {facts['device']}  cuda available: {facts['cuda_available']}  "
+            f"threads: {facts['threads']}"
+        )
+        print("domains:" if facts["domains"] else "domains: none installed")
+        for name, entry in facts["domains"].items():
+            ckpt = entry["checkpoint"] or "no shipped checkpoint"
+            print(f"  {name:<10} {ckpt}")
+            rmse = {k: v for k, v in entry.get("metrics", {}).items() if k.startswith("rmse")}
+            if rmse:
+                shown = ", ".join(f"{k}={v:.3f}" for k, v in rmse.items())
+                print(f"  {'':<10} test {shown}")
+        return 0
