@@ -1,5 +1,6 @@
-"""The shipped protein and mesh defaults load, predict the example inputs, and keep the
-quality their cards state (read from the evaluation shipped next to the weights)."""
+"""The shipped protein and mesh defaults load, predict the example inputs exactly as they did
+before the stage-split redesign (``tests/fixtures/shipped_outputs``), and keep the quality
+their cards state (read from the evaluation shipped next to the weights)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from scisuite import api
 from scisuite.cli import main
 
 DATA = Path(__file__).parents[2] / "data"
+SAVED = Path(__file__).parents[2] / "tests" / "fixtures" / "shipped_outputs"
 
 
 def _shipped(domain: str) -> Path:
@@ -53,6 +55,8 @@ def test_protein_default_predicts_the_example_fasta(tmp_path) -> None:
     assert rows.loc["magainin2", "antimicrobial_probability"] > 0.5  # a known AMP
     residues = pd.read_csv(tmp_path / "proteins.residues.csv")
     assert (residues["id"] == "1UBQ_ubiquitin").sum() == 76
+    for name in ("proteins.csv", "proteins.residues.csv"):
+        assert (tmp_path / name).read_bytes() == (SAVED / name).read_bytes(), name
 
 
 def test_mesh_default_rolls_out_the_example_mesh(tmp_path) -> None:
@@ -85,5 +89,14 @@ def test_mesh_default_rolls_out_the_example_mesh(tmp_path) -> None:
     with meshio.xdmf.TimeSeriesReader(out) as reader:
         points, _ = reader.read_points_cells()
         assert reader.num_steps == 6
-        _, fields, _ = reader.read_data(5)
+        time, fields, _ = reader.read_data(5)
         assert np.isfinite(fields["velocity"]).all() and len(points) == 1822
+    saved = np.load(SAVED / "flow_last_step.npz")
+    assert np.array_equal(fields["velocity"], saved["velocity_last"])
+    assert np.array_equal(fields["pressure"], saved["pressure_last"])
+    assert time == saved["time_last"]
+    table = pd.read_csv(tmp_path / "flow.csv", dtype=str, keep_default_na=False)
+    before = pd.read_csv(SAVED / "flow.csv", dtype=str, keep_default_na=False)
+    table["source"] = table["source"].map(lambda p: Path(p).name)
+    before["source"] = before["source"].map(lambda p: Path(p).name)
+    pd.testing.assert_frame_equal(table, before)

@@ -51,7 +51,7 @@ def test_cli_train_learns_and_writes_a_complete_checkpoint(tmp_path) -> None:
     assert meta.normalizers == {"target_mean": 16.0, "target_std": 8.0}
     # the ring size (3..29, std ~8) is learnable: RMSE far below predicting the mean
     assert meta.metrics["val"]["rmse"] < 0.5 * 7.8, meta.metrics  # std of sizes 3..29
-    metrics, *_ = api.evaluate(api_request(), checkpoint=out, registry=REGISTRY)
+    metrics = api.evaluate(api_request(), checkpoint=out, registry=REGISTRY).metrics
     assert metrics["rmse"] == pytest.approx(
         meta.metrics["val"]["rmse"], rel=1e-4
     )  # batch size differs
