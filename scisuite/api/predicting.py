@@ -1,0 +1,257 @@
+"""Prediction: load a checkpoint, stream records through it, write tables and domain outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from scisuite.api.common import registry_or_default, shipped_checkpoint
+from scisuite.core.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
+from scisuite.core.config import FrozenConfig
+from scisuite.core.devices import resolve_device
+from scisuite.core.io import TableSink, strip_suffixes
+from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
+from scisuite.core.predicting import OnError, predict_records
+from scisuite.core.records import BadRecord, Record
+from scisuite.core.registry import PluginRegistry
+
+
+@dataclass
+class WriteSummary:
+    """What :meth:`Predictor.predict_file` wrote.
+
+    Attributes:
+        path: the output asked for.
+        rows: rows written (one per input record).
+        errors: rows with ``status == "error"``.
+        table: the summary table, when ``path`` is a domain format (e.g. ``.xdmf``).
+        extra: the domain's post-prediction outputs (per-residue tracks, plots, ...).
+    """
+
+    path: Path
+    rows: int = 0
+    errors: int = 0
+    table: Path | None = None
+    extra: list[Path] = field(default_factory=list)
+
+
+class _RowTable:
+    """A :class:`PredictionSink` writing each prediction's row to a table."""
+
+    def __init__(self, path: Path, columns: list[str], fmt: str | None) -> None:
+        self.table = TableSink(path, columns, fmt)
+
+    def write(self, predicted: Predicted) -> None:
+        self.table.write(predicted.row)
+
+    def close(self) -> list[Path]:
+        return self.table.close()
+
+    def abort(self) -> None:
+        self.table.abort()
+
+
+@dataclass
+class Predictor:
+    """A loaded model ready to predict; returned by :func:`load`.
+
+    Attributes:
+        plugin: the domain plugin.
+        model: the model, on ``device`` and in eval mode.
+        config: the domain config it was built from.
+        meta: checkpoint metadata (metrics, provenance), or None for an untrained model.
+        device: where inference runs.
+    """
+
+    plugin: DomainPlugin
+    model: nn.Module
+    config: FrozenConfig
+    meta: CheckpointMeta | None
+    device: torch.device
+
+    def records(self, inputs: Any, **reader_options: Any) -> Iterator[Record | BadRecord]:
+        """Turn a file path, ``"-"`` (stdin) or an iterable of Python objects into records."""
+        if isinstance(inputs, str | Path) and (str(inputs) == "-" or Path(inputs).exists()):
+            return read_records(self.plugin, inputs, **reader_options)
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        return self.plugin.io.from_objects(inputs)
+
+    def iter_predictions(
+        self,
+        inputs: Any,
+        batch_size: int = 64,
+        on_error: OnError = "skip",
+        num_workers: int = 0,
+        **reader_options: Any,
+    ) -> Iterator[Predicted]:
+        """Stream one :class:`Predicted` (row + the record's typed prediction, e.g. a mesh
+        rollout) per input record, in input order, with bounded memory."""
+        return predict_records(
+            self.plugin.task,
+            self.plugin.io.echo_columns,
+            self.model,
+            self.config,
+            self.records(inputs, **reader_options),
+            batch_size,
+            self.device,
+            on_error,
+            num_workers,
+        )
+
+    def iter_rows(
+        self,
+        inputs: Any,
+        batch_size: int = 64,
+        on_error: OnError = "skip",
+        num_workers: int = 0,
+        **reader_options: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream one output row per input record (bounded memory)."""
+        for predicted in self.iter_predictions(
+            inputs, batch_size, on_error, num_workers, **reader_options
+        ):
+            yield predicted.row
+
+    def predict(
+        self,
+        inputs: Any,
+        batch_size: int = 64,
+        on_error: OnError = "skip",
+        num_workers: int = 0,
+        **reader_options: Any,
+    ) -> pd.DataFrame:
+        """Predict and return a DataFrame with one row per input, in input order."""
+        rows = list(self.iter_rows(inputs, batch_size, on_error, num_workers, **reader_options))
+        return pd.DataFrame.from_records(rows).reindex(columns=self.columns())
+
+    def predict_file(
+        self,
+        inputs: Any,
+        output: str | Path,
+        fmt: str | None = None,
+        batch_size: int = 64,
+        on_error: OnError = "skip",
+        num_workers: int = 0,
+        reports: bool = True,
+        **reader_options: Any,
+    ) -> WriteSummary:
+        """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL), written atomically.
+
+        An output suffix the domain has a writer for (``plugin.io.writers``, e.g. ``.xdmf``
+        for meshes) goes to that writer, and the summary table is written next to it as
+        ``<output stem>.csv``. With ``reports`` the domain's post-prediction outputs (e.g.
+        per-residue tracks and a plot for proteins) are written next to ``output`` from the
+        same stream. Memory stays at one batch whatever the input size.
+        """
+        output = Path(output)
+        summary = WriteSummary(output)
+        writer = None if fmt else self.plugin.io.writers.get(strip_suffixes(output))
+        sinks: list[PredictionSink] = []
+        try:
+            if writer is None:
+                sinks.append(_RowTable(output, self.columns(), fmt))
+            else:
+                summary.table = output.with_suffix(".csv")
+                sinks.append(_RowTable(summary.table, self.columns(), "csv"))
+                sinks.append(writer(output, self.config))
+            if reports:
+                sinks += self.plugin.reports.prediction_outputs(output, self.config)
+            for predicted in self.iter_predictions(
+                inputs, batch_size, on_error, num_workers, **reader_options
+            ):
+                summary.rows += 1
+                summary.errors += predicted.row["status"] == "error"
+                for sink in sinks:
+                    sink.write(predicted)
+            written = [path for sink in sinks for path in sink.close()]
+        except BaseException:
+            for sink in sinks:
+                sink.abort()
+            raise
+        summary.extra = [p for p in written if p not in (output, summary.table)]
+        return summary
+
+    def columns(self) -> list[str]:
+        """The output table's columns, in order."""
+        return [*self.plugin.task.output_columns(self.config), "status", "error"]
+
+
+def read_records(
+    plugin: DomainPlugin, path: str | Path, **reader_options: Any
+) -> Iterator[Record | BadRecord]:
+    """Stream records from a file with the domain's reader for its suffix (``"-"``: stdin)."""
+    if str(path) == "-":
+        reader = plugin.io.stdin
+        if reader is None:
+            raise ValueError(f"the {plugin.name} domain does not read standard input")
+    else:
+        suffix = strip_suffixes(path)
+        reader = plugin.io.readers.get(suffix)
+        if reader is None:
+            raise ValueError(
+                f"the {plugin.name} domain cannot read {suffix or 'suffix-less'} files "
+                f"({path}); supported: {sorted(plugin.io.readers)}"
+            )
+    return reader(path, **{k: v for k, v in reader_options.items() if v is not None})
+
+
+def load(
+    domain_or_path: str | Path,
+    checkpoint: str | Path | None = None,
+    device: str = "auto",
+    registry: PluginRegistry | None = None,
+) -> Predictor:
+    """Load a predictor.
+
+    Args:
+        domain_or_path: a domain name (uses ``checkpoint`` or the shipped default) or a
+            checkpoint directory (its ``config.json`` names the domain).
+        checkpoint: checkpoint directory, overriding the shipped default.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        registry: plugin registry (default: installed plugins).
+    """
+    reg = registry_or_default(registry)
+    if Path(domain_or_path).exists() and checkpoint is None:
+        checkpoint = Path(domain_or_path)
+    if checkpoint is None:
+        plugin = reg.get(str(domain_or_path))
+        checkpoint = shipped_checkpoint(plugin.name)
+        if checkpoint is None:
+            raise CheckpointError(
+                f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
+                "(train one with `sci train`)"
+            )
+    meta, state = load_checkpoint(checkpoint)
+    plugin = reg.get(meta.domain)
+    if meta.schema_version != plugin.schema_version:
+        raise CheckpointError(
+            f"checkpoint {checkpoint} has {meta.domain} schema v{meta.schema_version}, "
+            f"this scisuite reads v{plugin.schema_version}; retrain with `sci train`"
+        )
+    config = plugin.config_class.from_dict(meta.model_config)
+    model = plugin.task.build_model(config)
+    model.load_state_dict(state, strict=True)
+    target = resolve_device(device)
+    return Predictor(plugin, model.eval().to(target), config, meta, target)
+
+
+def predict(
+    domain: str,
+    inputs: Any,
+    checkpoint: str | Path | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    on_error: OnError = "skip",
+    registry: PluginRegistry | None = None,
+    **reader_options: Any,
+) -> pd.DataFrame:
+    """One-call prediction: ``predict("molecule", ["CCO"])`` -> DataFrame."""
+    predictor = load(domain, checkpoint=checkpoint, device=device, registry=registry)
+    return predictor.predict(inputs, batch_size, on_error, **reader_options)

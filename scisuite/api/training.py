@@ -1,0 +1,128 @@
+"""Training: a domain's training data through Lightning into a checkpoint directory."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from scisuite._version import __version__
+from scisuite.api.common import registry_or_default
+from scisuite.api.evaluating import metrics_on
+from scisuite.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from scisuite.core.config import FrozenConfig, TrainConfig
+from scisuite.core.devices import resolve_device
+from scisuite.core.plugin import DomainPlugin, TrainRequest
+from scisuite.core.registry import PluginRegistry
+from scisuite.core.training import fit
+
+
+def train(
+    domain: str,
+    request: TrainRequest,
+    train_config: TrainConfig,
+    output: str | Path,
+    command: str | None = None,
+    quiet: bool = False,
+    registry: PluginRegistry | None = None,
+    init_from: str | Path | None = None,
+) -> Path:
+    """Train a model and write a checkpoint directory to ``output`` (atomically).
+
+    The best epoch by validation loss is kept; test metrics (when the request has a
+    test part) are stored in ``config.json`` next to the validation metrics.
+
+    Args:
+        init_from: a checkpoint of the same domain and architecture whose weights start the
+            training (fine-tuning, or the next stage of a curriculum); its path and command
+            are recorded in the new checkpoint. None: random initialisation from the seed.
+            Normalisers are fitted on the new training data, as for a fresh model.
+    """
+    plugin = registry_or_default(registry).get(domain)
+    data = plugin.data.build_training_data(request)
+    model = plugin.task.build_model(data.config)
+    initial = _load_initial_weights(model, plugin, Path(init_from)) if init_from else None
+    output = Path(output)
+    result = fit(
+        plugin.task,
+        model,
+        data.config,
+        data.train,
+        data.val,
+        train_config,
+        output.with_name(f".{output.name}.work"),
+        quiet=quiet,
+    )
+    model.load_state_dict(result.state_dict)
+    device = resolve_device("cuda" if train_config.accelerator in ("gpu", "cuda") else "cpu")
+    metrics: dict[str, Any] = {
+        "best_val_loss": result.best_val_loss,
+        "epochs": result.epochs_run,
+        "train_seconds": round(result.train_seconds, 2),
+    }
+    # a last choice on the validation set (never the test set)
+    model, config, selection = plugin.data.finalize_model(
+        model, data.config, data.val, train_config.batch_size, device
+    )
+    if selection:
+        metrics["selection"] = selection
+    batch_size = train_config.batch_size
+    metrics["val"] = metrics_on(plugin, model, config, data.val, batch_size, device)[0]
+    if data.test:
+        metrics["test"] = metrics_on(plugin, model, config, data.test, batch_size, device)[0]
+    meta = CheckpointMeta(
+        domain=plugin.name,
+        schema_version=plugin.schema_version,
+        model_config=config.to_dict(),
+        normalizers=_normalizers(config),
+        data_fingerprint=data.fingerprint,
+        metrics=metrics,
+        command=command if command is not None else shlex.join(["sci", *sys.argv[1:]]),
+        package_version=__version__,
+        extra={
+            "provenance": data.provenance,
+            "train_config": train_config.to_dict(),
+            "rejected_records": len(data.rejected),
+            **({"init_from": initial} if initial else {}),
+        },
+    )
+    return save_checkpoint(output, model.state_dict(), meta)
+
+
+def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) -> dict[str, Any]:
+    """Copy a checkpoint's weights into a freshly built model (all tensors, same shapes).
+
+    Returns:
+        what the new checkpoint records about its start: path, command and data fingerprint.
+    """
+    meta, state = load_checkpoint(path)
+    if meta.domain != plugin.name:
+        raise ValueError(f"--init-from {path} is a {meta.domain} checkpoint, not {plugin.name}")
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        problems = [
+            f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
+            for label, keys in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("different shape", reshaped),
+            )
+            if keys
+        ]
+        raise ValueError(
+            f"--init-from {path} does not fit the model being trained ({'; '.join(problems)}); "
+            "give the same architecture settings (--set) as the checkpoint's config.json"
+        )
+    model.load_state_dict(state)
+    return {"path": str(path), "command": meta.command, "data_fingerprint": meta.data_fingerprint}
+
+
+def _normalizers(config: FrozenConfig) -> dict[str, Any]:
+    values = config.to_dict()
+    return {k: v for k, v in values.items() if k.startswith(("target_mean", "target_std"))}
