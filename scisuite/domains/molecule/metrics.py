@@ -12,27 +12,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor
 
+from scisuite.core.metrics import per_column, rmse
 from scisuite.core.plugin import Metric
-
-
-def _per_task(fn: Callable[[np.ndarray, np.ndarray], float]) -> Callable[[Tensor, Tensor], float]:
-    def metric(pred: Tensor, target: Tensor) -> float:
-        pred_np, target_np = pred.double().cpu().numpy(), target.double().cpu().numpy()
-        if pred_np.ndim == 1:
-            pred_np, target_np = pred_np[:, None], target_np[:, None]
-        values = []
-        for t in range(target_np.shape[1]):
-            known = ~np.isnan(target_np[:, t])
-            if known.sum() >= 1:
-                values.append(fn(pred_np[known, t], target_np[known, t]))
-        finite = [v for v in values if not math.isnan(v)]
-        return float(np.mean(finite)) if finite else math.nan
-
-    return metric
-
-
-def rmse(pred: np.ndarray, target: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((pred - target) ** 2)))
 
 
 def mae(pred: np.ndarray, target: np.ndarray) -> float:
@@ -58,25 +39,21 @@ def _two_classes(fn: Callable[..., float]) -> Callable[[np.ndarray, np.ndarray],
 
 
 REGRESSION_METRICS = (
-    Metric("rmse", _per_task(rmse), higher_is_better=False, perfect=0.0),
-    Metric("mae", _per_task(mae), higher_is_better=False, perfect=0.0),
-    Metric("r2", _per_task(r2), higher_is_better=True, perfect=1.0),
-    Metric("spearman", _per_task(spearman), higher_is_better=True, perfect=1.0),
+    Metric("rmse", per_column(rmse), higher_is_better=False, perfect=0.0),
+    Metric("mae", per_column(mae), higher_is_better=False, perfect=0.0),
+    Metric("r2", per_column(r2), higher_is_better=True, perfect=1.0),
+    Metric("spearman", per_column(spearman), higher_is_better=True, perfect=1.0),
 )
 CLASSIFICATION_METRICS = (
-    Metric("roc_auc", _per_task(_two_classes(roc_auc_score)), higher_is_better=True, perfect=1.0),
+    Metric("roc_auc", per_column(_two_classes(roc_auc_score)), higher_is_better=True, perfect=1.0),
     Metric(
         "pr_auc",
-        _per_task(_two_classes(average_precision_score)),
+        per_column(_two_classes(average_precision_score)),
         higher_is_better=True,
         perfect=1.0,
     ),
 )
-
-
-def metric_names_for(task_type: str) -> tuple[str, ...]:
-    metrics = REGRESSION_METRICS if task_type == "regression" else CLASSIFICATION_METRICS
-    return tuple(m.name for m in metrics)
+METRICS = (*REGRESSION_METRICS, *CLASSIFICATION_METRICS)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:

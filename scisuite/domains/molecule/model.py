@@ -1,6 +1,13 @@
-"""Molecule model: an ensemble of (GPS backbone + pooled graph head(s)) members."""
+"""Molecule model: an ensemble of (GPS backbone + pooled graph head(s)) members.
+
+``model(batch)`` is the training pass (standardised units / logits, one row per member and
+head); ``model.predict(batch)`` is inference: a :class:`MoleculePrediction` in original units
+(probabilities for classification), de-normalised with the config the model was built from.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -10,6 +17,49 @@ from scisuite.core.backbone import Backbone
 from scisuite.core.heads import GraphHead
 from scisuite.core.patterns import DensePattern
 from scisuite.domains.molecule.config import MoleculeConfig
+
+
+@dataclass(frozen=True)
+class MoleculePrediction:
+    """What :meth:`MoleculeModel.predict` returns for a batch of ``G`` molecules.
+
+    Attributes:
+        mean: ``[G, T]`` ensemble mean in original units (regression) or probabilities
+            (classification), one column per ``config.target_names`` entry.
+        std: ``[G, T]`` ensemble standard deviation in the same units (zeros for one member).
+    """
+
+    mean: Tensor
+    std: Tensor
+
+    @classmethod
+    def from_outputs(cls, outputs: Tensor, config: MoleculeConfig) -> MoleculePrediction:
+        """De-normalise the training outputs ``[R, G, T]`` (every row an ensemble member /
+        head) and reduce them over ``R``."""
+        if config.task_type == "classification":
+            values = torch.sigmoid(outputs)
+        else:
+            values = outputs * outputs.new_tensor(config.target_std) + outputs.new_tensor(
+                config.target_mean
+            )
+        std = values.std(dim=0) if values.size(0) > 1 else torch.zeros_like(values[0])
+        return cls(values.mean(dim=0), std)
+
+    def values(self, index: int, names: tuple[str, ...]) -> MoleculeValues:
+        """Molecule ``index``'s own values, by target name."""
+        mean, std = self.mean[index].tolist(), self.std[index].tolist()
+        return MoleculeValues(
+            dict(zip(names, mean, strict=True)), dict(zip(names, std, strict=True))
+        )
+
+
+@dataclass(frozen=True)
+class MoleculeValues:
+    """One molecule's prediction (``Predicted.item``): ``{target: value}`` and its ensemble
+    standard deviation ``{target: std}``, in original units / probabilities."""
+
+    mean: dict[str, float]
+    std: dict[str, float]
 
 
 class MoleculeMember(nn.Module):
@@ -71,7 +121,19 @@ class MoleculeModel(nn.Module):
 
     def __init__(self, config: MoleculeConfig) -> None:
         super().__init__()
+        self.config = config
         self.members = nn.ModuleList(MoleculeMember(config) for _ in range(config.ensemble_size))
 
     def forward(self, batch: Batch) -> Tensor:
         return torch.cat([member(batch) for member in self.members])
+
+    def predict(self, batch: Batch) -> MoleculePrediction:
+        """Inference: ensemble mean and std ``[G, T]`` in original units / probabilities."""
+        return MoleculePrediction.from_outputs(self(batch), self.config)
+
+    def by_variant(self, outputs: Tensor) -> dict[str, Tensor]:
+        """Split ``forward``'s member-major ``[members * variants, G, T]`` into
+        ``{variant: [members, G, T]}``."""
+        variants = self.config.head_variants()
+        per_member = outputs.unflatten(0, (len(self.members), len(variants)))
+        return {variant: per_member[:, v] for v, variant in enumerate(variants)}

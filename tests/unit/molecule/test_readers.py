@@ -16,7 +16,10 @@ from scisuite.core.records import BadRecord, Record
 from scisuite.domains.molecule.readers import (
     READERS,
     iter_csv,
-    read_records,
+    read_csv,
+    read_sdf,
+    read_smi,
+    reader_for,
     records_from_smiles,
 )
 
@@ -46,6 +49,11 @@ def write_gz(path: Path, data: str | bytes) -> Path:
     with gzip.open(path, "wb") as handle:
         handle.write(raw)
     return path
+
+
+def read_records(path, *args, **kwargs):
+    """Read ``path`` with the reader its suffix maps to, as the API and training data do."""
+    return reader_for(path)(path, *args, **kwargs)
 
 
 def summary(items: list[Record | BadRecord]) -> list[tuple[str, str, int | None]]:
@@ -126,7 +134,7 @@ def test_tsv_by_suffix_and_gzip_give_the_same_records(tmp_path: Path) -> None:
 def test_stdin_table_sniffs_the_delimiter(monkeypatch: pytest.MonkeyPatch, delimiter: str) -> None:
     text = f"id{delimiter}smiles{delimiter}y\nm1{delimiter}CCO{delimiter}1.5\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-    (item,) = list(read_records("-", target_columns=["y"]))
+    (item,) = list(read_csv("-", target_columns=["y"]))
     assert isinstance(item, Record)
     assert (item.id, item.payload["smiles"], item.source) == ("m1", "CCO", "<stdin>")
     assert item.payload["targets"] == {"y": 1.5}
@@ -168,7 +176,7 @@ def test_smi_comments_header_names_and_auto_ids(tmp_path: Path) -> None:
 
 def test_smi_from_stdin_gzipped_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("CCO a\nCCC b\n"))
-    assert [item.id for item in read_records("-", fmt="smi")] == ["a", "b"]
+    assert [item.id for item in read_smi("-")] == ["a", "b"]
     path = write_gz(tmp_path / "mols.smi.gz", "CCO a\nCCC b\n")
     assert [item.payload["smiles"] for item in read_records(path)] == ["CCO", "CCC"]
 
@@ -231,7 +239,7 @@ def test_sdf_gzip_id_property_and_stdin(tmp_path: Path, monkeypatch: pytest.Monk
     assert [item.id for item in items] == ["7", "8", "9"]
     assert items[0].payload["targets"] == {"SOL": 1.10}
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(raw))))
-    piped = list(read_records("-", fmt=".sdf"))
+    piped = list(read_sdf("-"))
     assert [(item.id, item.source) for item in piped][0] == ("ethanol", "<stdin>")
     assert [item.payload["smiles"] for item in piped] == [item.payload["smiles"] for item in items]
 
@@ -245,8 +253,13 @@ def test_sdf_non_numeric_property_is_a_bad_record(tmp_path: Path) -> None:
 
 def test_dispatch_table_and_unknown_suffix(tmp_path: Path) -> None:
     assert {".csv", ".tsv", ".sdf", ".smi"} <= set(READERS)
+    assert READERS[".tab"] is read_csv and READERS[".sd"] is read_sdf
+    assert READERS[".smiles"] is read_smi and "" not in READERS
+    assert reader_for("-") is read_csv and reader_for(tmp_path / "m.SDF.gz") is read_sdf
     with pytest.raises(ValueError, match=r"unknown molecule file suffix '\.xyz'"):
-        read_records(write(tmp_path / "m.xyz", "CCO\n"))
+        reader_for(write(tmp_path / "m.xyz", "CCO\n"))
+    with pytest.raises(ValueError, match=r"unknown molecule file suffix ''"):
+        reader_for(write(tmp_path / "mols", "smiles\nCCO\n"))
 
 
 def test_records_from_smiles() -> None:

@@ -1,0 +1,59 @@
+"""Prediction rows: the input columns echoed into every row, the output column order, and
+:class:`~scisuite.domains.molecule.model.MoleculePrediction` -> one row per molecule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch_geometric.data import Batch
+
+from scisuite.core.plugin import Predicted
+from scisuite.core.records import BadRecord, Record
+from scisuite.domains.molecule.config import MoleculeConfig
+from scisuite.domains.molecule.model import MoleculePrediction
+
+#: Input columns copied into every row (``echo_columns``), first in the table.
+ECHO_COLUMNS = ("id", "smiles")
+
+
+def echo_columns(record: Record | BadRecord) -> dict[str, Any]:
+    """The record's id and its input SMILES (also for unreadable records)."""
+    if isinstance(record, Record):
+        smiles = record.payload.get("smiles")
+    else:
+        smiles = record.fields.get("smiles")
+    return {"id": record.id, "smiles": smiles}
+
+
+def value_columns(config: MoleculeConfig) -> list[str]:
+    """One column per target, each followed by ``<target>_std`` for an ensemble."""
+    columns = []
+    for name in config.target_names:
+        columns.append(name)
+        if config.ensemble_size > 1:
+            columns.append(f"{name}_std")
+    return columns
+
+
+def output_columns(config: MoleculeConfig) -> list[str]:
+    return [*ECHO_COLUMNS, "canonical_smiles", *value_columns(config), "standardisation"]
+
+
+def postprocess(
+    prediction: MoleculePrediction, batch: Batch, config: MoleculeConfig
+) -> list[Predicted]:
+    """One :class:`Predicted` per molecule: its row (canonical SMILES, the values and, for an
+    ensemble, their std, the standardisation note) and its own :class:`MoleculeValues`."""
+    results = []
+    for i in range(batch.num_graphs):
+        values = prediction.values(i, config.target_names)
+        row: dict[str, Any] = {
+            "canonical_smiles": batch.canonical_smiles[i],
+            "standardisation": batch.standardisation[i],
+        }
+        for name in config.target_names:
+            row[name] = values.mean[name]
+            if config.ensemble_size > 1:
+                row[f"{name}_std"] = values.std[name]
+        results.append(Predicted(row, values))
+    return results

@@ -1,0 +1,97 @@
+"""The molecule learning problem: SMILES record -> graph -> model -> prediction -> rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
+
+from scisuite.core.config import FrozenConfig
+from scisuite.core.plugin import Predicted, Task
+from scisuite.core.records import Record
+from scisuite.domains.molecule import postprocess
+from scisuite.domains.molecule.config import MoleculeConfig
+from scisuite.domains.molecule.featurize import (
+    mol_to_graph,
+    morgan_counts,
+    parse_smiles,
+    standardise,
+)
+from scisuite.domains.molecule.metrics import METRICS, masked_mean
+from scisuite.domains.molecule.model import MoleculeModel, MoleculePrediction
+
+
+def targets_tensor(record: Record, names: Sequence[str]) -> Tensor:
+    """``[1, T]`` labels of ``record`` in original units (NaN: missing label)."""
+    targets = record.payload.get("targets") or {}
+    return torch.tensor([[float(targets.get(name, math.nan)) for name in names]])
+
+
+def masked_loss(outputs: Tensor, target: Tensor, config: MoleculeConfig) -> Tensor:
+    """Masked loss of ``outputs [R, G, T]`` against ``target [G, T]`` (NaN = unknown):
+    MSE on standardised targets, or binary cross-entropy on logits."""
+    target = target.to(outputs.dtype)
+    known = ~torch.isnan(target)
+    if config.task_type == "classification":
+        losses = nn.functional.binary_cross_entropy_with_logits(
+            outputs, torch.nan_to_num(target).expand_as(outputs), reduction="none"
+        )
+    else:
+        mean = outputs.new_tensor(config.target_mean)
+        std = outputs.new_tensor(config.target_std)
+        scaled = torch.nan_to_num((target - mean) / std)
+        losses = (outputs - scaled) ** 2
+    return masked_mean(losses, known.expand_as(outputs))
+
+
+class MoleculeTask(Task):
+    """Property prediction for small molecules with a GraphGPS-style ensemble."""
+
+    metrics = METRICS
+
+    def default_config(self) -> MoleculeConfig:
+        return MoleculeConfig()
+
+    def featurize(self, record: Record, config: FrozenConfig) -> Data:
+        config = MoleculeConfig.coerce(config)
+        mol = parse_smiles(record.payload.get("smiles", ""), record.id, record.line)
+        std = standardise(mol, record.id, record.line, config.max_heavy_atoms, config.standardise)
+        data = mol_to_graph(std.mol, config.backbone.rw_pe_dim, config.backbone.lap_pe_dim)
+        if "fingerprint" in config.head_variants():
+            data.fingerprint = morgan_counts(
+                std.mol, config.fingerprint_bits, config.fingerprint_radius
+            )
+        data.y = targets_tensor(record, config.target_names)
+        cliff = record.payload.get("cliff")
+        data.cliff = torch.tensor([math.nan if cliff is None else float(cliff)])
+        data.canonical_smiles = std.canonical_smiles
+        data.standardisation = std.note
+        return data
+
+    def build_model(self, config: FrozenConfig) -> nn.Module:
+        return MoleculeModel(MoleculeConfig.coerce(config))
+
+    def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:
+        return masked_loss(outputs, batch.y, MoleculeConfig.coerce(config))
+
+    def evaluation_arrays(
+        self, outputs: Tensor, batch: Batch, config: FrozenConfig
+    ) -> tuple[Tensor, Tensor]:
+        prediction = MoleculePrediction.from_outputs(outputs, MoleculeConfig.coerce(config))
+        return prediction.mean, batch.y
+
+    def metric_subsets(self, batch: Batch, config: FrozenConfig) -> dict[str, Tensor]:
+        """Extra metric groups: MoleculeACE activity-cliff molecules (``rmse_cliff``)."""
+        cliff = batch.cliff
+        return {"cliff": cliff == 1} if bool((~torch.isnan(cliff)).any()) else {}
+
+    def output_columns(self, config: FrozenConfig) -> list[str]:
+        return postprocess.output_columns(MoleculeConfig.coerce(config))
+
+    def postprocess(
+        self, prediction: MoleculePrediction, batch: Batch, config: FrozenConfig
+    ) -> list[Predicted]:
+        return postprocess.postprocess(prediction, batch, MoleculeConfig.coerce(config))
