@@ -60,7 +60,7 @@ weights-protein: install
 	$(SCI) train --domain protein --dataset all --data-dir $(PROTEIN_DATA) \
 		--init-from $(PROTEIN_STAGE1) --epochs 8 --batch-size 1 --lr 1e-3 --seed 0 \
 		--set bucket_tokens=2048 -o scisuite/weights/protein --quiet
-	$(PY) -m scisuite.domains.protein.evaluation --checkpoint scisuite/weights/protein \
+	$(PY) bench/protein_evaluation.py --checkpoint scisuite/weights/protein \
 		--data-dir $(PROTEIN_DATA) --split test -o scisuite/weights/protein/evaluation.json
 
 # Multi-task synergy (SS only vs all tasks, same token budget); ~15 min on 2 CPU cores.

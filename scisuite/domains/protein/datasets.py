@@ -13,9 +13,9 @@ label was read or computed from the source; what was dropped is counted and list
   sequences from Debian ``mmseqs2-examples`` for the sequence task and pretraining; a
   seeded random split over unique sequences (not identity-controlled: an all-pairs
   alignment of 20k sequences is out of scope here).
-- :func:`build_peptides` -> ``peptide_function/peptides.parquet``: antimicrobial and
+- ``peptides.build_peptides`` -> ``peptide_function/peptides.parquet``: antimicrobial and
   anticancer peptide labels from PyPI ``modlamp`` 4.3.3; split seeded and stratified by
-  label, one split per unique sequence across all four files.
+  label, one split per unique sequence across all four files (``peptides.py``).
 - :func:`load_solubility_csv`: reader for user-supplied solubility tables (DeepSol / eSOL
   style); no solubility data ships in any package reachable here.
 """
@@ -29,7 +29,7 @@ import math
 import random
 import subprocess
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from scisuite.core.io import atomic_directory, open_text, write_table
-from scisuite.core.records import BadRecord, Record, RecordError
-from scisuite.core.sources import PackageSpec, open_package, sha256_file
+from scisuite.core.records import BadRecord, Record, RecordError, source_name
+from scisuite.core.sources import sha256_file
 from scisuite.domains.protein import dssp as dssp_tools
 from scisuite.domains.protein.fasta import normalise_sequence, read_fasta
 from scisuite.domains.protein.identity import (
@@ -70,15 +70,6 @@ UNIPROT_DEBIAN_PACKAGE = "mmseqs2-examples"
 #: Unique UniProt sequences per split (pretraining wants most of them in train).
 UNIPROT_FRACTIONS = (0.9, 0.05, 0.05)
 
-MODLAMP = PackageSpec("modlamp", "4.3.3")
-#: modlamp files: file name -> task.
-PEPTIDE_FILES: dict[str, str] = {
-    "AMPvsUniProt.csv": "antimicrobial",
-    "AMPvsTMset.csv": "antimicrobial",
-    "ACP_CancPPD_vs_TM.csv": "anticancer",
-    "ACP_CancPPD_vs_Random.csv": "anticancer",
-}
-PEPTIDE_FOLDER = "modlamp/data"
 
 #: Header names (compared case-insensitively) of solubility CSV columns, in preference order.
 SOLUBILITY_SEQUENCE_HEADERS = ("sequence", "seq", "aa_seq", "protein_sequence")
@@ -86,14 +77,14 @@ SOLUBILITY_LABEL_HEADERS = ("label", "solubility", "soluble", "target", "y")
 SOLUBILITY_ID_HEADERS = ("id", "sid", "name", "gene", "protein_id", "accession")
 
 
-def _scisuite_version() -> str:
+def scisuite_version() -> str:
     try:
         return version("scisuite")
     except PackageNotFoundError:
         return "unknown"
 
 
-def _write_dataset(
+def write_dataset(
     out_dir: str | Path, folder: str, table_name: str, frame: pd.DataFrame, provenance: dict
 ) -> Path:
     """Write ``frame`` and ``provenance`` into ``out_dir/folder`` atomically."""
@@ -101,12 +92,13 @@ def _write_dataset(
     with atomic_directory(target) as tmp:
         write_table(frame, tmp / table_name)
         (tmp / PROVENANCE_FILE).write_text(
-            json.dumps(provenance, indent=2, default=_json_default) + "\n", encoding="utf-8"
+            json.dumps(provenance, indent=2, default=json_default) + "\n",
+            encoding="utf-8",
         )
     return target / table_name
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Path):
@@ -114,7 +106,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to provenance.json")
 
 
-def _split_counts(frame: pd.DataFrame, weight: str | None = None) -> dict[str, int]:
+def split_counts(frame: pd.DataFrame, weight: str | None = None) -> dict[str, int]:
     counts = {}
     for name in SPLIT_NAMES:
         part = frame[frame["split"] == name]
@@ -214,7 +206,7 @@ def build_structures(
     provenance = {
         "dataset": "protein_structures",
         "schema_version": SCHEMA_VERSION,
-        "builder": f"scisuite {_scisuite_version()} build_structures",
+        "builder": f"scisuite {scisuite_version()} build_structures",
         "seed": seed,
         "sources": scan.archives,
         "rules": {
@@ -233,8 +225,8 @@ def build_structures(
             "exact_duplicates_removed": len(duplicate_of),
             "chains": len(frame),
             "residues": int(frame["length"].sum()),
-            "chains_per_split": _split_counts(frame),
-            "residues_per_split": _split_counts(frame, "length"),
+            "chains_per_split": split_counts(frame),
+            "residues_per_split": split_counts(frame, "length"),
             "chains_per_package": {k: int(v) for k, v in Counter(frame["package"]).items()},
             "unlabelled_residues_dssp3": sum(s.count(dssp_tools.UNLABELLED) for s in dssp3),
         },
@@ -272,7 +264,7 @@ def build_structures(
         ],
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
-    return _write_dataset(out_dir, STRUCTURES_DIR, "chains.parquet", frame, provenance)
+    return write_dataset(out_dir, STRUCTURES_DIR, "chains.parquet", frame, provenance)
 
 
 def _agreement_over(dssp3: Sequence[str], dssp8: Sequence[str | None]) -> float | None:
@@ -374,7 +366,7 @@ def build_uniprot(
     provenance = {
         "dataset": "uniprot_sequences",
         "schema_version": SCHEMA_VERSION,
-        "builder": f"scisuite {_scisuite_version()} build_uniprot",
+        "builder": f"scisuite {scisuite_version()} build_uniprot",
         "seed": seed,
         "source": {
             "debian_package": UNIPROT_DEBIAN_PACKAGE if fasta_path == UNIPROT_FASTA else None,
@@ -393,216 +385,14 @@ def build_uniprot(
             "exact_duplicates_removed": len(duplicates),
             "sequences": len(frame),
             "residues": int(frame["length"].sum()),
-            "sequences_per_split": _split_counts(frame),
-            "residues_per_split": _split_counts(frame, "length"),
+            "sequences_per_split": split_counts(frame),
+            "residues_per_split": split_counts(frame, "length"),
             "entries_with_notes": int((frame["notes"] != "").sum()),
         },
         "refused": bad,
         "duplicate_of": duplicates,
     }
-    return _write_dataset(out_dir, UNIPROT_DIR, "sequences.parquet", frame, provenance)
-
-
-# --------------------------------------------------------------------------- peptides
-
-
-def parse_modlamp_csv(text: str, file_name: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Rows of a modlamp benchmark CSV.
-
-    The first line is ``n,1,<negative set>,<positive set>`` (``5200,1,UniProt,AMP``); each
-    further line is ``sequence,label`` with label 0 (negative) or 1 (positive); surrounding
-    spaces and ``\\r`` are ignored.
-
-    Returns:
-        ``(header, rows)``: ``{"n", "negative", "positive"}`` and one dict per data line
-        with ``line`` (1-based), ``raw`` sequence and ``label`` (int).
-
-    Raises:
-        ValueError: a malformed header or line, a label other than 0/1, or a row count that
-            differs from the header's ``n``.
-    """
-    lines = text.splitlines()
-    header = [cell.strip() for cell in (lines[0].split(",") if lines else [])]
-    if len(header) != 4 or not header[0].isdigit():
-        raise ValueError(f"{file_name}: expected a header 'n,1,negative,positive'; got {header}")
-    rows = []
-    for number, raw_line in enumerate(lines[1:], start=2):
-        if not raw_line.strip():
-            continue
-        cells = [cell.strip() for cell in raw_line.split(",")]
-        if len(cells) != 2 or cells[1] not in ("0", "1"):
-            raise ValueError(
-                f"{file_name} line {number}: expected 'sequence,0|1'; got {raw_line!r}"
-            )
-        rows.append({"line": number, "raw": cells[0], "label": int(cells[1])})
-    if len(rows) != int(header[0]):
-        raise ValueError(f"{file_name}: header says {header[0]} rows, found {len(rows)}")
-    return {"n": header[0], "negative": header[2], "positive": header[3]}, rows
-
-
-def stratified_group_split(
-    groups: Sequence[tuple[str, Sequence[str]]],
-    seed: int,
-    fractions: Sequence[float] = DEFAULT_FRACTIONS,
-) -> dict[str, str]:
-    """Split keys (sequences) stratum by stratum, so that each key gets one split everywhere.
-
-    Strata are visited in the given order with one ``random.Random(seed)``. In each stratum
-    the split sizes are ``fractions`` of its unique keys (largest remainder); keys already
-    placed by an earlier stratum keep their split and count toward these sizes; the others
-    are shuffled and fill the splits still below size (then the one furthest below).
-
-    Args:
-        groups: ``(stratum name, keys)`` pairs, e.g. ``("AMPvsTMset.csv/1", sequences)``.
-        seed: random seed.
-        fractions: train / validation / test fractions.
-
-    Returns:
-        key -> split name.
-    """
-    rng = random.Random(seed)
-    placed: dict[str, str] = {}
-    for _, keys in groups:
-        unique = list(dict.fromkeys(keys))
-        sizes = _largest_remainder(len(unique), fractions)
-        taken = Counter(placed[k] for k in unique if k in placed)
-        free = [k for k in unique if k not in placed]
-        rng.shuffle(free)
-        for key in free:
-            name = max(SPLIT_NAMES, key=lambda n: (sizes[n] - taken[n], -SPLIT_NAMES.index(n)))
-            placed[key] = name
-            taken[name] += 1
-    return placed
-
-
-def _largest_remainder(count: int, fractions: Sequence[float]) -> dict[str, int]:
-    raw = [f * count for f in fractions]
-    sizes = [math.floor(r) for r in raw]
-    for index in sorted(range(len(raw)), key=lambda i: raw[i] - sizes[i], reverse=True):
-        if sum(sizes) >= count:
-            break
-        sizes[index] += 1
-    return dict(zip(SPLIT_NAMES, sizes, strict=True))
-
-
-def build_peptides(
-    out_dir: str | Path,
-    cache_dir: Path | None = None,
-    seed: int = 0,
-    source_dir: Path | None = None,
-) -> Path:
-    """Build the antimicrobial / anticancer peptide classification set from modlamp 4.3.3.
-
-    Rows are read as published, then cleaned (each step counted in the provenance):
-    sequences go through the FASTA residue policy (refused ones are left out); within a file,
-    repeated copies of a sequence with the same label are left out (the first is kept), and
-    a sequence carrying both labels in one file is left out entirely (ambiguous). Splits are
-    seeded and stratified by (file, label); a sequence gets the same split in every file and
-    task it appears in (the files share positives), so no sequence crosses splits.
-
-    Args:
-        out_dir: parent folder; the data set goes to ``out_dir/peptide_function/``.
-        cache_dir: package download cache (default ``~/.cache/scisuite/sources``).
-        seed: split seed.
-        source_dir: folder holding a ``modlamp-4.3.3`` wheel or sdist (offline).
-
-    Returns:
-        Path of ``peptides.parquet``: ``id, sequence, label, task, dataset, negative_set,
-        source, line, split`` (``id`` = ``"<file>:<line>"``; ``label`` 1 = active).
-    """
-    rows: list[dict[str, Any]] = []
-    files: list[dict[str, Any]] = []
-    refused: dict[str, str] = {}
-    with open_package(MODLAMP, cache_dir, source_dir) as archive:
-        for file_name, task in PEPTIDE_FILES.items():
-            data, member = archive.read(f"{PEPTIDE_FOLDER}/{file_name}")
-            header, parsed = parse_modlamp_csv(data.decode("utf-8"), file_name)
-            labels: dict[str, set[int]] = defaultdict(set)
-            cleaned = []
-            for row in parsed:
-                row_id = f"{file_name}:{row['line']}"
-                try:
-                    sequence, _ = normalise_sequence(row["raw"], row_id, row["line"])
-                except RecordError as error:
-                    refused[row_id] = error.reason
-                    continue
-                labels[sequence].add(row["label"])
-                cleaned.append((row_id, row["line"], sequence, row["label"]))
-            conflicting = {s for s, found in labels.items() if len(found) > 1}
-            seen: set[str] = set()
-            kept = 0
-            for row_id, line, sequence, label in cleaned:
-                if sequence in conflicting or sequence in seen:
-                    continue
-                seen.add(sequence)
-                kept += 1
-                rows.append(
-                    {
-                        "id": row_id,
-                        "sequence": sequence,
-                        "label": label,
-                        "task": task,
-                        "dataset": file_name.removesuffix(".csv"),
-                        "negative_set": header["negative"],
-                        "source": member.member,
-                        "line": line,
-                    }
-                )
-            files.append(
-                {
-                    **{"member": member.member, "sha256": member.sha256, "task": task},
-                    "header": header,
-                    "rows": len(parsed),
-                    "conflicting_sequences_removed": len(conflicting),
-                    "rows_removed_conflicting": sum(s in conflicting for _, _, s, _ in cleaned),
-                    "duplicate_rows_removed": len(cleaned)
-                    - kept
-                    - sum(s in conflicting for _, _, s, _ in cleaned),
-                    "rows_kept": kept,
-                }
-            )
-        archive_info = {
-            "package": MODLAMP.name,
-            "version": MODLAMP.version,
-            "archive": archive.path.name,
-            "archive_sha256": archive.sha256,
-            "license": archive.license,
-        }
-    frame = pd.DataFrame(rows)
-    groups = [
-        (f"{dataset}/{label}", list(part["sequence"]))
-        for (dataset, label), part in frame.groupby(["dataset", "label"], sort=False)
-    ]
-    split_of = stratified_group_split(groups, seed)
-    frame["split"] = frame["sequence"].map(split_of)
-    per_dataset = {
-        dataset: {
-            f"{split}/{label}": int(n)
-            for (split, label), n in part.groupby(["split", "label"]).size().items()
-        }
-        for dataset, part in frame.groupby("dataset", sort=False)
-    }
-    provenance = {
-        "dataset": "peptide_function",
-        "schema_version": SCHEMA_VERSION,
-        "builder": f"scisuite {_scisuite_version()} build_peptides",
-        "seed": seed,
-        "source": {**archive_info, "files": files},
-        "split": {
-            "method": "seeded, stratified by (file, label), one split per unique sequence",
-            "fractions": dict(zip(SPLIT_NAMES, DEFAULT_FRACTIONS, strict=True)),
-        },
-        "counts": {
-            "rows": len(frame),
-            "unique_sequences": int(frame["sequence"].nunique()),
-            "rows_per_task": {k: int(v) for k, v in Counter(frame["task"]).items()},
-            "rows_per_split": _split_counts(frame),
-            "per_dataset_split_label": per_dataset,
-            "refused_sequences": len(refused),
-        },
-        "refused": refused,
-    }
-    return _write_dataset(out_dir, PEPTIDES_DIR, "peptides.parquet", frame, provenance)
+    return write_dataset(out_dir, UNIPROT_DIR, "sequences.parquet", frame, provenance)
 
 
 # --------------------------------------------------------------------------- solubility
@@ -642,7 +432,7 @@ def load_solubility_csv(
     Raises:
         ValueError: no sequence or label column can be found (name them explicitly).
     """
-    source = "<stdin>" if str(path) == "-" else Path(path).name
+    source = source_name(path)
     with open_text(path) as handle:
         first = handle.readline()
         delimiter = "\t" if first.count("\t") > first.count(",") else ","

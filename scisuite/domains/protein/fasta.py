@@ -53,14 +53,15 @@ from __future__ import annotations
 import itertools
 import string
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from scisuite.core.io import open_text
-from scisuite.core.records import BadRecord, Record, RecordError
+from scisuite.core.plugin import Reader
+from scisuite.core.records import PYTHON_SOURCE, BadRecord, Record, RecordError, source_name
 
 RecordStream = Iterator[Record | BadRecord]
 
@@ -82,8 +83,6 @@ RESIDUE_MAP: dict[str, tuple[str, str]] = {
 GAP_CHARACTERS = "-."
 #: Translation stop, removed at the end and refused inside a sequence.
 STOP_CHARACTER = "*"
-STDIN_SOURCE = "<stdin>"
-PYTHON_SOURCE = "<python>"
 
 _LETTERS = frozenset(string.ascii_letters)
 _DIGITS = frozenset(string.digits)
@@ -255,18 +254,14 @@ def iter_fasta(handle: IO[str] | Iterable[str], source: str) -> RecordStream:
         yield _preamble_record(tracker, source)
 
 
-def _source_name(path: str | Path) -> str:
-    return STDIN_SOURCE if str(path) == "-" else Path(path).name
-
-
-def read_fasta(path: str | Path) -> RecordStream:
+def read_fasta(path: str | Path, **_options: Any) -> RecordStream:
     """Stream records from a FASTA file (``.gz`` transparently; ``"-"`` is stdin).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: the file is not UTF-8 text (e.g. a binary file).
     """
-    source = _source_name(path)
+    source = source_name(path)
     with open_text(path) as handle:
         try:
             yield from iter_fasta(handle, source)
@@ -276,8 +271,6 @@ def read_fasta(path: str | Path) -> RecordStream:
                 "pass a FASTA text file (optionally gzipped)"
             ) from error
 
-
-Reader = Callable[[str | Path], RecordStream]
 
 #: Format suffix (under any ``.gz``) -> reader taking ``(path)``.
 READERS: dict[str, Reader] = {

@@ -45,13 +45,13 @@ from scisuite.core.config import FrozenConfig, require
 from scisuite.core.decoding import DecodingState, empty_state
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.prompts import (
-    CONTENT_CLASSES,
     AnswerConstraint,
     Example,
     get_task,
     single_input_window,
 )
 from scisuite.domains.protein.tokenizer import EOS_ID, PAD_ID, VOCAB_SIZE, ByteTokenizer
+from scisuite.domains.protein.windows import plan_windows
 
 Mode = Literal["cached", "recompute"]
 
@@ -319,40 +319,6 @@ def first_answer_distribution(
 # --------------------------------------------------------------------------- forward tasks
 
 
-@dataclass(frozen=True)
-class Window:
-    """Residues ``[start, end)`` of a sequence fed as one prompt; the residues
-    ``[keep_start, keep_end)`` take their labels from it."""
-
-    start: int
-    end: int
-    keep_start: int
-    keep_end: int
-
-
-def plan_windows(length: int, window: int, overlap: int) -> list[Window]:
-    """Overlapping windows covering ``length`` residues (a single one if it fits).
-
-    Windows are at most ``window`` long, spread evenly, neighbours share at least
-    ``overlap`` residues; each residue is kept from the window whose centre is nearest (the
-    one where it is furthest from an edge; ties go to the earlier window), so every residue
-    is labelled exactly once. O(number of windows).
-    """
-    if length <= window:
-        return [Window(0, length, 0, length)]
-    stride = max(window - overlap, 1)
-    count = math.ceil((length - window) / stride) + 1
-    starts = [round(k * (length - window) / (count - 1)) for k in range(count)]
-    # residue p goes to window k while p <= (end_k - 1 + start_k+1) / 2
-    middles = [(s + window - 1 + t) // 2 + 1 for s, t in zip(starts, starts[1:], strict=False)]
-    bounds = [0, *middles, length]
-    return [
-        Window(s, s + window, keep_start, keep_end)
-        for s, keep_start, keep_end in zip(starts, bounds, bounds[1:], strict=False)
-        if keep_end > keep_start
-    ]
-
-
 @dataclass
 class SequencePrediction:
     """Forward-task results for one sequence (``None`` / NaN where a task was not run).
@@ -505,52 +471,6 @@ def predict_sequences(
                 results, _numbers(model, sequences, task, config, batch_size), strict=True
             ):
                 result.solubility = values[0]
-    return results
-
-
-SCALARS = ("amp", "acp", "windows", *(f"content_{c}" for c in CONTENT_CLASSES), "solubility")
-
-
-def pack_predictions(predictions: Sequence[SequencePrediction]) -> Tensor:
-    """Predictions -> ``[B, 3, W]`` float tensor: row 0 the SS3 byte codes, row 1 the SS8
-    byte codes (0 = none), row 2 the scalars :data:`SCALARS` (NaN = not run)."""
-    width = max(
-        [len(SCALARS)]
-        + [len(p.ss3 or "") for p in predictions]
-        + [len(p.ss8 or "") for p in predictions]
-    )
-    out = torch.zeros(len(predictions), 3, width)
-    for i, p in enumerate(predictions):
-        for row, text in ((0, p.ss3), (1, p.ss8)):
-            if text:
-                out[i, row, : len(text)] = torch.tensor(
-                    list(text.encode("ascii")), dtype=torch.float
-                )
-        scalars = [p.amp, p.acp, float(p.windows), *p.content, p.solubility]
-        out[i, 2, : len(SCALARS)] = torch.tensor(scalars)
-    return out
-
-
-def unpack_predictions(packed: Tensor) -> list[SequencePrediction]:
-    """Inverse of :func:`pack_predictions`."""
-    results = []
-    for row in packed.cpu():
-        texts = []
-        for codes in row[:2]:
-            values = [int(c) for c in codes.tolist() if c > 0]
-            texts.append(bytes(values).decode("ascii") if values else None)
-        s = row[2, : len(SCALARS)].tolist()
-        results.append(
-            SequencePrediction(
-                ss3=texts[0],
-                ss8=texts[1],
-                amp=s[0],
-                acp=s[1],
-                windows=int(s[2]) if s[2] == s[2] else 0,
-                content=(s[3], s[4], s[5]),
-                solubility=s[6],
-            )
-        )
     return results
 
 

@@ -9,7 +9,8 @@ convolution on the head's values (``scisuite.core.attention``).
 * :class:`ProteinLM` — training runs the flat PyG batch of token sequences under
   ``DensePattern(batch, causal=True)``; generation runs cached decoding
   (:func:`scisuite.core.decoding.decode_step`); ``predict(batch)`` runs the forward tasks
-  by constrained greedy decoding (``generation.py``).
+  by constrained greedy decoding (``generation.py``) and returns one typed
+  ``SequencePrediction`` per sequence.
 * :func:`hf_model_classes` — the same model as a ``transformers.PreTrainedModel`` with a
   ``PretrainedConfig`` (``save_pretrained`` / ``from_pretrained``); its own ``generate()``
   is not wired (use :func:`scisuite.domains.protein.generation.generate`).
@@ -29,6 +30,7 @@ from scisuite.core.decoding import DecodingState, decode_step
 from scisuite.core.heads import TokenLMHead
 from scisuite.core.patterns import DensePattern
 from scisuite.domains.protein.config import ProteinConfig
+from scisuite.domains.protein.generation import SequencePrediction, predict_sequences
 from scisuite.domains.protein.tokenizer import BOS_ID, EOS_ID, PAD_ID, VOCAB_SIZE
 
 
@@ -97,17 +99,17 @@ class ProteinLM(nn.Module):
         return self.head(states), state
 
     @torch.no_grad()
-    def predict(self, batch: Batch) -> Tensor:
+    def predict(self, batch: Batch) -> list[SequencePrediction]:
         """Run ``config.predict_tasks`` on every sequence of a prediction batch.
 
-        Returns:
-            the packed tensor of :func:`scisuite.domains.protein.generation.pack_predictions`
-            (``[B, 3, W]``), which ``postprocess`` decodes.
-        """
-        from scisuite.domains.protein.generation import pack_predictions, predict_sequences
+        The sequences are re-tokenised into task prompts from ``batch.sequence`` (the
+        featurized tokens ``batch.x`` serve the training forward only).
 
-        sequences = list(batch.sequence)
-        return pack_predictions(predict_sequences(self, sequences, self.config))
+        Returns:
+            one :class:`~scisuite.domains.protein.generation.SequencePrediction` per graph,
+            in batch order.
+        """
+        return predict_sequences(self, list(batch.sequence), self.config)
 
 
 def sequence_ids(batch: Batch) -> Tensor:

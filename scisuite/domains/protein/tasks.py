@@ -32,7 +32,6 @@ from torch_geometric.data import Data
 
 from scisuite.core.records import Record
 from scisuite.domains.protein.config import ProteinConfig
-from scisuite.domains.protein.generation import plan_windows
 from scisuite.domains.protein.prompts import (
     AMINO_ACIDS,
     SS3_ALPHABET,
@@ -46,6 +45,7 @@ from scisuite.domains.protein.prompts import (
     ss_content,
 )
 from scisuite.domains.protein.tokenizer import ByteTokenizer
+from scisuite.domains.protein.windows import plan_windows
 
 SPLITS = ("train", "validation", "test")
 #: UniProt examples per task in validation / test, as a fraction of ``uniprot_examples``.

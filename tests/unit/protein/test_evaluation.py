@@ -1,4 +1,4 @@
-"""Evaluation metrics on hand-made cases."""
+"""Protein metrics and the generation-based evaluation on hand-made cases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from scisuite.domains.protein.evaluation import (
+from scisuite.domains.protein.metrics import (
+    answer_accuracy,
     binary_metrics,
     content_error,
     content_metrics,
@@ -26,6 +28,12 @@ def test_q_accuracy_skips_unlabelled_and_counts_missing() -> None:
     assert q_accuracy(["HH"], ["HHEE"]) == 0.5  # a short prediction loses the rest
     assert math.isnan(q_accuracy([""], ["??"]))
     assert q_accuracy(["GGTS"], ["GGTT"]) == 0.75  # Q8 letters too
+
+
+def test_answer_accuracy_counts_known_answer_tokens() -> None:
+    target = torch.tensor([[72.0], [69.0], [float("nan")], [67.0]])
+    assert answer_accuracy(torch.tensor([[72.0], [69.0], [1.0], [1.0]]), target) == 2 / 3
+    assert math.isnan(answer_accuracy(target[2:3], target[2:3]))
 
 
 def test_majority_baseline() -> None:
@@ -90,7 +98,8 @@ def test_headline_metrics_flattens_the_scalar_results() -> None:
 
 def test_generation_metrics_only_for_named_datasets(tmp_path) -> None:
     from scisuite.core.plugin import TrainRequest
+    from scisuite.domains.protein.config import ProteinConfig
     from scisuite.domains.protein.plugin import PLUGIN
 
     user_file = TrainRequest(data=tmp_path / "sol.csv")
-    assert PLUGIN.evaluation_extras(None, user_file, tmp_path) == ({}, [])
+    assert PLUGIN.reports.evaluation_extras(None, ProteinConfig(), user_file, tmp_path) == ({}, [])

@@ -14,10 +14,7 @@ from scisuite.domains.protein.generation import (
     design_sequences,
     first_answer_distribution,
     generate,
-    pack_predictions,
-    plan_windows,
     predict_sequences,
-    unpack_predictions,
 )
 from scisuite.domains.protein.model import ProteinLM
 from scisuite.domains.protein.prompts import (
@@ -31,6 +28,7 @@ from scisuite.domains.protein.prompts import (
     get_task,
 )
 from scisuite.domains.protein.tokenizer import EOS_ID, VOCAB_SIZE
+from scisuite.domains.protein.windows import plan_windows
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +148,4 @@ def test_predict_chunks_long_sequences(model) -> None:
     assert len(results[0].ss3) == len(long) and len(results[0].ss8) == len(long)
     assert results[0].windows > 1 and results[1].windows == 1
     assert math.isnan(results[0].amp) and 0 <= results[1].amp <= 1  # longer than 30: no amp
-    unpacked = unpack_predictions(pack_predictions(results))
-    assert unpacked[0].ss3 == results[0].ss3 and unpacked[1].ss8 == results[1].ss8
-    assert unpacked[1].acp == pytest.approx(results[1].acp)
-    assert unpacked[0].content == pytest.approx(results[0].content)
+    assert 0 <= results[1].acp <= 1 and not any(math.isnan(v) for v in results[0].content)

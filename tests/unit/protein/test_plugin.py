@@ -1,4 +1,5 @@
-"""Protein plugin: featurize policy, loss mask, training data from tiny real tables, CLI verbs."""
+"""Protein plugin parts: featurize policy, loss mask, postprocess, training data from tiny real
+tables, residue tracks, design, and the CLI verbs."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from scisuite.core.plugin import TrainRequest
 from scisuite.core.records import Record, RecordError
 from scisuite.core.registry import PluginRegistry
 from scisuite.domains.protein.config import ProteinConfig
-from scisuite.domains.protein.generation import SequencePrediction, pack_predictions
-from scisuite.domains.protein.plugin import PLUGIN, parse_target
+from scisuite.domains.protein.design import design, parse_target
+from scisuite.domains.protein.featurize import featurize
+from scisuite.domains.protein.generation import SequencePrediction
+from scisuite.domains.protein.plugin import PLUGIN
 from scisuite.domains.protein.prompts import TASK_NAMES, Example
 from scisuite.domains.protein.tasks import example_to_data
 from scisuite.domains.protein.tokenizer import VOCAB_SIZE, ByteTokenizer
@@ -114,7 +117,7 @@ def data_dir(tmp_path: Path) -> Path:
 def checkpoint(tiny_config, tmp_path: Path) -> Path:
     torch.manual_seed(0)
     config = tiny_config()
-    model = PLUGIN.build_model(config)
+    model = PLUGIN.task.build_model(config)
     meta = CheckpointMeta(PLUGIN.name, PLUGIN.schema_version, config.to_dict())
     return save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta)
 
@@ -125,15 +128,15 @@ def _record(sequence: str, rid: str = "r") -> Record:
 
 def test_featurize_and_long_sequence_policy(tiny_config) -> None:
     config = tiny_config()
-    data = PLUGIN.featurize(_record("MKTAYIAK"), config)
+    data = featurize(_record("MKTAYIAK"), config)
     assert data.x.tolist() == [257, *b"MKTAYIAK"] and data.y[-1] == 258
     assert not data.loss_mask.any() and data.sequence == "MKTAYIAK"
     long = "A" * (config.residue_window() + 1)
-    assert PLUGIN.featurize(_record(long), config).num_nodes == len(long) + 1  # chunked later
+    assert featurize(_record(long), config).num_nodes == len(long) + 1  # chunked later
     with pytest.raises(RecordError, match="window"):
-        PLUGIN.featurize(_record(long), config.replace(long_sequence_policy="refuse"))
+        featurize(_record(long), config.replace(long_sequence_policy="refuse"))
     with pytest.raises(RecordError, match="max_sequence_length"):
-        PLUGIN.featurize(_record(long), config.replace(max_sequence_length=10))
+        featurize(_record(long), config.replace(max_sequence_length=10))
 
 
 def test_loss_counts_only_after_the_answer_delimiter(tiny_config) -> None:
@@ -144,38 +147,40 @@ def test_loss_counts_only_after_the_answer_delimiter(tiny_config) -> None:
     ]
     batch = Batch.from_data_list(graphs)
     outputs = torch.randn(batch.num_nodes, VOCAB_SIZE, generator=torch.Generator().manual_seed(0))
-    loss = PLUGIN.loss(outputs, batch, config)
+    loss = PLUGIN.task.loss(outputs, batch, config)
     changed = outputs.clone()
     changed[~batch.loss_mask] = 1e4  # prompt and echo positions carry no loss
-    assert PLUGIN.loss(changed, batch, config) == pytest.approx(loss.item())
+    assert PLUGIN.task.loss(changed, batch, config) == pytest.approx(loss.item())
     assert int(batch.loss_mask.sum()) == 6 + 1 + 1 + 1  # 6 labels + eos, '1' + eos
     perfect = torch.nn.functional.one_hot(batch.y, VOCAB_SIZE).float() * 50
-    pred, target = PLUGIN.evaluation_arrays(perfect, batch, config)
+    pred, target = PLUGIN.task.evaluation_arrays(perfect, batch, config)
     assert pred.shape == target.shape == (9, 1)
-    assert PLUGIN.metrics[0].fn(pred, target) == 1.0
-    subsets = PLUGIN.metric_subsets(batch)
+    assert PLUGIN.task.metrics[0].fn(pred, target) == 1.0
+    subsets = PLUGIN.task.metric_subsets(batch, config)
     assert set(subsets) == set(TASK_NAMES) and int(subsets["ss3"].sum()) == 7
     assert int(subsets["amp"].sum()) == 2 and not subsets["acp"].any()
 
 
 def test_postprocess_rows(tiny_config) -> None:
     config = tiny_config()
-    batch = Batch.from_data_list([PLUGIN.featurize(_record("MKTA"), config)])
-    packed = pack_predictions(
-        [SequencePrediction(ss3="HHEC", ss8="HGEC", amp=0.8, acp=0.1, windows=1)]
-    )
-    (row,) = PLUGIN.postprocess(packed, batch, config)
+    batch = Batch.from_data_list([featurize(_record("MKTA"), config)])
+    prediction = SequencePrediction(ss3="HHEC", ss8="HGEC", amp=0.8, acp=0.1, windows=1)
+    (result,) = PLUGIN.task.postprocess([prediction], batch, config)
+    row = result.row
+    assert result.item is prediction
     assert (row["helix"], row["strand"], row["coil"]) == (0.5, 0.25, 0.25)
-    assert row["dssp3"] == "HHEC" and row["dssp8"] == "HGEC"
+    assert row["dssp3"] == "HHEC" and row["dssp8"] == "HGEC" and row["notes"] == ""
     assert row["antimicrobial_probability"] == pytest.approx(0.8)
-    assert set(row) - {"content_helix", "content_strand", "content_coil", "solubility"} <= set(
-        PLUGIN.output_columns(config)
-    )
+    assert set(row) == set(PLUGIN.task.output_columns(config)) - {"id", "sequence"}
+    content = config.replace(predict_tasks=("content", "solubility"))
+    (result,) = PLUGIN.task.postprocess([SequencePrediction(windows=3)], batch, content)
+    assert {"content_helix", "solubility"} <= set(result.row)
+    assert "3 overlapping windows" in result.row["notes"] and math.isnan(result.row["helix"])
 
 
 def test_training_data_respects_splits(data_dir: Path) -> None:
     request = TrainRequest(dataset="all", columns={"data_dir": str(data_dir)}, model_overrides=TINY)
-    data = PLUGIN.build_training_data(request)
+    data = PLUGIN.data.build_training_data(request)
     tasks = {TASK_NAMES[int(g.task)] for g in data.train}
     assert {"ss3", "ss8", "content", "amp", "acp", "design_ss3", "design_amp"} <= tasks
     assert {"continue", "design_prefix", "design_content"} <= tasks
@@ -185,11 +190,11 @@ def test_training_data_respects_splits(data_dir: Path) -> None:
     for _, sequence, _, _, split in CHAINS:
         assert (sequence[:20] in train_text) == (split == "train")
     assert CHAINS[2][1][:20] in held_out
-    again = PLUGIN.build_training_data(request)
+    again = PLUGIN.data.build_training_data(request)
     assert again.fingerprint == data.fingerprint
     for g in data.train:
         assert g.num_nodes <= data.config.max_length and g.y.shape == g.x.shape
-    bucketed = PLUGIN.build_training_data(
+    bucketed = PLUGIN.data.build_training_data(
         TrainRequest(
             dataset="all",
             columns={"data_dir": str(data_dir)},
@@ -207,12 +212,12 @@ def test_solubility_task_from_a_user_table(tmp_path: Path) -> None:
     rows += [f"{s},{i % 2}" for i, (s, *_rest) in enumerate(PEPTIDES)]
     path.write_text("sequence,label\n" + "\n".join(rows) + "\nMKT*AAA,1\n")
     request = TrainRequest(data=path, model_overrides=TINY)
-    data = PLUGIN.build_training_data(request)
+    data = PLUGIN.data.build_training_data(request)
     assert data.config.tasks == ("solubility",)
     text = ByteTokenizer().decode(data.train[0].x.tolist())
     assert text.startswith("sol[") and text[-4:] in ("0.00", "1.00")
     with pytest.raises(ValueError, match="--data"):
-        PLUGIN.build_training_data(
+        PLUGIN.data.build_training_data(
             TrainRequest(dataset="structures", columns={"tasks": ["solubility"]})
         )
 
@@ -231,7 +236,7 @@ def test_parse_target_forms() -> None:
 
 
 def test_sci_predict_writes_tables_track_and_plot(checkpoint: Path, tmp_path: Path) -> None:
-    example, n_records, n_bad = PLUGIN.write_example_file(tmp_path)
+    example, n_records, n_bad = PLUGIN.examples.write_file(tmp_path)
     out = tmp_path / "pred.csv"
     argv = ["predict", "--domain", "protein", str(example), "--checkpoint", str(checkpoint)]
     assert main([*argv, "-o", str(out), "--quiet"], registry=REGISTRY) == 0
@@ -287,3 +292,33 @@ def test_sci_design_writes_fasta_and_properties(checkpoint: Path, tmp_path: Path
     assert {"predicted_helix", "antimicrobial_probability", "target_error"} <= set(table.columns)
     assert not math.isnan(table["target_error"].iloc[0])
     assert main([*argv[:-3], "--target", "amp=7", "-o", str(out)], registry=REGISTRY) == 1
+
+
+def test_design_returns_fasta_and_rows(tiny_config) -> None:
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = PLUGIN.task.build_model(config).eval()
+    options = {"target": "HHHHCCEE", "num_designs": 2, "temperature": 1.0, "seed": 3}
+    result = design(model, config, options)
+    assert result == design(model, config, options)  # seeded
+    headers = [line for line in result.fasta.splitlines() if line.startswith(">")]
+    assert [h.split()[0] for h in headers] == [">design_000", ">design_001"]
+    assert "task=design_ss3" in headers[0] and "seed=4" in headers[1]
+    assert [row["length"] for row in result.rows] == [8, 8]
+    assert all(len(row["predicted_dssp3"]) == 8 for row in result.rows)
+    with pytest.raises(ValueError, match="num-designs"):
+        design(model, config, {**options, "num_designs": -1})
+
+
+def test_evaluation_extras_score_generation_on_a_named_dataset(
+    tiny_config, data_dir: Path, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    config = tiny_config(tasks=("ss3", "ss8", "amp", "acp"), task_weights=(1.0,) * 4)
+    model = PLUGIN.task.build_model(config).eval()
+    request = TrainRequest(dataset="all", columns={"data_dir": str(data_dir)})
+    metrics, files = PLUGIN.reports.evaluation_extras(model, config, request, tmp_path)
+    assert files == [tmp_path / "generation_metrics.json"]
+    assert 0.0 <= metrics["q3"] <= 1.0 and 0.0 <= metrics["q8"] <= 1.0
+    assert "amp_accuracy" in metrics and "acp_accuracy" in metrics
+    assert not any(key.startswith("design_") for key in metrics)  # no design task trained

@@ -1,0 +1,83 @@
+"""Typed predictions -> output rows: the columns of ``sci predict --domain protein``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from torch_geometric.data import Batch
+
+from scisuite.core.config import FrozenConfig
+from scisuite.core.plugin import Predicted
+from scisuite.core.records import BadRecord, Record
+from scisuite.domains.protein.config import ProteinConfig
+from scisuite.domains.protein.generation import SequencePrediction
+from scisuite.domains.protein.prompts import CONTENT_CLASSES, ss_content
+
+
+def echo_columns(record: Record | BadRecord) -> dict[str, Any]:
+    """The input columns of every row: ``id`` and the (normalised) ``sequence``."""
+    if isinstance(record, Record):
+        sequence = record.payload.get("sequence")
+    else:
+        sequence = record.fields.get("sequence")
+    return {"id": record.id, "sequence": sequence}
+
+
+def output_columns(config: FrozenConfig) -> list[str]:
+    """Row columns: id, sequence, SS fractions and strings, activity probabilities, the
+    ``content`` / ``solubility`` columns when those tasks are predicted, windows, notes."""
+    config = ProteinConfig.coerce(config)
+    columns = ["id", "sequence", "length", *CONTENT_CLASSES, "dssp3", "dssp8"]
+    columns += ["antimicrobial_probability", "anticancer_probability"]
+    if "content" in config.predict_tasks:
+        columns += [f"content_{c}" for c in CONTENT_CLASSES]
+    if "solubility" in config.predict_tasks:
+        columns.append("solubility")
+    return [*columns, "windows", "notes"]
+
+
+def _row(
+    sequence: str, note: str, p: SequencePrediction, config: ProteinConfig, columns: set[str]
+) -> dict[str, Any]:
+    helix, strand, coil = ss_content(p.ss3) if p.ss3 else (math.nan,) * 3
+    remarks = [note] if note else []
+    if p.windows > 1:
+        window = config.residue_window()
+        remarks.append(f"predicted in {p.windows} overlapping windows of <= {window} residues")
+    if any(t in config.predict_tasks for t in ("amp", "acp")) and math.isnan(p.amp):
+        remarks.append(
+            f"no antimicrobial/anticancer probability: longer than "
+            f"{config.peptide_max_length} residues (trained on peptides of 7-174)"
+        )
+    row: dict[str, Any] = {
+        "length": len(sequence),
+        "helix": helix,
+        "strand": strand,
+        "coil": coil,
+        "dssp3": p.ss3 or "",
+        "dssp8": p.ss8 or "",
+        "antimicrobial_probability": p.amp,
+        "anticancer_probability": p.acp,
+        "windows": p.windows,
+        "notes": "; ".join(remarks),
+    }
+    for name, value in zip(CONTENT_CLASSES, p.content, strict=True):
+        row[f"content_{name}"] = value
+    row["solubility"] = p.solubility
+    return {k: v for k, v in row.items() if k in columns}
+
+
+def postprocess(
+    predictions: Sequence[SequencePrediction], batch: Batch, config: FrozenConfig
+) -> list[Predicted]:
+    """One :class:`Predicted` per sequence of ``batch``: its row (the columns of
+    :func:`output_columns` less ``id`` / ``sequence``) and its ``SequencePrediction``."""
+    config = ProteinConfig.coerce(config)
+    columns = set(output_columns(config)) - {"id", "sequence"}
+    sequences, notes = list(batch.sequence), list(batch.notes)
+    return [
+        Predicted(_row(sequence, note, p, config, columns), p)
+        for sequence, note, p in zip(sequences, notes, predictions, strict=True)
+    ]
