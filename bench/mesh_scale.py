@@ -92,9 +92,14 @@ def step_worker(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     from torch_geometric.data import Batch
 
     from scisuite.core.checkpoint import load_checkpoint
-    from scisuite.domains.mesh.config import MeshConfig, mgn_baseline, transformer_config
+    from scisuite.domains.mesh.config import (
+        MeshConfig,
+        NodeType,
+        mgn_baseline,
+        transformer_config,
+    )
     from scisuite.domains.mesh.features import initial_graph
-    from scisuite.domains.mesh.geometry import CHANNEL_HEIGHT, NodeType
+    from scisuite.domains.mesh.geometry import CHANNEL_HEIGHT
     from scisuite.domains.mesh.io import MeshState
     from scisuite.domains.mesh.model import MeshModel
 

@@ -54,6 +54,7 @@ from scisuite.domains.mesh.io import MeshTrajectory
 from scisuite.domains.mesh.metrics import HORIZONS, RolloutErrors, horizon_label
 from scisuite.domains.mesh.plugin import PLUGIN
 from scisuite.domains.mesh.rollout import rollout
+from scisuite.domains.mesh.training_data import evaluation_trajectories
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -123,10 +124,10 @@ def train(args: argparse.Namespace, model_name: str) -> dict[str, Any]:
         columns=columns,
         model_overrides=overrides_for(model_name, args.set),
     )
-    data = PLUGIN.build_training_data(request)
+    data = PLUGIN.data.build_training_data(request)
     config: MeshConfig = data.config  # type: ignore[assignment]
     torch.manual_seed(args.seed)
-    model = PLUGIN.build_model(config)
+    model = PLUGIN.task.build_model(config)
     params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     order = np.random.default_rng(args.seed)
@@ -151,7 +152,7 @@ def train(args: argparse.Namespace, model_name: str) -> dict[str, Any]:
             progress = budget_progress(step, args.steps, time.perf_counter() - started, limit)
             for group in optimizer.param_groups:
                 group["lr"] = args.lr * schedule(progress)
-            loss = PLUGIN.loss(model(batch), batch, config)
+            loss = PLUGIN.task.loss(model(batch), batch, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -169,7 +170,7 @@ def train(args: argparse.Namespace, model_name: str) -> dict[str, Any]:
     train_seconds = time.perf_counter() - started
     model.eval()
     one_step = one_step_rmse(model, config, data.test or data.val)
-    trajectories = list(PLUGIN.evaluation_trajectories(request))
+    trajectories = list(evaluation_trajectories(request))
     errors, seconds_per_step = rollout_errors(model, config, trajectories, args.rollout_steps)
     save_checkpoint(
         args.work_dir / model_name,
@@ -211,13 +212,13 @@ def one_step_rmse(model: torch.nn.Module, config: MeshConfig, graphs: list) -> d
     with torch.inference_mode():
         for start in range(0, len(graphs), 4):
             batch = Batch.from_data_list(graphs[start : start + 4])
-            pred, target = PLUGIN.evaluation_arrays(model(batch), batch, config)
+            pred, target = PLUGIN.task.evaluation_arrays(model(batch), batch, config)
             preds.append(pred)
             targets.append(target)
-            masks.append(PLUGIN.metric_subsets(batch)["updated"])
+            masks.append(PLUGIN.task.metric_subsets(batch, config)["updated"])
     pred, target, mask = torch.cat(preds), torch.cat(targets), torch.cat(masks)
     scores = {}
-    for metric in PLUGIN.metrics:
+    for metric in PLUGIN.task.metrics:
         scores[metric.name] = metric.fn(pred, target)
         scores[f"{metric.name}_updated"] = metric.fn(pred[mask], target[mask])
     return scores
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         write(results, args.output)
     request = TrainRequest(data=args.data, seed=args.seed)
-    trajectories = list(PLUGIN.evaluation_trajectories(request))
+    trajectories = list(evaluation_trajectories(request))
     history = min(r["config"]["history"] for r in results["models"].values())
     results["models"]["persistence"] = {
         "rollout": persistence(trajectories, history, args.rollout_steps).summary(),

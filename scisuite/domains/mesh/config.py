@@ -22,8 +22,22 @@ a valid config; it then gets no edge features.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from scisuite.core.config import BackboneConfig, FrozenConfig, require
+
+#: The generated data set (``sci data generate mesh cylinder-flow``, ``--dataset``).
+DATASET_NAME = "cylinder-flow"
+
+
+class NodeType(IntEnum):
+    """MeshGraphNets node-type codes (the subset used for incompressible flow)."""
+
+    NORMAL = 0
+    INFLOW = 4
+    OUTFLOW = 5
+    WALL = 6
+
 
 #: MeshGraphNets node-type codes in one-hot order (normal, inflow, outflow, wall).
 NODE_TYPE_CODES = (0, 4, 5, 6)

@@ -38,9 +38,9 @@ from scisuite.domains.mesh.config import (
     NODE_TYPE_CODES,
     VELOCITY_START,
     MeshConfig,
+    NodeType,
     PatternConfig,
 )
-from scisuite.domains.mesh.geometry import NodeType
 from scisuite.domains.mesh.graph import edges_from_triangles
 from scisuite.domains.mesh.io import MeshState, MeshTrajectory
 

@@ -54,16 +54,15 @@ import numpy as np
 
 from scisuite.core.io import atomic_path
 from scisuite.core.records import BadRecord
-from scisuite.domains.mesh.io import (
-    MeshTrajectory,
+from scisuite.domains.mesh.config import DATASET_NAME
+from scisuite.domains.mesh.h5 import (
     read_h5_trajectories,
     write_h5_trajectories,
     write_h5_trajectory,
 )
+from scisuite.domains.mesh.io import MeshTrajectory
 from scisuite.domains.mesh.solver import reynolds_number
 
-#: Name of the data set (``sci data generate <name>``).
-DATASET_NAME = "cylinder-flow"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 CENTRE_X_RANGE = (0.15, 0.35)

@@ -27,10 +27,11 @@ import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 import numpy as np
+
+from scisuite.domains.mesh.config import NodeType
 
 #: DFG / CylinderFlow channel, metres.
 CHANNEL_LENGTH = 1.6
@@ -43,15 +44,6 @@ _GMSH_LOCK = threading.Lock()
 # gmsh element type 2 = 3-node triangle, 1 = 2-node line.
 _GMSH_TRIANGLE = 2
 _GMSH_LINE = 1
-
-
-class NodeType(IntEnum):
-    """MeshGraphNets node-type codes (the subset used for incompressible flow)."""
-
-    NORMAL = 0
-    INFLOW = 4
-    OUTFLOW = 5
-    WALL = 6
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import math
 import torch
 from torch import Tensor
 
+from scisuite.core.metrics import masked_rmse
 from scisuite.core.plugin import Metric
 from scisuite.domains.mesh.config import OUTPUT_FIELDS
 from scisuite.domains.mesh.features import updated_mask
@@ -163,15 +164,12 @@ class RolloutErrors:
 
 
 def _rmse_columns(columns: tuple[int, ...]):
+    """Masked RMSE over the given columns of ``[M, 3]`` rows."""
+
     def metric(pred: Tensor, target: Tensor) -> float:
-        pred, target = pred.double(), target.double()
         if pred.dim() == 1:
             pred, target = pred[:, None], target[:, None]
-        pred, target = pred[:, list(columns)], target[:, list(columns)]
-        known = ~torch.isnan(target)
-        if not bool(known.any()):
-            return math.nan
-        return float(torch.sqrt(torch.mean((pred[known] - target[known]) ** 2)))
+        return masked_rmse(pred[:, list(columns)], target[:, list(columns)])
 
     return metric
 

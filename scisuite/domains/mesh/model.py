@@ -14,7 +14,7 @@ Garnier et al. (2025); which one is decided by the config alone
 
 ``forward`` is one step (training, validation, one-step metrics); ``predict`` runs an
 autoregressive rollout (see :mod:`~scisuite.domains.mesh.rollout`) and is what prediction
-uses.
+uses: it returns a typed :class:`~scisuite.domains.mesh.rollout.MeshPrediction`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from scisuite.core.backbone import Backbone
 from scisuite.core.heads import NodeHead
 from scisuite.core.patterns import EdgePattern
 from scisuite.domains.mesh.config import OUTPUT_FIELDS, VELOCITY_START, MeshConfig
-from scisuite.domains.mesh.rollout import rollout_batch
+from scisuite.domains.mesh.rollout import MeshPrediction, rollout_batch, start_times
 
 
 class MeshModel(nn.Module):
@@ -104,13 +104,18 @@ class MeshModel(nn.Module):
         ).node_states
         return self.head(states)
 
-    def predict(self, batch: Data | Batch) -> Tensor:
-        """Autoregressive rollout of ``max(batch.rollout_steps)`` steps (``config.rollout_steps``
-        when the batch does not say).
+    def predict(self, batch: Data | Batch) -> MeshPrediction:
+        """Autoregressive rollout of every graph for its ``rollout_steps`` (set by the
+        featurizer from ``--steps``; ``config.rollout_steps`` when the batch does not say),
+        run together for the longest.
 
         Returns:
-            ``[N, S + 1, 3]`` physical ``(u, v, p)`` per node and frame; frame 0 is the input.
+            the frames ``[N, S + 1, 3]`` in physical ``(u, v, p)`` (frame 0 is the input), the
+            steps per graph and the start time per graph.
         """
         steps = getattr(batch, "rollout_steps", None)
-        count = int(steps.max()) if steps is not None else self.config.rollout_steps
-        return rollout_batch(self, self.config, batch, count)
+        if steps is None:
+            steps = torch.full((int(getattr(batch, "num_graphs", 1)),), self.config.rollout_steps)
+        steps = steps.detach().cpu().long().reshape(-1)
+        frames = rollout_batch(self, self.config, batch, int(steps.max()))
+        return MeshPrediction(frames, steps, start_times(batch))

@@ -26,14 +26,84 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from scisuite.domains.mesh.config import VELOCITY_START, MeshConfig
+from scisuite.domains.mesh.config import VELOCITY_START, MeshConfig, NodeType
 from scisuite.domains.mesh.features import initial_graph, updated_mask
-from scisuite.domains.mesh.geometry import NodeType
 from scisuite.domains.mesh.io import MeshState, MeshTrajectory
 from scisuite.domains.mesh.metrics import RolloutErrors
 
 StepModel = Callable[[Data | Batch], Tensor]
 """``model(graph) -> [N, 3]`` normalised ``(du, dv, dp)`` (a :class:`MeshModel`)."""
+
+
+@dataclass(frozen=True)
+class MeshPrediction:
+    """What :meth:`MeshModel.predict <scisuite.domains.mesh.model.MeshModel.predict>` gives
+    for a batch: one rollout per graph, run together for the longest one.
+
+    Attributes:
+        frames: ``[N, S + 1, 3]`` float32 ``(u, v, p)`` in physical units, node-major (rows
+            split by ``batch.ptr``); frame 0 is the input state.
+        steps: ``[G]`` steps asked for per graph (``<= S``; graph ``g`` keeps frames
+            ``0..steps[g]``).
+        start_times: ``[G]`` float64 time of frame 0 per graph, s (:func:`start_times`).
+    """
+
+    frames: Tensor
+    steps: Tensor
+    start_times: Tensor
+
+
+def start_times(batch: Data | Batch) -> Tensor:
+    """``[G]`` float64 time of each graph's initial state, s: its ``time``, or 0 where unknown
+    (the one place a rollout's start time is decided)."""
+    time = getattr(batch, "time", None)
+    if time is None:
+        return torch.zeros(int(getattr(batch, "num_graphs", 1)), dtype=torch.float64)
+    time = time.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
+    return torch.nan_to_num(time, nan=0.0)
+
+
+def frame_times(start: float, steps: int, dt: float) -> np.ndarray:
+    """``[steps + 1]`` float64 times of a rollout's frames, s."""
+    return start + dt * np.arange(steps + 1)
+
+
+def integrate(
+    outputs: Tensor, x: Tensor, node_type: Tensor, config: MeshConfig
+) -> tuple[Tensor, Tensor]:
+    """One integrator step from the model's normalised outputs.
+
+    De-normalises ``outputs [N, 3]`` with the config's target statistics, integrates the
+    velocity of the updated (normal, outflow) nodes and the pressure (or takes the predicted
+    pressure without ``pressure_input``), zeroes the wall velocities and shifts the history
+    window. Inflow (and other boundary) nodes keep the velocity they have, which in a
+    rollout is their initial velocity.
+
+    Args:
+        outputs: ``[N, 3]`` normalised ``(du, dv, dp)`` (``p_next`` instead of ``dp``
+            without ``pressure_input``).
+        x: ``[N, F]`` float32 physical node features of the current state.
+        node_type: ``[N]`` codes.
+        config: target statistics and history length.
+
+    Returns:
+        the next node features ``[N, F]`` and the next state ``[N, 3]`` ``(u, v, p)``.
+    """
+    start, end = VELOCITY_START, VELOCITY_START + 2 * (config.history + 1)
+    mean = torch.tensor(config.target_mean, dtype=torch.float32, device=x.device)
+    std = torch.tensor(config.target_std, dtype=torch.float32, device=x.device)
+    delta = outputs.to(torch.float32) * std + mean
+    velocity = x[:, start : start + 2]
+    new = torch.where(updated_mask(node_type)[:, None], velocity + delta[:, :2], velocity)
+    wall = (node_type == int(NodeType.WALL))[:, None]
+    new = torch.where(wall, torch.zeros_like(new), new)
+    if config.pressure_input:
+        pressure = x[:, end] + delta[:, 2]
+        extra = [pressure[:, None]]
+    else:
+        pressure, extra = delta[:, 2], []
+    following = torch.cat([x[:, :start], new, x[:, start : end - 2], *extra], dim=1)
+    return following, torch.cat([new, pressure[:, None]], dim=1)
 
 
 def rollout_batch(
@@ -60,16 +130,8 @@ def rollout_batch(
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     x = batch.x.detach().to(torch.float32).clone()
-    n, start = x.size(0), VELOCITY_START
-    end = start + 2 * (config.history + 1)  # velocity window; the pressure column follows
-    node_type = batch.node_type
-    updated = updated_mask(node_type)[:, None]
-    wall = (node_type == int(NodeType.WALL))[:, None]
-    inflow = (node_type == int(NodeType.INFLOW))[:, None]
-    inflow_velocity = x[:, start : start + 2].clone()
-    mean = torch.tensor(config.target_mean, dtype=torch.float32, device=x.device)
-    std = torch.tensor(config.target_std, dtype=torch.float32, device=x.device)
-    frames = torch.empty(n, steps + 1, 3, dtype=torch.float32, device=x.device)
+    start, end = VELOCITY_START, VELOCITY_START + 2 * (config.history + 1)
+    frames = torch.empty(x.size(0), steps + 1, 3, dtype=torch.float32, device=x.device)
     frames[:, 0, :2] = x[:, start : start + 2]
     pressure = getattr(batch, "pressure", None)
     if pressure is None and config.pressure_input:
@@ -83,19 +145,7 @@ def rollout_batch(
         with torch.inference_mode():
             for step in range(1, steps + 1):
                 work.x = x
-                delta = model(work).to(torch.float32) * std + mean
-                velocity = x[:, start : start + 2]
-                new = torch.where(updated, velocity + delta[:, :2], velocity)
-                new = torch.where(inflow, inflow_velocity, new)
-                new = torch.where(wall, torch.zeros_like(new), new)
-                if config.pressure_input:
-                    pressure_now = x[:, end] + delta[:, 2]
-                    extra = [pressure_now[:, None]]
-                else:
-                    pressure_now, extra = delta[:, 2], []
-                x = torch.cat([x[:, :start], new, x[:, start : end - 2], *extra], dim=1)
-                frames[:, step, :2] = new
-                frames[:, step, 2] = pressure_now
+                x, frames[:, step] = integrate(model(work), x, batch.node_type, config)
                 if on_step is not None:
                     on_step(step)
     finally:
@@ -159,9 +209,7 @@ def rollout(
     elapsed = time.perf_counter() - begin
     velocity = frames[:, :, :2].permute(1, 0, 2).contiguous()
     pressure = frames[:, :, 2].t().contiguous()
-    t0 = float(graph.time[0]) if getattr(graph, "time", None) is not None else 0.0
-    t0 = 0.0 if np.isnan(t0) else t0
-    times = t0 + config.dt * torch.arange(steps + 1, dtype=torch.float64)
+    times = torch.as_tensor(frame_times(float(start_times(batch)[0]), steps, config.dt))
     result = Rollout(velocity, pressure, times, elapsed / max(steps, 1))
     if reference is not None:
         offset = config.history if isinstance(initial_state, MeshTrajectory) else 0

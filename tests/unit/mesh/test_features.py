@@ -8,6 +8,7 @@ from scipy.sparse.csgraph import shortest_path
 from torch_geometric.data import Batch
 
 from scisuite.domains.mesh.config import MeshConfig, PatternConfig, mgn_baseline, transformer_config
+from scisuite.domains.mesh.examples import example_trajectories
 from scisuite.domains.mesh.features import (
     NoisyFrames,
     RunningMoments,
@@ -24,7 +25,6 @@ from scisuite.domains.mesh.features import (
     updated_mask,
 )
 from scisuite.domains.mesh.graph import edges_from_triangles
-from scisuite.domains.mesh.plugin import example_trajectories
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ pytest.importorskip("skfem")
 
 from scisuite.core.records import Record  # noqa: E402
 from scisuite.domains.mesh import generate as gen  # noqa: E402
-from scisuite.domains.mesh.geometry import ChannelGeometry, NodeType, channel_mesh  # noqa: E402
+from scisuite.domains.mesh.config import NodeType  # noqa: E402
+from scisuite.domains.mesh.geometry import ChannelGeometry, channel_mesh  # noqa: E402
 from scisuite.domains.mesh.graph import nearest_node, strouhal_number  # noqa: E402
-from scisuite.domains.mesh.io import read_h5_trajectories  # noqa: E402
+from scisuite.domains.mesh.h5 import read_h5_trajectories  # noqa: E402
 from scisuite.domains.mesh.solver import (  # noqa: E402
     CylinderFlowSolver,
     FlowConfig,

@@ -6,19 +6,20 @@ import numpy as np
 import pytest
 
 from scisuite.core.records import BadRecord, Record
+from scisuite.domains.mesh.h5 import (
+    read_h5_trajectories,
+    write_h5_trajectories,
+    write_h5_trajectory,
+)
 from scisuite.domains.mesh.io import (
     MeshFormatError,
     MeshState,
     MeshTrajectory,
-    read_h5_trajectories,
-    read_mesh_records,
     read_single_mesh,
-    read_xdmf_series,
-    write_h5_trajectories,
-    write_h5_trajectory,
     write_vtu,
-    write_xdmf_series,
 )
+from scisuite.domains.mesh.readers import read_mesh_file
+from scisuite.domains.mesh.xdmf import read_xdmf_series, write_xdmf_series
 
 # A 3 x 2 grid of the unit-ish channel [0, 2] x [0, 1]: 6 points, 4 triangles.
 POINTS = np.array([[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]], dtype=float)
@@ -373,7 +374,7 @@ def test_h5_empty_directory_says_how_to_make_data(tmp_path) -> None:
         list(read_h5_trajectories(tmp_path))
 
 
-def test_read_mesh_records_dispatches_by_suffix(tmp_path) -> None:
+def test_read_mesh_file_dispatches_by_suffix(tmp_path) -> None:
     t = _trajectory()
     write_vtu(tmp_path / "init.vtu", _state())
     write_xdmf_series(
@@ -387,10 +388,10 @@ def test_read_mesh_records_dispatches_by_suffix(tmp_path) -> None:
     )
     write_h5_trajectory(tmp_path / "t.h5", t)
     (tmp_path / "broken.vtu").write_text("garbage")
-    (vtu,) = read_mesh_records(tmp_path / "init.vtu")
-    (xdmf,) = read_mesh_records(tmp_path / "s.xdmf")
-    (h5,) = read_mesh_records(tmp_path / "t.h5")
-    (bad,) = read_mesh_records(tmp_path / "broken.vtu")
+    (vtu,) = read_mesh_file(tmp_path / "init.vtu")
+    (xdmf,) = read_mesh_file(tmp_path / "s.xdmf")
+    (h5,) = read_mesh_file(tmp_path / "t.h5")
+    (bad,) = read_mesh_file(tmp_path / "broken.vtu")
     assert isinstance(vtu.payload, MeshState) and vtu.id == "init"
     assert isinstance(xdmf.payload, MeshTrajectory) and xdmf.payload.num_frames == FRAMES
     assert isinstance(h5.payload, MeshTrajectory)

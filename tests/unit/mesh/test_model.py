@@ -12,10 +12,10 @@ from scisuite.domains.mesh.config import (
     mgn_baseline,
     transformer_config,
 )
+from scisuite.domains.mesh.examples import example_trajectories
 from scisuite.domains.mesh.features import trajectory_frames
 from scisuite.domains.mesh.io import MeshTrajectory
 from scisuite.domains.mesh.model import MeshModel
-from scisuite.domains.mesh.plugin import example_trajectories
 
 SMALL = transformer_config().replace(
     backbone=transformer_config().backbone.replace(d_model=16, num_heads=2, num_layers=2)
@@ -108,9 +108,11 @@ def test_inputs_are_normalised_with_the_config_statistics(trajectory) -> None:
 def test_predict_returns_a_rollout(trajectory) -> None:
     graph = trajectory_frames(trajectory, SMALL, [0])[0]
     graph.rollout_steps = torch.tensor([3])
-    frames = _model(SMALL).predict(Batch.from_data_list([graph]))
-    assert frames.shape == (trajectory.num_nodes, 4, 3)
-    torch.testing.assert_close(frames[:, 0, :2], graph.x[:, 4:6])
+    prediction = _model(SMALL).predict(Batch.from_data_list([graph]))
+    assert prediction.frames.shape == (trajectory.num_nodes, 4, 3)
+    torch.testing.assert_close(prediction.frames[:, 0, :2], graph.x[:, 4:6])
+    assert prediction.steps.tolist() == [3]
+    assert prediction.start_times.dtype == torch.float64 and prediction.start_times.shape == (1,)
 
 
 def test_pure_attention_model_without_edges(trajectory) -> None:

@@ -4,11 +4,10 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from scisuite.domains.mesh.config import MeshConfig, transformer_config
+from scisuite.domains.mesh.config import MeshConfig, NodeType, transformer_config
+from scisuite.domains.mesh.examples import example_trajectories
 from scisuite.domains.mesh.features import initial_graph
-from scisuite.domains.mesh.geometry import NodeType
 from scisuite.domains.mesh.model import MeshModel
-from scisuite.domains.mesh.plugin import example_trajectories
 from scisuite.domains.mesh.rollout import rollout, rollout_batch
 
 CONFIG = transformer_config().replace(

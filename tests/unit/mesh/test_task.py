@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from scisuite.core.records import Record, RecordError
+from scisuite.domains.mesh.examples import example_trajectories
+from scisuite.domains.mesh.features import initial_graph, model_targets
+from scisuite.domains.mesh.readers import MeshInput
+from scisuite.domains.mesh.rollout import rollout_batch
+from scisuite.domains.mesh.task import MeshTask
+
+TASK = MeshTask()
+
+
+def test_featurize_takes_the_options_or_a_bare_mesh() -> None:
+    config = TASK.default_config()
+    trajectory = example_trajectories(frames=4)[0]
+    graph = TASK.featurize(Record("a", MeshInput(trajectory, 3, 1)), config)
+    assert int(graph.rollout_steps[0]) == 3
+    assert float(graph.time[0]) == pytest.approx(trajectory.times[1])
+    bare = TASK.featurize(Record("b", trajectory.state(0)), config)
+    assert int(bare.rollout_steps[0]) == config.rollout_steps
+    with pytest.raises(RecordError, match="expected a mesh state"):
+        TASK.featurize(Record("c", MeshInput("not a mesh")), config)  # type: ignore[arg-type]
+    with pytest.raises(RecordError, match="beyond"):
+        TASK.featurize(Record("d", MeshInput(trajectory, None, 9)), config)
+
+
+def test_loss_and_evaluation_arrays(data) -> None:
+    config = data.config
+    batch = Batch.from_data_list(data.val[:2])
+    mean, std = torch.tensor(config.target_mean), torch.tensor(config.target_std)
+    perfect = (model_targets(batch.y, batch.x, config) - mean) / std
+    boundary = ~TASK.metric_subsets(batch, config)["updated"]
+    garbage = perfect.clone()
+    garbage[boundary, :2] = 1e6  # boundary velocities are not in the loss (pressure is)
+    assert TASK.loss(garbage, batch, config).item() == pytest.approx(0.0, abs=1e-10)
+    assert TASK.loss(perfect + 1.0, batch, config).item() == pytest.approx(1.0)
+    pred, target = TASK.evaluation_arrays(perfect, batch, config)
+    torch.testing.assert_close(pred, target, atol=1e-5, rtol=0)
+
+
+def test_evaluation_arrays_are_one_rollout_step(data) -> None:
+    """The one-step metrics and the rollout use the same integrator."""
+    config = data.config
+    trajectory = example_trajectories(frames=3)[1]
+    batch = Batch.from_data_list([initial_graph(trajectory, config)])
+    torch.manual_seed(0)
+    model = TASK.build_model(config).eval()
+    with torch.inference_mode():
+        outputs = model(batch)
+    pred, _ = TASK.evaluation_arrays(outputs, batch, config)
+    frames = rollout_batch(model, config, batch, 1)
+    assert torch.equal(pred, frames[:, 1])
+
+
+def test_a_short_training_reduces_the_loss(data) -> None:
+    torch.manual_seed(0)
+    model = TASK.build_model(data.config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = Batch.from_data_list(data.train.graphs[:4])  # clean frames
+    losses = []
+    for _ in range(40):
+        loss = TASK.loss(model(batch), batch, data.config)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
