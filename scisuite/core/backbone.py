@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from scisuite.core.config import BackboneConfig
 from scisuite.core.encodings import SinusoidalPositions, positions_in_graph
-from scisuite.core.layers import GraphSeqLayer
+from scisuite.core.layers import GraphSeqLayer, reset_children
 from scisuite.core.patterns import AttentionPattern, DensePattern, EdgePattern, global_token_pattern
 
 
@@ -76,9 +76,7 @@ class Backbone(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
         if self.global_tokens is not None:
             nn.init.normal_(self.global_tokens, std=0.02)
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.aggr import AttentionalAggregation, MeanAggregation, SumAggregation
 
-from scisuite.core.layers import mlp
+from scisuite.core.layers import mlp, reset_children
 
 
 class GraphHead(nn.Module):
@@ -51,9 +51,7 @@ class GraphHead(nn.Module):
         self.mlp = mlp(width, hidden_dim or d_model, out_dim)
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
 
     def forward(
         self,
@@ -89,9 +87,7 @@ class NodeHead(nn.Module):
         self.mlp = mlp(d_model, hidden_dim or d_model, out_dim)
 
     def reset_parameters(self) -> None:
-        for module in self.mlp:
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
 
     def forward(self, node_states: Tensor) -> Tensor:
         return self.mlp(node_states)

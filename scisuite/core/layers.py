@@ -20,6 +20,13 @@ from scisuite.core.attention import MultiHeadGraphAttention
 from scisuite.core.patterns import AttentionPattern
 
 
+def reset_children(module: nn.Module) -> None:
+    """Call ``reset_parameters()`` of every submodule that has one (not of ``module`` itself)."""
+    for child in module.modules():
+        if child is not module and hasattr(child, "reset_parameters"):
+            child.reset_parameters()
+
+
 def mlp(in_dim: int, hidden_dim: int, out_dim: int, layer_norm: bool = False) -> nn.Sequential:
     """Two-layer GELU MLP, optionally followed by LayerNorm (MeshGraphNets style)."""
     layers: list[nn.Module] = [
@@ -156,9 +163,7 @@ class GraphSeqLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        reset_children(self)
 
     def forward(
         self,

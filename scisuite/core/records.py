@@ -102,3 +102,22 @@ class IdRegistry:
             )
         self._first[record_id] = position
         return None
+
+
+@dataclass(frozen=True)
+class EchoField:
+    """``echo_columns`` of a domain whose rows repeat the record's ``id`` and one input field
+    (the SMILES, the sequence), read from the payload, or from what a bad record kept.
+
+    Attributes:
+        name: the payload key, also the output column.
+    """
+
+    name: str
+
+    def __call__(self, record: Record | BadRecord) -> dict[str, Any]:
+        if isinstance(record, Record):
+            value = record.payload.get(self.name) if isinstance(record.payload, dict) else None
+        else:
+            value = record.fields.get(self.name)
+        return {"id": record.id, self.name: value}

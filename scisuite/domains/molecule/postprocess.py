@@ -8,7 +8,7 @@ from typing import Any
 from torch_geometric.data import Batch
 
 from scisuite.core.plugin import Predicted
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.records import EchoField
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.model import MoleculePrediction
 
@@ -16,13 +16,8 @@ from scisuite.domains.molecule.model import MoleculePrediction
 ECHO_COLUMNS = ("id", "smiles")
 
 
-def echo_columns(record: Record | BadRecord) -> dict[str, Any]:
-    """The record's id and its input SMILES (also for unreadable records)."""
-    if isinstance(record, Record):
-        smiles = record.payload.get("smiles")
-    else:
-        smiles = record.fields.get("smiles")
-    return {"id": record.id, "smiles": smiles}
+echo_columns = EchoField("smiles")
+"""The record's id and its input SMILES (also for unreadable records)."""
 
 
 def value_columns(config: MoleculeConfig) -> list[str]:

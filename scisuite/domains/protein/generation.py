@@ -25,9 +25,9 @@ and :func:`design_sequences` the inverse ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import Tensor
@@ -51,7 +51,7 @@ from scisuite.domains.protein.prompts import (
     single_input_window,
 )
 from scisuite.domains.protein.tokenizer import EOS_ID, PAD_ID, VOCAB_SIZE, ByteTokenizer
-from scisuite.domains.protein.windows import plan_windows
+from scisuite.domains.protein.windows import Window, plan_windows
 
 Mode = Literal["cached", "recompute"]
 
@@ -345,23 +345,19 @@ def _chunks(items: Sequence, size: int) -> list[Sequence]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _per_residue(
+def _greedy_answers(
     model: TokenLM,
     sequences: Sequence[str],
+    jobs: Sequence[tuple[int, Window]],
     task: str,
     config: ProteinConfig,
     batch_size: int,
     mode: Mode = "cached",
-) -> tuple[list[str], list[int]]:
-    """Greedy per-residue labels of every sequence, window by window."""
+) -> Iterator[tuple[int, Window, Any]]:
+    """Greedy constrained answers of ``(sequence index, window)`` jobs, ``batch_size`` windows
+    per call in the order given: ``(index, window, parsed answer)``."""
     grammar, spec = config.grammar, get_task(task)
-    plans = [
-        plan_windows(len(s), config.residue_window(), config.window_overlap) for s in sequences
-    ]
-    jobs = [(i, w) for i, plan in enumerate(plans) for w in plan]
-    labels = [[""] * len(s) for s in sequences]
     greedy = SamplingConfig(temperature=0.0)
-    jobs.sort(key=lambda job: job[1].end - job[1].start)  # similar lengths together
     for part in _chunks(jobs, batch_size):
         examples = [Example(task, sequence=sequences[i][w.start : w.end]) for i, w in part]
         result = generate(
@@ -372,9 +368,28 @@ def _per_residue(
             mode,
         )
         for (i, w), answer in zip(part, result.answers, strict=True):
-            values = str(spec.parse(grammar, answer))
-            for position in range(w.keep_start, w.keep_end):
-                labels[i][position] = values[position - w.start]
+            yield i, w, spec.parse(grammar, answer)
+
+
+def _per_residue(
+    model: TokenLM,
+    sequences: Sequence[str],
+    task: str,
+    config: ProteinConfig,
+    batch_size: int,
+    mode: Mode = "cached",
+) -> tuple[list[str], list[int]]:
+    """Greedy per-residue labels of every sequence, window by window."""
+    plans = [
+        plan_windows(len(s), config.residue_window(), config.window_overlap) for s in sequences
+    ]
+    jobs = [(i, w) for i, plan in enumerate(plans) for w in plan]
+    labels = [[""] * len(s) for s in sequences]
+    jobs.sort(key=lambda job: job[1].end - job[1].start)  # similar lengths together
+    for i, w, parsed in _greedy_answers(model, sequences, jobs, task, config, batch_size, mode):
+        values = str(parsed)
+        for position in range(w.keep_start, w.keep_end):
+            labels[i][position] = values[position - w.start]
     return ["".join(row) for row in labels], [len(p) for p in plans]
 
 
@@ -410,23 +425,13 @@ def _numbers(
     jobs = [(i, w) for i, plan in enumerate(plans) for w in plan]
     sums: list[list[float]] = [[] for _ in sequences]
     weights = [0] * len(sequences)
-    greedy = SamplingConfig(temperature=0.0)
-    for part in _chunks(jobs, batch_size):
-        examples = [Example(task, sequence=sequences[i][w.start : w.end]) for i, w in part]
-        result = generate(
-            model,
-            [spec.prompt(grammar, e) for e in examples],
-            [spec.constraint(grammar, e) for e in examples],
-            greedy,
-        )
-        for (i, w), text in zip(part, result.answers, strict=True):
-            values = spec.parse(grammar, text)
-            assert isinstance(values, tuple)
-            kept = w.keep_end - w.keep_start
-            if not sums[i]:
-                sums[i] = [0.0] * len(values)
-            sums[i] = [a + kept * v for a, v in zip(sums[i], values, strict=True)]
-            weights[i] += kept
+    for i, w, values in _greedy_answers(model, sequences, jobs, task, config, batch_size):
+        assert isinstance(values, tuple)
+        kept = w.keep_end - w.keep_start
+        if not sums[i]:
+            sums[i] = [0.0] * len(values)
+        sums[i] = [a + kept * v for a, v in zip(sums[i], values, strict=True)]
+        weights[i] += kept
     return [tuple(v / max(w, 1) for v in s) for s, w in zip(sums, weights, strict=True)]
 
 

@@ -10,19 +10,13 @@ from torch_geometric.data import Batch
 
 from scisuite.core.config import FrozenConfig
 from scisuite.core.plugin import Predicted
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.records import EchoField
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.generation import SequencePrediction
 from scisuite.domains.protein.prompts import CONTENT_CLASSES, ss_content
 
-
-def echo_columns(record: Record | BadRecord) -> dict[str, Any]:
-    """The input columns of every row: ``id`` and the (normalised) ``sequence``."""
-    if isinstance(record, Record):
-        sequence = record.payload.get("sequence")
-    else:
-        sequence = record.fields.get("sequence")
-    return {"id": record.id, "sequence": sequence}
+echo_columns = EchoField("sequence")
+"""The input columns of every row: ``id`` and the (normalised) ``sequence``."""
 
 
 def output_columns(config: FrozenConfig) -> list[str]:
