@@ -7,35 +7,46 @@ It owns orchestration: every ``sci`` verb is one call here with the same result.
 >>> predictor.predict(["CCO", "c1ccccc1O"])          # -> pandas.DataFrame
 
 Modules: ``predicting`` (load, Predictor, predict_file), ``training`` (train),
-``evaluating`` (evaluate), ``commands`` (design, generate, data sets, info), ``common``.
+``evaluating`` (evaluate), ``commands`` (design, generate, data sets), ``environment`` (info),
+``checkpoints`` (shipped defaults, metadata), ``common`` (registry, domain options).
+Names are imported when first used, so that ``sci`` finds a domain's flags, or reports an
+unknown one, without importing torch.
 """
 
-from scisuite.api.commands import (
-    Designs,
-    build_dataset,
-    datasets,
-    design,
-    generate,
-    info,
-    parse_overrides,
-)
-from scisuite.api.common import (
-    UnsupportedError,
-    checkpoint_meta,
-    domain_options,
-    list_domains,
-    shipped_checkpoint,
-)
-from scisuite.api.evaluating import EvaluationResult, evaluate
-from scisuite.api.predicting import Predictor, WriteSummary, load, predict, read_records
-from scisuite.api.training import train
-from scisuite.core.checkpoint import CheckpointError
-from scisuite.core.config import TrainConfig
-from scisuite.core.devices import lightning_accelerator
-from scisuite.core.plugin import TrainRequest
-from scisuite.core.predicting import InputError
-from scisuite.core.registry import UnknownDomainError
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> the module that defines it.
+_SOURCES = {
+    "Designs": "scisuite.api.commands",
+    "build_dataset": "scisuite.api.commands",
+    "datasets": "scisuite.api.commands",
+    "design": "scisuite.api.commands",
+    "generate": "scisuite.api.commands",
+    "info": "scisuite.api.environment",
+    "parse_overrides": "scisuite.api.commands",
+    "checkpoint_meta": "scisuite.api.checkpoints",
+    "shipped_checkpoint": "scisuite.api.checkpoints",
+    "UnsupportedError": "scisuite.api.common",
+    "domain_options": "scisuite.api.common",
+    "list_domains": "scisuite.api.common",
+    "EvaluationResult": "scisuite.api.evaluating",
+    "evaluate": "scisuite.api.evaluating",
+    "Predictor": "scisuite.api.predicting",
+    "WriteSummary": "scisuite.api.predicting",
+    "load": "scisuite.api.predicting",
+    "predict": "scisuite.api.predicting",
+    "read_records": "scisuite.api.predicting",
+    "train": "scisuite.api.training",
+    "CheckpointError": "scisuite.core.checkpoint",
+    "TrainConfig": "scisuite.core.config",
+    "lightning_accelerator": "scisuite.core.devices",
+    "TrainRequest": "scisuite.core.plugin",
+    "InputError": "scisuite.core.predicting",
+    "UnknownDomainError": "scisuite.core.registry",
+}
 __all__ = [
     "CheckpointError",
     "Designs",
@@ -64,3 +75,38 @@ __all__ = [
     "shipped_checkpoint",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'scisuite.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_SOURCES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
+    from scisuite.api.commands import (
+        Designs,
+        build_dataset,
+        datasets,
+        design,
+        generate,
+        info,
+        parse_overrides,
+    )
+    from scisuite.api.common import UnsupportedError, domain_options, list_domains
+    from scisuite.api.evaluating import EvaluationResult, evaluate
+    from scisuite.api.predicting import Predictor, WriteSummary, load, predict, read_records
+    from scisuite.api.training import train
+    from scisuite.core.checkpoint import CheckpointError
+    from scisuite.core.config import TrainConfig
+    from scisuite.core.devices import lightning_accelerator
+    from scisuite.core.plugin import TrainRequest
+    from scisuite.core.predicting import InputError
+    from scisuite.core.registry import UnknownDomainError

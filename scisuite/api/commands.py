@@ -1,27 +1,17 @@
-"""Domain verbs and data sets: design, generate, list and build named data sets, info."""
+"""Domain verbs and data sets: design, generate, list and build named data sets."""
 
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
-from scisuite._version import __version__
-from scisuite.api.common import (
-    UnsupportedError,
-    checkpoint_meta,
-    options_with_defaults,
-    registry_or_default,
-    shipped_checkpoint,
-)
+from scisuite.api.common import UnsupportedError, options_with_defaults, registry_or_default
 from scisuite.api.predicting import load
-from scisuite.core.devices import resolve_device
 from scisuite.core.io import atomic_path, strip_suffixes
 from scisuite.core.registry import PluginRegistry
 
@@ -134,28 +124,6 @@ def build_dataset(
             f"unknown {domain} dataset {name!r}; see `sci data list --domain {domain}`"
         )
     return specs[name].build(Path(output), Path(cache_dir) if cache_dir else None)
-
-
-def info(registry: PluginRegistry | None = None) -> dict[str, Any]:
-    """Versions, device and the domains with their shipped checkpoints (for ``sci info``)."""
-    reg = registry_or_default(registry)
-    domains: dict[str, Any] = {}
-    for name in reg.names():
-        shipped = shipped_checkpoint(name)
-        entry: dict[str, Any] = {"checkpoint": str(shipped) if shipped else None}
-        if shipped is not None:
-            meta = checkpoint_meta(shipped)
-            entry["metrics"] = meta.metrics.get("test", meta.metrics.get("val", {}))
-        domains[name] = entry
-    return {
-        "scisuite": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda_available": torch.cuda.is_available(),
-        "device": str(resolve_device("auto")),
-        "threads": torch.get_num_threads(),
-        "domains": domains,
-    }
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:

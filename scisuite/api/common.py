@@ -1,15 +1,17 @@
-"""What every API module shares: the registry, option defaults, shipped checkpoints."""
+"""What every API module shares: the registry and the domains' option defaults.
+
+Light on purpose (no torch): ``sci`` uses it to find a domain's flags, and an unknown domain
+is reported before anything heavy is imported."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scisuite.core.checkpoint import CONFIG_NAME, CheckpointMeta, load_checkpoint
-from scisuite.core.plugin import CliOption, DomainPlugin
 from scisuite.core.registry import PluginRegistry
+
+if TYPE_CHECKING:
+    from scisuite.core.plugin import CliOption, DomainPlugin
 
 
 class UnsupportedError(LookupError):
@@ -48,14 +50,3 @@ def options_with_defaults(
     values = {o.dest: o.default for o in declared if o.default is not None}
     values.update({k: v for k, v in options.items() if v is not None})
     return values
-
-
-def shipped_checkpoint(domain: str) -> Path | None:
-    """The default checkpoint shipped in ``scisuite/weights/<domain>/``, if there is one."""
-    folder = Path(str(resources.files("scisuite") / "weights" / domain))
-    return folder if (folder / CONFIG_NAME).exists() else None
-
-
-def checkpoint_meta(path: str | Path) -> CheckpointMeta:
-    """The metadata of a checkpoint directory (domain, config, metrics, command)."""
-    return load_checkpoint(path)[0]

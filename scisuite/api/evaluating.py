@@ -13,9 +13,9 @@ from torch_geometric.loader import DataLoader
 from scisuite.api.predicting import Predictor, load
 from scisuite.core.config import FrozenConfig
 from scisuite.core.io import atomic_path
+from scisuite.core.metrics import compute_metrics
 from scisuite.core.plugin import DomainPlugin, TrainRequest
 from scisuite.core.registry import PluginRegistry
-from scisuite.core.training import compute_metrics
 
 
 def metrics_on(

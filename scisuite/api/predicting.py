@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from scisuite.api.common import registry_or_default, shipped_checkpoint
+from scisuite.api.checkpoints import shipped_checkpoint
+from scisuite.api.common import registry_or_default
 from scisuite.core.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
 from scisuite.core.config import FrozenConfig
 from scisuite.core.devices import resolve_device

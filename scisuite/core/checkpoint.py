@@ -125,13 +125,13 @@ def _refuse_pickle(path: Path) -> None:
         )
 
 
-def load_checkpoint(directory: str | Path) -> tuple[CheckpointMeta, dict[str, torch.Tensor]]:
-    """Read a checkpoint directory; refuse pickles and anything that is not safetensors.
+def read_meta(directory: str | Path) -> CheckpointMeta:
+    """The metadata of a checkpoint directory (``config.json``), checked like
+    :func:`load_checkpoint` checks it but without reading the weights."""
+    return _checked(Path(directory))[0]
 
-    Returns:
-        the metadata and the CPU state dict.
-    """
-    path = Path(directory)
+
+def _checked(path: Path) -> tuple[CheckpointMeta, Path]:
     if not path.exists():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     if path.is_file():
@@ -153,6 +153,16 @@ def load_checkpoint(directory: str | Path) -> tuple[CheckpointMeta, dict[str, to
         meta = CheckpointMeta.from_dict(json.loads(config_path.read_text()))
     except json.JSONDecodeError as error:
         raise CheckpointError(f"{config_path} is not valid JSON: {error}") from error
+    return meta, weights_path
+
+
+def load_checkpoint(directory: str | Path) -> tuple[CheckpointMeta, dict[str, torch.Tensor]]:
+    """Read a checkpoint directory; refuse pickles and anything that is not safetensors.
+
+    Returns:
+        the metadata and the CPU state dict.
+    """
+    meta, weights_path = _checked(Path(directory))
     try:
         state = load_file(str(weights_path), device="cpu")
     except Exception as error:  # safetensors raises its own SafetensorError type

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from scisuite.core.plugin import Metric
 
 ArrayMetric = Callable[[np.ndarray, np.ndarray], float]
 """``fn(pred, target) -> float`` on 1-D arrays of known entries."""
@@ -61,3 +65,8 @@ def masked_rmse(pred: Tensor, target: Tensor) -> float:
     if not bool(known.any()):
         return math.nan
     return float(torch.sqrt(torch.mean((pred[known] - target[known]) ** 2)))
+
+
+def compute_metrics(metrics: Sequence[Metric], pred: Tensor, target: Tensor) -> dict[str, float]:
+    """Every metric on concatenated predictions / targets (original units)."""
+    return {m.name: float(m.fn(pred, target)) for m in metrics}

@@ -24,12 +24,8 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from scisuite.core.config import FrozenConfig, TrainConfig
-from scisuite.core.plugin import Metric, Task
-
-
-def compute_metrics(metrics: Sequence[Metric], pred: Tensor, target: Tensor) -> dict[str, float]:
-    """Evaluate every metric on concatenated predictions/targets (original units)."""
-    return {m.name: float(m.fn(pred, target)) for m in metrics}
+from scisuite.core.metrics import compute_metrics
+from scisuite.core.plugin import Task
 
 
 class DomainLightningModule(L.LightningModule):

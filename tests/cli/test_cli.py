@@ -68,3 +68,16 @@ def test_data_list_names_real_datasets(capsys) -> None:
 def test_data_generate_on_a_domain_without_a_generator_exits_2(capsys, tmp_path) -> None:
     code = main(["data", "generate", "molecule", "anything", "-o", str(tmp_path)])
     assert code == 2 and "nothing to generate" in capsys.readouterr().err
+
+
+def test_help_and_an_unknown_domain_import_no_torch() -> None:
+    """`sci --help` and a mistyped domain answer at once: nothing heavy is imported."""
+    code = (
+        "import sys; from scisuite.cli import main; "
+        "assert main(['--help']) == 0; "
+        "assert main(['predict', '--domain', 'astrology', 'x.csv']) == 2; "
+        "heavy = sorted({'torch', 'lightning', 'rdkit'} & set(sys.modules)); "
+        "assert not heavy, heavy"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
