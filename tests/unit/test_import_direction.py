@@ -70,3 +70,27 @@ def test_the_rules_catch_a_break() -> None:
     assert not _allowed("scisuite.core.plugin", "scisuite.domains.mesh")
     assert not _allowed("scisuite.cli.train", "scisuite.core.config")
     assert _allowed("scisuite.domains.mesh.io", "scisuite.core.io")
+
+
+def test_no_module_uses_pyplot_or_switches_the_backend() -> None:
+    """Figures use the object-oriented API on their own canvas (``core/plots.py``): pyplot's
+    global state and ``matplotlib.use`` would change a notebook user's backend."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            if any(name == "matplotlib.pyplot" for name in names):
+                offenders.append(f"{path.name}: imports pyplot")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "use"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "matplotlib"
+            ):
+                offenders.append(f"{path.name}: calls matplotlib.use")
+    assert not offenders, offenders

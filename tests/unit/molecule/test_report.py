@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -21,12 +19,3 @@ def test_one_parity_png_per_target_skipping_missing_labels(tmp_path: Path) -> No
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parity_expt.png", "parity_logS.png"]
-
-
-def test_importing_the_plugin_does_not_touch_pyplot() -> None:
-    code = (
-        "import sys; import scisuite.domains.molecule.plugin; "
-        "assert 'matplotlib.pyplot' not in sys.modules; "
-        "assert 'matplotlib' not in sys.modules"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
