@@ -14,19 +14,10 @@ from torch_geometric.data import Batch
 
 from scisuite import api
 from scisuite.cli import main
-from scisuite.core.checkpoint import CheckpointMeta, save_checkpoint
 from scisuite.core.config import FrozenConfig
 from scisuite.core.io import TABLE_FORMATS, read_table, write_rows
 from scisuite.core.plugin import DataCatalog, DomainPlugin, Predicted, RecordIO, Reports, Task
 from scisuite.core.records import Record
-
-
-def _checkpoint(plugin, tmp_path, seed: int = 0):
-    torch.manual_seed(seed)
-    config = plugin.task.default_config()
-    model = plugin.task.build_model(config).eval()
-    meta = CheckpointMeta(plugin.name, plugin.schema_version, config.to_dict())
-    return save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta), model, config
 
 
 def _batch(plugin, config, records=None) -> Batch:
@@ -93,9 +84,9 @@ def test_featurize_is_deterministic(plugin) -> None:
             assert a[key] == b[key], key
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(plugin, registry, tmp_path) -> None:
-    path, model, config = _checkpoint(plugin, tmp_path)
-    loaded = api.load(path, device="cpu", registry=registry)
+def test_checkpoint_round_trip_gives_identical_predictions(plugin, saved, predictor) -> None:
+    _, model, config = saved
+    loaded = predictor
     assert isinstance(loaded.config, FrozenConfig) and loaded.config == config
     batch = _batch(plugin, config)
     with torch.inference_mode():
@@ -136,13 +127,11 @@ def test_one_optimiser_step_on_training_data(plugin, tmp_path) -> None:
     torch.optim.SGD(model.parameters(), lr=1e-3).step()
 
 
-def test_predict_reports_bad_records_and_keeps_input_order(plugin, registry, tmp_path) -> None:
-    path, _, _ = _checkpoint(plugin, tmp_path)
-    example, n_records, n_bad = plugin.examples.write_file(tmp_path)
-    read_ids = [record.id for record in api.read_records(plugin, example)]
-    predictor = api.load(path, device="cpu", registry=registry)
+def test_predict_reports_bad_records_and_keeps_input_order(plugin, predictor, example) -> None:
+    path, n_records, n_bad = example
+    read_ids = [record.id for record in api.read_records(plugin, path)]
     for batch_size in (1, 64):
-        frame = predictor.predict(example, batch_size=batch_size)
+        frame = predictor.predict(path, batch_size=batch_size)
         assert len(frame) == n_records, "every input record yields exactly one row"
         assert list(frame["id"]) == read_ids, "rows come back in input order"
         assert (frame["status"] == "error").sum() == n_bad
@@ -150,17 +139,16 @@ def test_predict_reports_bad_records_and_keeps_input_order(plugin, registry, tmp
         assert errors["error"].str.len().gt(0).all() and errors["id"].notna().all()
 
 
-def test_sci_predict_smoke(plugin, registry, tmp_path) -> None:
-    path, _, _ = _checkpoint(plugin, tmp_path)
-    example, n_records, n_bad = plugin.examples.write_file(tmp_path)
+def test_sci_predict_smoke(plugin, registry, saved, example, tmp_path) -> None:
+    path, n_records, n_bad = example
     out = tmp_path / "pred.csv"
     argv = [
         "predict",
         "--domain",
         plugin.name,
-        str(example),
-        "--checkpoint",
         str(path),
+        "--checkpoint",
+        str(saved[0]),
         "-o",
         str(out),
         "--quiet",
@@ -171,20 +159,16 @@ def test_sci_predict_smoke(plugin, registry, tmp_path) -> None:
     assert main([*argv[:-1], "--on-error", "raise"], registry=registry) == 1
 
 
-def test_python_objects_predict(plugin, registry, tmp_path) -> None:
-    path, _, _ = _checkpoint(plugin, tmp_path)
-    predictor = api.load(path, device="cpu", registry=registry)
+def test_python_objects_predict(plugin, predictor) -> None:
     objects = plugin.examples.objects()
     frame = predictor.predict(objects)
     assert len(frame) == len(objects) and (frame["status"] == "ok").all()
     assert frame.notna().any().all(), "a declared column is empty for every record"
 
 
-def test_tables_write_and_read_back(plugin, registry, tmp_path) -> None:
-    path, _, _ = _checkpoint(plugin, tmp_path)
-    example, n_records, _ = plugin.examples.write_file(tmp_path)
-    predictor = api.load(path, device="cpu", registry=registry)
-    summary = predictor.predict_file(example, tmp_path / "pred.parquet", reports=False)
+def test_tables_write_and_read_back(predictor, example, tmp_path) -> None:
+    path, n_records, _ = example
+    summary = predictor.predict_file(path, tmp_path / "pred.parquet", reports=False)
     rows = read_table(tmp_path / "pred.parquet")
     assert summary.rows == n_records == len(rows)
     assert list(rows.columns) == predictor.columns()
@@ -196,15 +180,13 @@ def test_tables_write_and_read_back(plugin, registry, tmp_path) -> None:
         assert list(back["id"].astype(str)) == list(rows["id"].astype(str))
 
 
-def test_domain_writers_write_and_read_back(plugin, registry, tmp_path) -> None:
+def test_domain_writers_write_and_read_back(plugin, predictor, example, tmp_path) -> None:
     if not plugin.io.writers:
         pytest.skip(f"{plugin.name} has no domain output format")
-    path, _, _ = _checkpoint(plugin, tmp_path)
-    example, _, n_bad = plugin.examples.write_file(tmp_path)
-    predictor = api.load(path, device="cpu", registry=registry)
+    path, _, n_bad = example
     for suffix in plugin.io.writers:
         out = tmp_path / f"written{suffix}"
-        summary = predictor.predict_file(example, out)
+        summary = predictor.predict_file(path, out)
         assert summary.table is not None and len(pd.read_csv(summary.table)) == summary.rows
         ok = summary.rows - n_bad
         written = [out] if ok == 1 else sorted(tmp_path.glob(f"written.*{suffix}"))
@@ -213,11 +195,8 @@ def test_domain_writers_write_and_read_back(plugin, registry, tmp_path) -> None:
             assert list(api.read_records(plugin, file)), f"{file} does not read back"
 
 
-def test_report_outputs_come_from_the_api(plugin, registry, tmp_path) -> None:
-    path, _, _ = _checkpoint(plugin, tmp_path)
-    example, _, _ = plugin.examples.write_file(tmp_path)
-    predictor = api.load(path, device="cpu", registry=registry)
-    summary = predictor.predict_file(example, tmp_path / "reported.csv")
+def test_report_outputs_come_from_the_api(plugin, predictor, example, tmp_path) -> None:
+    summary = predictor.predict_file(example[0], tmp_path / "reported.csv")
     expected = plugin.reports.prediction_outputs(tmp_path / "probe.csv", predictor.config)
     for sink in expected:
         sink.abort()
@@ -225,12 +204,11 @@ def test_report_outputs_come_from_the_api(plugin, registry, tmp_path) -> None:
     assert all(p.exists() and p.stat().st_size > 0 for p in summary.extra)
 
 
-def test_stdin_reads_like_the_file(plugin, tmp_path, monkeypatch) -> None:
+def test_stdin_reads_like_the_file(plugin, example, monkeypatch) -> None:
     if plugin.io.stdin is None:
         pytest.skip(f"{plugin.name} reads no standard input")
-    example, _, _ = plugin.examples.write_file(tmp_path)
-    from_file = list(api.read_records(plugin, example))
-    raw = example.read_bytes()
+    from_file = list(api.read_records(plugin, example[0]))
+    raw = example[0].read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
     from_stdin = list(api.read_records(plugin, "-"))
     assert [type(r) for r in from_stdin] == [type(r) for r in from_file]
