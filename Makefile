@@ -7,7 +7,7 @@ SCI := $(VENV)/bin/sci
 STAMP := $(VENV)/.scisuite-installed
 
 .PHONY: install demo test test-slow lint bench-attention bench-molecule weights-molecule \
-	weights-protein weights-mesh bench-protein-synergy bench-mesh clean
+	weights-protein weights-mesh bench-protein-synergy bench-protein-gor bench-mesh clean
 
 install: $(STAMP)
 
@@ -62,6 +62,10 @@ weights-protein: install
 		--set bucket_tokens=2048 -o scisuite/weights/protein --quiet
 	$(PY) bench/protein_evaluation.py --checkpoint scisuite/weights/protein \
 		--data-dir $(PROTEIN_DATA) --split test -o scisuite/weights/protein/evaluation.json
+
+# Secondary structure vs a GOR-style predictor trained on the same chains (~5 min on 2 CPU cores).
+bench-protein-gor: install
+	$(PY) bench/protein_ss_vs_gor.py --data-dir $(PROTEIN_DATA)
 
 # Multi-task synergy (SS only vs all tasks, same token budget); ~15 min on 2 CPU cores.
 bench-protein-synergy: install
