@@ -18,7 +18,7 @@ from scisuite.api import list_domains, shipped_checkpoint
 
 FOLDER = Path(__file__).parents[2] / "notebooks"
 NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
-#: Notebooks over ~30 s on one core (mesh: two 50-step rollouts and a solver run, ~35 s).
+#: Notebooks over ~30 s on one core (mesh: two 50-step rollouts and a solver run, ~34 s).
 SLOW = {"mesh_rollout.ipynb"}
 #: Seconds any one cell may run before the notebook fails.
 CELL_TIMEOUT = 180
