@@ -46,6 +46,8 @@ _SOURCES = {
     "TrainRequest": "scisuite.core.plugin",
     "InputError": "scisuite.core.predicting",
     "UnknownDomainError": "scisuite.core.registry",
+    "ResumeError": "scisuite.core.training",
+    "is_global_zero": "scisuite.core.training",
 }
 __all__ = [
     "CheckpointError",
@@ -53,6 +55,7 @@ __all__ = [
     "EvaluationResult",
     "InputError",
     "Predictor",
+    "ResumeError",
     "TrainConfig",
     "TrainRequest",
     "UnknownDomainError",
@@ -66,6 +69,7 @@ __all__ = [
     "evaluate",
     "generate",
     "info",
+    "is_global_zero",
     "lightning_accelerator",
     "list_domains",
     "load",
@@ -110,3 +114,4 @@ if TYPE_CHECKING:
     from scisuite.core.plugin import TrainRequest
     from scisuite.core.predicting import InputError
     from scisuite.core.registry import UnknownDomainError
+    from scisuite.core.training import ResumeError, is_global_zero
