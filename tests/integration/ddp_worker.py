@@ -45,11 +45,11 @@ def registry() -> PluginRegistry:
     return PluginRegistry([TOY_PLUGIN, *plugins], use_entry_points=False)
 
 
-def parameter_digest(module: torch.nn.Module) -> dict[str, str]:
-    """``{name: sha256 of the tensor's bytes}`` for every parameter and buffer."""
+def tensor_digest(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """``{name: sha256 of the tensor's bytes}`` (a state dict's parameters and buffers)."""
     return {
         name: hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-        for name, tensor in module.state_dict().items()
+        for name, tensor in state.items()
     }
 
 
@@ -69,7 +69,7 @@ class WriteDigest(L.Callback):
             "world_size": trainer.world_size,
             "epochs": self.epochs,
             "steps": trainer.global_step,
-            "digest": parameter_digest(pl_module.model),
+            "digest": tensor_digest(pl_module.model.state_dict()),
         }
         (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
 
