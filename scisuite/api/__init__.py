@@ -32,6 +32,7 @@ _SOURCES = {
     "UnsupportedError": "scisuite.api.common",
     "domain_options": "scisuite.api.common",
     "list_domains": "scisuite.api.common",
+    "predict_distributed": "scisuite.api.distributed",
     "EvaluationResult": "scisuite.api.evaluating",
     "evaluate": "scisuite.api.evaluating",
     "Predictor": "scisuite.api.predicting",
@@ -75,6 +76,7 @@ __all__ = [
     "load",
     "parse_overrides",
     "predict",
+    "predict_distributed",
     "read_records",
     "shipped_checkpoint",
     "train",
@@ -105,6 +107,7 @@ if TYPE_CHECKING:
         parse_overrides,
     )
     from scisuite.api.common import UnsupportedError, domain_options, list_domains
+    from scisuite.api.distributed import predict_distributed
     from scisuite.api.evaluating import EvaluationResult, evaluate
     from scisuite.api.predicting import Predictor, WriteSummary, load, predict, read_records
     from scisuite.api.training import train

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -103,7 +104,27 @@ def train(domain: str, workdir: Path, devices: int, epochs: int, resume: bool) -
     )
 
 
+def predict(model: str, inputs: Path, output: Path, devices: int, batch_size: int) -> None:
+    reg = registry()
+    predictor = api.load(model, device="cpu", registry=reg)
+    summary = api.predict_distributed(
+        predictor,
+        inputs,
+        output,
+        batch_size=batch_size,
+        devices=devices,
+        strategy="ddp" if devices > 1 else "auto",
+    )
+    record = {"rows": summary.rows, "errors": summary.errors, "exists": output.is_file()}
+    rank = os.environ.get("LOCAL_RANK", "0")
+    (output.parent / f"summary{rank}.json").write_text(json.dumps(record))
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "predict":
+        model, inputs, output = argv[1], Path(argv[2]), Path(argv[3])
+        predict(model, inputs, output, int(argv[4]), int(argv[5]))
+        return 0
     if argv[0] == "train":
         domain, workdir, devices, epochs = argv[1], Path(argv[2]), int(argv[3]), int(argv[4])
         train(domain, workdir, devices, epochs, resume=argv[5:] == ["resume"])
