@@ -32,6 +32,7 @@ _SOURCES = {
     "UnsupportedError": "scisuite.api.common",
     "domain_options": "scisuite.api.common",
     "list_domains": "scisuite.api.common",
+    "predict_distributed": "scisuite.api.distributed",
     "EvaluationResult": "scisuite.api.evaluating",
     "evaluate": "scisuite.api.evaluating",
     "Predictor": "scisuite.api.predicting",
@@ -46,6 +47,8 @@ _SOURCES = {
     "TrainRequest": "scisuite.core.plugin",
     "InputError": "scisuite.core.predicting",
     "UnknownDomainError": "scisuite.core.registry",
+    "ResumeError": "scisuite.core.training",
+    "is_global_zero": "scisuite.core.training",
 }
 __all__ = [
     "CheckpointError",
@@ -53,6 +56,7 @@ __all__ = [
     "EvaluationResult",
     "InputError",
     "Predictor",
+    "ResumeError",
     "TrainConfig",
     "TrainRequest",
     "UnknownDomainError",
@@ -66,11 +70,13 @@ __all__ = [
     "evaluate",
     "generate",
     "info",
+    "is_global_zero",
     "lightning_accelerator",
     "list_domains",
     "load",
     "parse_overrides",
     "predict",
+    "predict_distributed",
     "read_records",
     "shipped_checkpoint",
     "train",
@@ -101,6 +107,7 @@ if TYPE_CHECKING:
         parse_overrides,
     )
     from scisuite.api.common import UnsupportedError, domain_options, list_domains
+    from scisuite.api.distributed import predict_distributed
     from scisuite.api.evaluating import EvaluationResult, evaluate
     from scisuite.api.predicting import Predictor, WriteSummary, load, predict, read_records
     from scisuite.api.training import train
@@ -110,3 +117,4 @@ if TYPE_CHECKING:
     from scisuite.core.plugin import TrainRequest
     from scisuite.core.predicting import InputError
     from scisuite.core.registry import UnknownDomainError
+    from scisuite.core.training import ResumeError, is_global_zero

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning import Callback
 from torch import nn
 
 from scisuite._version import __version__
@@ -15,9 +17,9 @@ from scisuite.api.evaluating import metrics_on
 from scisuite.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from scisuite.core.config import FrozenConfig, TrainConfig
 from scisuite.core.devices import resolve_device
-from scisuite.core.plugin import DomainPlugin, TrainRequest
+from scisuite.core.plugin import DomainPlugin, TrainingData, TrainRequest
 from scisuite.core.registry import PluginRegistry
-from scisuite.core.training import fit
+from scisuite.core.training import FitResult, distributed_barrier, fit
 
 
 def train(
@@ -29,17 +31,30 @@ def train(
     quiet: bool = False,
     registry: PluginRegistry | None = None,
     init_from: str | Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> Path:
     """Train a model and write a checkpoint directory to ``output`` (atomically).
 
     The best epoch by validation loss is kept; test metrics (when the request has a
     test part) are stored in ``config.json`` next to the validation metrics.
 
+    Distributed training (``train_config.strategy="ddp"`` with several ``devices`` and/or
+    ``num_nodes``) runs this call in every process (``sci train`` relaunches itself, or
+    ``torchrun`` / ``srun`` start one process per device). Rank 0 alone computes the final
+    metrics and writes ``output``; every rank returns once it is written.
+
     Args:
         init_from: a checkpoint of the same domain and architecture whose weights start the
             training (fine-tuning, or the next stage of a curriculum); its path and command
             are recorded in the new checkpoint. None: random initialisation from the seed.
             Normalisers are fitted on the new training data, as for a fresh model.
+        resume: continue an interrupted run with the same ``output`` from the last epoch
+            checkpoint in its work directory (``.<output name>.work/lightning/last.ckpt``,
+            kept until a run completes) up to ``train_config.max_epochs``; finished epochs are
+            not rerun. Raises :class:`~scisuite.core.training.ResumeError` when there is no
+            such checkpoint or it was written with other settings.
+        callbacks: extra Lightning callbacks for the training loop (monitoring, custom stops).
     """
     plugin = registry_or_default(registry).get(domain)
     data = plugin.data.build_training_data(request)
@@ -55,7 +70,29 @@ def train(
         train_config,
         output.with_name(f".{output.name}.work"),
         quiet=quiet,
+        resume=resume,
+        callbacks=callbacks,
     )
+    if result.is_global_zero:
+        _write_checkpoint(
+            plugin, model, data, result, train_config, output, command, initial, resume
+        )
+    distributed_barrier()  # the other ranks return once rank 0 has written the checkpoint
+    return output
+
+
+def _write_checkpoint(
+    plugin: DomainPlugin,
+    model: nn.Module,
+    data: TrainingData,
+    result: FitResult,
+    train_config: TrainConfig,
+    output: Path,
+    command: str | None,
+    initial: dict[str, Any] | None,
+    resume: bool,
+) -> Path:
+    """Rank 0's part of :func:`train`: best weights, final metrics, ``config.json``."""
     model.load_state_dict(result.state_dict)
     device = resolve_device("cuda" if train_config.accelerator in ("gpu", "cuda") else "cpu")
     metrics: dict[str, Any] = {
@@ -87,6 +124,7 @@ def train(
             "train_config": train_config.to_dict(),
             "rejected_records": len(data.rejected),
             **({"init_from": initial} if initial else {}),
+            **({"resumed": True} if resume else {}),
         },
     )
     return save_checkpoint(output, model.state_dict(), meta)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scisuite.cli.common import add_common, add_domain_options, domain_values
+from scisuite.cli.common import UsageError, add_common, add_domain_options, domain_values
 
 
 def output_for(output: Path, path: str, several: bool) -> Path:
@@ -40,12 +40,15 @@ class Predict:
             default="skip",
             help="bad records: stop (raise) or report them as error rows (skip, default)",
         )
+        add_distributed(parser)
         add_common(parser)
         add_domain_options(parser, domain_options)
 
     def run(self, args: argparse.Namespace, registry: Any) -> int:
         from scisuite import api
 
+        if is_distributed(args):
+            return run_distributed(args, registry)
         predictor = api.load(
             args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
         )
@@ -79,3 +82,52 @@ class Predict:
         if not args.quiet:
             print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
         return 0
+
+
+def add_distributed(parser: argparse.ArgumentParser) -> None:
+    """``--devices --strategy --num-nodes``: scoring on several processes through Lightning."""
+    group = parser.add_argument_group("distributed prediction (Lightning; tables only)")
+    group.add_argument("--devices", default="1", help="processes (CPU) or GPUs per node (1)")
+    group.add_argument("--strategy", help="Lightning strategy, e.g. ddp (default: one process)")
+    group.add_argument("--num-nodes", type=int, default=1, help="machines scoring together (1)")
+
+
+def is_distributed(args: argparse.Namespace) -> bool:
+    """Whether the flags ask for the distributed path (``--devices`` > 1, ``--strategy``,
+    ``--num-nodes`` > 1)."""
+    return args.devices != "1" or args.strategy is not None or args.num_nodes > 1
+
+
+def run_distributed(args: argparse.Namespace, registry: Any) -> int:
+    """Every rank runs this; each input file goes to ``api.predict_distributed``."""
+    from scisuite import api
+
+    if args.output is None:
+        raise UsageError("distributed prediction writes to a file: give -o/--output")
+    predictor = api.load(
+        args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
+    )
+    devices = int(args.devices) if args.devices.isdigit() else args.devices
+    total, errors = 0, 0
+    for path in args.inputs:
+        out = output_for(args.output, path, len(args.inputs) > 1)
+        summary = api.predict_distributed(
+            predictor,
+            path,
+            out,
+            args.format,
+            args.batch_size,
+            args.on_error,
+            args.num_workers,
+            devices=devices,
+            strategy=args.strategy or "auto",
+            num_nodes=args.num_nodes,
+            quiet=args.quiet,
+            **domain_values(args),
+        )
+        total, errors = total + summary.rows, errors + summary.errors
+        if not args.quiet and api.is_global_zero():
+            print(f"wrote {summary.rows} rows to {out}", file=sys.stderr)
+    if not args.quiet and api.is_global_zero():
+        print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
+    return 0

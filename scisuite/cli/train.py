@@ -34,7 +34,10 @@ class Train:
         parser.add_argument(
             "--patience", type=int, default=0, help="early-stopping patience (0 = off)"
         )
-        parser.add_argument("--devices", default="auto", help="number of devices (auto)")
+        parser.add_argument("--devices", default="auto", help="number of devices (per node) (auto)")
+        parser.add_argument(
+            "--num-nodes", type=int, default=1, help="machines training together under DDP (1)"
+        )
         parser.add_argument(
             "--strategy", default="auto", help="Lightning strategy, e.g. ddp (auto)"
         )
@@ -45,6 +48,11 @@ class Train:
             metavar="CHECKPOINT",
             help="start from this checkpoint's weights (fine-tuning or a curriculum stage; "
             "same domain and architecture)",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the interrupted run with the same --output from its last epoch",
         )
         parser.add_argument(
             "--set",
@@ -70,6 +78,7 @@ class Train:
             seed=args.seed,
             accelerator=api.lightning_accelerator(args.device),
             devices=args.devices,
+            num_nodes=args.num_nodes,
             strategy=args.strategy,
             precision=args.precision,
             num_workers=args.num_workers,
@@ -83,7 +92,10 @@ class Train:
             quiet=args.quiet,
             registry=registry,
             init_from=args.init_from,
+            resume=args.resume,
         )
+        if not api.is_global_zero():  # other DDP ranks: rank 0 reports
+            return 0
         if not args.quiet:
             print(json.dumps(api.checkpoint_meta(path).metrics, indent=2))
         print(f"checkpoint written to {path}", file=sys.stderr)

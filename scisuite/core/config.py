@@ -229,7 +229,9 @@ class TrainConfig(FrozenConfig):
         patience: early-stopping patience in epochs on the validation loss (0 disables).
         seed: seeds Python, NumPy and torch through Lightning.
         accelerator: ``"auto"``, ``"cpu"`` or ``"gpu"``.
-        devices: number of devices, or ``"auto"``.
+        devices: number of devices per node, or ``"auto"``.
+        num_nodes: machines that train together (DDP across nodes; launched by SLURM or
+            ``torchrun``, one process per device on each node).
         strategy: Lightning strategy, e.g. ``"auto"`` or ``"ddp"``.
         precision: Lightning precision string, e.g. ``"32-true"`` or ``"bf16-mixed"``.
         num_workers: DataLoader worker processes.
@@ -245,6 +247,7 @@ class TrainConfig(FrozenConfig):
     seed: int = 0
     accelerator: str = "auto"
     devices: str = "auto"
+    num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0
@@ -259,6 +262,7 @@ class TrainConfig(FrozenConfig):
         require(self.patience >= 0, "patience must be >= 0")
         check_choice("accelerator", self.accelerator, ("auto", "cpu", "gpu", "cuda", "mps"))
         require(self.num_workers >= 0, "num_workers must be >= 0")
+        require(self.num_nodes >= 1, "num_nodes must be >= 1")
 
 
 __all__ = [
