@@ -40,8 +40,8 @@ from scisuite.core.predicting import (
     EchoColumns,
     Featurized,
     OnError,
-    _predict_chunks,
     featurize_chunk,
+    predict_featurized_chunks,
 )
 from scisuite.core.records import BadRecord, Record
 
@@ -182,7 +182,7 @@ class _Scorer(L.LightningModule):
         if isinstance(batch, _EndOfStream):
             return batch
         pairs = [(batch.records, batch.featurized)]
-        predicted = _predict_chunks(
+        predicted = predict_featurized_chunks(
             self.task, self.echo_columns, self.model, self.config, pairs, self.device, self.on_error
         )
         return _Scored(batch.start, [p.row for p in predicted])

@@ -120,10 +120,14 @@ def predict_records(
         with context.Pool(num_workers) as pool:
             work = functools.partial(featurize_chunk, task.featurize, config)
             pairs = _ahead(pool, work, chunks, 2 * num_workers)
-            yield from _predict_chunks(task, echo_columns, model, config, pairs, device, on_error)
+            yield from predict_featurized_chunks(
+                task, echo_columns, model, config, pairs, device, on_error
+            )
     else:
         pairs = ((chunk, featurize_chunk(task.featurize, config, chunk)) for chunk in chunks)
-        yield from _predict_chunks(task, echo_columns, model, config, pairs, device, on_error)
+        yield from predict_featurized_chunks(
+            task, echo_columns, model, config, pairs, device, on_error
+        )
 
 
 def _ahead(
@@ -141,7 +145,7 @@ def _ahead(
         yield done_chunk, result.get()
 
 
-def _predict_chunks(
+def predict_featurized_chunks(
     task: Task,
     echo_columns: EchoColumns,
     model: nn.Module,
@@ -150,6 +154,9 @@ def _predict_chunks(
     device: torch.device,
     on_error: OnError,
 ) -> Iterator[Predicted]:
+    """Predictions of already-featurized chunks (``(records, featurized)`` pairs), one per
+    record in chunk order: what :func:`predict_records` runs after featurizing, and what
+    distributed prediction runs on each rank's chunks."""
     for chunk, featurized in pairs:
         out: list[Predicted | None] = [None] * len(chunk)
         graphs: list[Data] = []
