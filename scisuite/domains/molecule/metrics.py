@@ -32,8 +32,12 @@ def spearman(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 def _two_classes(fn: Callable[..., float]) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``fn(labels, scores)`` where the targets are 0/1 labels with both classes present;
+    NaN otherwise (e.g. a regression target that happens to take two values)."""
+
     def metric(pred: np.ndarray, target: np.ndarray) -> float:
-        return float(fn(target, pred)) if len(np.unique(target)) == 2 else math.nan
+        classes = np.unique(target)
+        return float(fn(target, pred)) if set(classes.tolist()) == {0.0, 1.0} else math.nan
 
     return metric
 

@@ -97,3 +97,18 @@ def test_labelled_examples_define_every_metric() -> None:
     }
     for metric in PLUGIN.task.metrics:
         assert metric.fn(batch.y.clone(), batch.y.clone()) == pytest.approx(metric.perfect)
+
+
+def test_class_metrics_are_undefined_for_a_two_valued_regression_target() -> None:
+    import math
+
+    import torch
+
+    from scisuite.domains.molecule.metrics import CLASSIFICATION_METRICS
+
+    target = torch.tensor([[-3.2], [1.5], [1.5], [-3.2]])
+    pred = torch.tensor([[-3.0], [1.0], [1.2], [-2.0]])
+    for metric in CLASSIFICATION_METRICS:
+        assert math.isnan(metric.fn(pred, target)), metric.name
+    labels = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
+    assert CLASSIFICATION_METRICS[0].fn(pred, labels) == 1.0
