@@ -20,6 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it.
 _SOURCES = {
+    "BatchSummary": "scisuite.api.batch",
+    "DEFAULT_SHARD_SIZE": "scisuite.api.batch",
+    "ResumeError": "scisuite.api.batch",
+    "ShardEntry": "scisuite.api.batch",
+    "checkpoint_fingerprint": "scisuite.api.batch",
+    "predict_sharded": "scisuite.api.batch",
+    "read_manifest": "scisuite.api.batch",
     "Designs": "scisuite.api.commands",
     "build_dataset": "scisuite.api.commands",
     "datasets": "scisuite.api.commands",
@@ -48,17 +55,22 @@ _SOURCES = {
     "UnknownDomainError": "scisuite.core.registry",
 }
 __all__ = [
+    "DEFAULT_SHARD_SIZE",
+    "BatchSummary",
     "CheckpointError",
     "Designs",
     "EvaluationResult",
     "InputError",
     "Predictor",
+    "ResumeError",
+    "ShardEntry",
     "TrainConfig",
     "TrainRequest",
     "UnknownDomainError",
     "UnsupportedError",
     "WriteSummary",
     "build_dataset",
+    "checkpoint_fingerprint",
     "checkpoint_meta",
     "datasets",
     "design",
@@ -71,6 +83,8 @@ __all__ = [
     "load",
     "parse_overrides",
     "predict",
+    "predict_sharded",
+    "read_manifest",
     "read_records",
     "shipped_checkpoint",
     "train",
@@ -90,6 +104,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from scisuite.api.batch import (
+        DEFAULT_SHARD_SIZE,
+        BatchSummary,
+        ResumeError,
+        ShardEntry,
+        checkpoint_fingerprint,
+        predict_sharded,
+        read_manifest,
+    )
     from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
     from scisuite.api.commands import (
         Designs,
