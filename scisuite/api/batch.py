@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -194,12 +193,13 @@ def predict_sharded(
         "checkpoint": {"path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)},
         "input": _input_identity(inputs),
         "shard_size": shard_size,
+        "batch_size": batch_size,
         "reader_options": options,
         "columns": columns,
     }
     manifest = _start_manifest(parts, identity, resume)
     manifest.update(format=out_format, output=str(output), on_error=on_error)
-    manifest.update(batch_size=batch_size, device=device)
+    manifest["device"] = device
     manifest["runs"] = manifest.get("runs", 0) + 1
     reusable = _reusable_shards(parts, manifest, summary)
     show = sys.stderr.isatty() if progress is None else progress
@@ -372,6 +372,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         )
     for key, words in (
         ("shard_size", "the shard size"),
+        ("batch_size", "the batch size (a prediction depends on its batch at the rounding level)"),
         ("reader_options", "the reader options"),
         ("columns", "the output columns"),
     ):
@@ -424,41 +425,67 @@ class _OpenShard:
     done: bool = False
 
 
+@dataclass
+class _Feed:
+    """Where :func:`_feed` is: records read so far, and per record yielded its shard (None
+    for a record yielded only to complete a batch; its prediction is dropped)."""
+
+    records: int = 0
+    tags: collections.deque[_OpenShard | None] = field(default_factory=collections.deque)
+
+
 def _feed(
     records: Iterator[Record | BadRecord],
     shard_size: int,
+    batch_size: int,
     reusable: dict[int, ShardEntry],
-    plan: collections.deque[_OpenShard],
+    state: _Feed,
     bar: Any,
 ) -> Iterator[Record | BadRecord]:
-    """The records of the shards to score, in order; reused shards' records are read and
-    counted but not yielded. Each scored shard is announced in ``plan`` before its first
-    record, and marked ``done`` before the record that follows it is read."""
-    position = 0
-    for index in itertools.count():
-        first = next(records, None)
-        if first is None:
-            return
+    """The records of the shards to score, in input order, in the same batches as an
+    uninterrupted stream: a batch that straddles a reused shard is completed with that
+    shard's records (tagged None, predicted again and dropped), because a prediction
+    depends on its batch's composition at the float rounding level. The other records of
+    reused shards are read and counted, never yielded."""
+    shard: _OpenShard | None = None
+    context: list[Record | BadRecord] = []  # reused records of the current batch
+    trailing = False  # a record of this batch was scored: its reused records go along
+    for position, record in enumerate(records):
+        state.records = position + 1
+        if position % batch_size == 0:
+            context, trailing = [], False
+        index = position // shard_size
         if index in reusable:
-            entry = reusable[index]
-            count = 1 + sum(1 for _ in itertools.islice(records, shard_size - 1))
-            if (entry.first, entry.rows) != (position, count):
-                raise ResumeError(
-                    f"shard {index} held records {entry.first}..{entry.last} but the input "
-                    f"now gives {position}..{position + count - 1}; delete the parts "
-                    "directory or run without --resume"
-                )
-            bar.update(count)
-            position += count
+            bar.update(1)
+            if trailing:
+                state.tags.append(None)
+                yield record
+            else:
+                context.append(record)
             continue
-        shard = _OpenShard(index, position)
-        plan.append(shard)
-        for record in itertools.chain([first], itertools.islice(records, shard_size - 1)):
-            shard.count += 1
-            shard.done = shard.count == shard_size
-            yield record
+        for earlier in context:
+            state.tags.append(None)
+            yield earlier
+        context, trailing = [], True
+        if shard is None or shard.index != index:
+            shard = _OpenShard(index, position)
+        shard.count += 1
+        shard.done = shard.count == shard_size
+        state.tags.append(shard)
+        yield record
+    if shard is not None:
         shard.done = True
-        position += shard.count
+
+
+def _check_reused(reusable: dict[int, ShardEntry], shard_size: int, records: int) -> None:
+    for entry in reusable.values():
+        first = entry.index * shard_size
+        rows = min(shard_size, records - first)
+        if (entry.first, entry.rows) != (first, rows):
+            raise ResumeError(
+                f"shard {entry.index} held records {entry.first}..{entry.last} but the input "
+                f"now has {records} records; delete the parts directory or run without --resume"
+            )
 
 
 def _score_shards(
@@ -475,12 +502,13 @@ def _score_shards(
 ) -> None:
     """Score every shard not in ``reusable``, writing each part and the manifest."""
     shard_size = manifest["shard_size"]
-    plan: collections.deque[_OpenShard] = collections.deque()
-    feed = _feed(iter(records), shard_size, reusable, plan, bar)
+    state = _Feed()
+    feed = _feed(iter(records), shard_size, batch_size, reusable, state, bar)
+    summary.reused = sorted(reusable)
     if predictor is None:  # the manifest says every shard is reusable: nothing to predict
         if next(feed, None) is not None:
             raise ResumeError("the input has more records than the manifest says")
-        summary.reused = sorted(reusable)
+        _check_reused(reusable, shard_size, state.records)
         return
     stream = predict_records(
         predictor.plugin.task,
@@ -494,21 +522,24 @@ def _score_shards(
         num_workers,
     )
     rows: list[dict[str, Any]] = []
+    shard: _OpenShard | None = None
     for predicted in stream:
+        tag = state.tags.popleft()
+        if tag is None:
+            continue
+        shard = tag
         rows.append(predicted.row)
         bar.update(1)
-        shard = plan[0]
         if shard.done and len(rows) == shard.count:
-            _write_part(parts, plan.popleft(), rows, manifest)
+            _write_part(parts, shard, rows, manifest)
             summary.scored.append(shard.index)
             rows = []
-    if rows:  # the last shard, short, ended with the input
-        shard = plan.popleft()
+    if rows and shard is not None:  # the last shard, short, ended with the input
         _write_part(parts, shard, rows, manifest)
         summary.scored.append(shard.index)
-    manifest["records"] = sum(entry["rows"] for entry in manifest["shards"])
+    _check_reused(reusable, shard_size, state.records)
+    manifest["records"] = state.records
     _write_manifest(parts, manifest)
-    summary.reused = sorted(reusable)
 
 
 def _write_part(

@@ -126,6 +126,7 @@ def test_a_finished_job_is_reassembled_without_loading_the_model(job, tmp_path) 
         ("shard_size", "the shard size changed"),
         ("checkpoint", "the checkpoint changed"),
         ("options", "the reader options changed"),
+        ("batch_size", "the batch size"),
     ],
 )
 def test_resume_refuses_another_job(job, tmp_path, change, message) -> None:
@@ -141,11 +142,13 @@ def test_resume_refuses_another_job(job, tmp_path, change, message) -> None:
         device="cpu",
         registry=REGISTRY,
     )
-    checkpoint, shard_size, reader = job["checkpoint"], 23, {}
+    checkpoint, shard_size, batch_size, reader = job["checkpoint"], 23, 64, {}
     if change == "input":
         source.write_text(source.read_text() + "extra,5,5\n")
     elif change == "shard_size":
         shard_size = 24
+    elif change == "batch_size":
+        batch_size = 32
     elif change == "checkpoint":
         torch.manual_seed(1)
         config = PLUGIN.task.default_config()
@@ -160,6 +163,7 @@ def test_resume_refuses_another_job(job, tmp_path, change, message) -> None:
             source,
             out,
             shard_size=shard_size,
+            batch_size=batch_size,
             resume=True,
             device="cpu",
             registry=REGISTRY,
