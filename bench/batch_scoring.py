@@ -178,7 +178,7 @@ def _write(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
         "--rss-only-sizes",

@@ -3,6 +3,7 @@ of a run, then ``--resume``, gives the uninterrupted output and rescores no fini
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -106,3 +107,18 @@ def test_shard_mode_refuses_what_it_cannot_do(tmp_path, capsys) -> None:
     assert "give -o/--output" in capsys.readouterr().err
     assert main(["predict", "--domain", "molecule", "-", "-o", "x.csv", "--resume"]) == 1
     assert "standard input cannot be resumed" in capsys.readouterr().err
+
+
+def test_the_example_script_scores_like_sci_predict(tmp_path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "batch_score", ROOT / "examples" / "batch_score.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "molecules.csv"
+    source = ROOT / "data" / "molecules_example.csv"
+    assert (
+        script.main(["molecule", str(source), "-o", str(out), "--shard-size", "8", "--quiet"]) == 0
+    )
+    saved = ROOT / "tests" / "fixtures" / "shipped_outputs" / "molecules.csv"
+    assert out.read_bytes() == saved.read_bytes()
