@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it.
 _SOURCES = {
+    "BatchSummary": "scisuite.api.batch",
+    "DEFAULT_SHARD_SIZE": "scisuite.api.batch",
+    "ShardEntry": "scisuite.api.batch",
+    "checkpoint_fingerprint": "scisuite.api.batch",
+    "predict_sharded": "scisuite.api.batch",
+    "read_manifest": "scisuite.api.batch",
     "Designs": "scisuite.api.commands",
     "build_dataset": "scisuite.api.commands",
     "datasets": "scisuite.api.commands",
@@ -47,22 +53,26 @@ _SOURCES = {
     "TrainRequest": "scisuite.core.plugin",
     "InputError": "scisuite.core.predicting",
     "UnknownDomainError": "scisuite.core.registry",
-    "ResumeError": "scisuite.core.training",
+    "ResumeError": "scisuite.core.io",
     "is_global_zero": "scisuite.core.training",
 }
 __all__ = [
+    "DEFAULT_SHARD_SIZE",
+    "BatchSummary",
     "CheckpointError",
     "Designs",
     "EvaluationResult",
     "InputError",
     "Predictor",
     "ResumeError",
+    "ShardEntry",
     "TrainConfig",
     "TrainRequest",
     "UnknownDomainError",
     "UnsupportedError",
     "WriteSummary",
     "build_dataset",
+    "checkpoint_fingerprint",
     "checkpoint_meta",
     "datasets",
     "design",
@@ -77,6 +87,8 @@ __all__ = [
     "parse_overrides",
     "predict",
     "predict_distributed",
+    "predict_sharded",
+    "read_manifest",
     "read_records",
     "shipped_checkpoint",
     "train",
@@ -96,6 +108,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from scisuite.api.batch import (
+        DEFAULT_SHARD_SIZE,
+        BatchSummary,
+        ShardEntry,
+        checkpoint_fingerprint,
+        predict_sharded,
+        read_manifest,
+    )
     from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
     from scisuite.api.commands import (
         Designs,
@@ -114,7 +134,8 @@ if TYPE_CHECKING:
     from scisuite.core.checkpoint import CheckpointError
     from scisuite.core.config import TrainConfig
     from scisuite.core.devices import lightning_accelerator
+    from scisuite.core.io import ResumeError
     from scisuite.core.plugin import TrainRequest
     from scisuite.core.predicting import InputError
     from scisuite.core.registry import UnknownDomainError
-    from scisuite.core.training import ResumeError, is_global_zero
+    from scisuite.core.training import is_global_zero

@@ -19,6 +19,9 @@ def output_for(output: Path, path: str, several: bool) -> Path:
     return output.with_name(f"{Path(path).name.split('.')[0]}.{output.name}")
 
 
+_DATASET = "parquet-dataset"
+
+
 class Predict:
     name = "predict"
     help = "predict properties for records in files"
@@ -32,7 +35,9 @@ class Predict:
             help="output table (default: CSV on stdout), or a domain format such as .xdmf (mesh)",
         )
         parser.add_argument(
-            "--format", choices=("csv", "tsv", "parquet", "jsonl"), help="output format"
+            "--format",
+            choices=("csv", "tsv", "parquet", "jsonl", "parquet-dataset"),
+            help="output format (parquet-dataset: -o is a directory of part files; implies shards)",
         )
         parser.add_argument(
             "--on-error",
@@ -41,14 +46,38 @@ class Predict:
             help="bad records: stop (raise) or report them as error rows (skip, default)",
         )
         add_distributed(parser)
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="score in shards and reuse the finished ones of an interrupted run "
+            "(needs -o and an input file)",
+        )
+        parser.add_argument(
+            "--shard-size",
+            type=int,
+            help="records per shard and part file (10000); scores in shards",
+        )
+        parser.add_argument(
+            "--keep-parts",
+            action="store_true",
+            help="keep <output>.parts/ after the table is assembled",
+        )
         add_common(parser)
         add_domain_options(parser, domain_options)
 
     def run(self, args: argparse.Namespace, registry: Any) -> int:
         from scisuite import api
 
+        sharded = args.resume or args.shard_size or args.keep_parts or args.format == _DATASET
         if is_distributed(args):
+            if sharded:
+                raise UsageError(
+                    "--devices/--strategy/--num-nodes do not combine with --resume, "
+                    "--shard-size, --keep-parts or --format parquet-dataset yet: choose one"
+                )
             return run_distributed(args, registry)
+        if sharded:
+            return self.run_sharded(args, registry)
         predictor = api.load(
             args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
         )
@@ -79,6 +108,54 @@ class Predict:
                     for extra in summary.extra:
                         print(f"wrote {extra}", file=sys.stderr)
             total, errors = total + count, errors + bad
+        if not args.quiet:
+            print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
+        return 0
+
+    def run_sharded(self, args: argparse.Namespace, registry: Any) -> int:
+        """``--resume`` / ``--shard-size``: :func:`scisuite.api.predict_sharded` per input."""
+        from scisuite import api
+
+        if args.output is None:
+            raise UsageError(
+                "--resume, --shard-size, --keep-parts and --format parquet-dataset write part "
+                "files: give -o/--output (a table file, or a directory for a Parquet data set)"
+            )
+        options = domain_values(args)
+        total, errors = 0, 0
+        for path in args.inputs:
+            out = output_for(args.output, path, len(args.inputs) > 1)
+            summary = api.predict_sharded(
+                args.domain,
+                path,
+                out,
+                checkpoint=args.checkpoint,
+                fmt=args.format,
+                shard_size=args.shard_size or api.DEFAULT_SHARD_SIZE,
+                resume=args.resume,
+                keep_parts=args.keep_parts,
+                batch_size=args.batch_size,
+                on_error=args.on_error,
+                num_workers=args.num_workers,
+                device=args.device,
+                progress=False if args.quiet else None,
+                registry=registry,
+                **options,
+            )
+            total, errors = total + summary.rows, errors + summary.errors
+            if not args.quiet:
+                rescored = f", {len(summary.rescored)} rescored" if summary.rescored else ""
+                print(
+                    f"wrote {summary.rows} rows to {out} ({summary.shards} shards: "
+                    f"{len(summary.scored)} scored, {len(summary.reused)} reused{rescored})",
+                    file=sys.stderr,
+                )
+                if summary.manifest.exists():
+                    print(f"manifest {summary.manifest}", file=sys.stderr)
+                for extra in summary.extra:
+                    print(f"wrote {extra}", file=sys.stderr)
+                for note in summary.notes:
+                    print(f"note: {note}", file=sys.stderr)
         if not args.quiet:
             print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
         return 0

@@ -19,6 +19,11 @@ TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+class ResumeError(ValueError):
+    """An interrupted run (training, sharded scoring) cannot be resumed: there is nothing to
+    resume, or its input or settings changed; the message says what and how to start fresh."""
+
+
 def current_umask() -> int:
     """The process umask (read by setting and restoring it)."""
     current = os.umask(0)

@@ -27,7 +27,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from scisuite.core.config import FrozenConfig, TrainConfig
-from scisuite.core.io import atomic_path
+from scisuite.core.io import ResumeError, atomic_path
 from scisuite.core.metrics import compute_metrics
 from scisuite.core.plugin import Task
 
@@ -46,10 +46,6 @@ _RESUME_KEYS = (
     "grad_clip",
     "seed",
 )
-
-
-class ResumeError(ValueError):
-    """``--resume`` without a resumable run, or with settings that differ from it."""
 
 
 class DomainLightningModule(L.LightningModule):

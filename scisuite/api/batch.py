@@ -1,0 +1,665 @@
+"""Batch scoring that survives a crash: numbered shards, a manifest, resume, assembly.
+
+The input is read once as a stream and cut into shards of ``shard_size`` records. Each shard
+runs through the same machinery as :meth:`Predictor.iter_predictions` (one row per record,
+bad records included, in input order; ``num_workers`` featurisation processes stay alive
+across shards) and is written atomically as ``part-00000.parquet``, ``part-00001.parquet``,
+... in a parts directory, next to a ``_manifest.json`` rewritten atomically after every
+shard. ``resume=True`` reuses every part whose file matches its checksum in the manifest
+(its records are read but neither featurized nor predicted) and rescores missing or corrupt
+ones; it refuses when the input, checkpoint, shard size, reader options or columns differ.
+Finally the parts are assembled in input order into one table (CSV/TSV/Parquet/JSONL through
+:class:`~scisuite.core.io.TableSink`, atomically), or left as a Parquet data set directory.
+
+Memory: one shard of rows (plus one assembly chunk), whatever the input size.
+
+>>> from scisuite import api
+>>> api.predict_sharded("molecule", "big.smi", "scores.parquet", resume=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scisuite.api.checkpoints import shipped_checkpoint
+from scisuite.api.common import registry_or_default
+from scisuite.api.predicting import Predictor, load, read_records
+from scisuite.core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, read_meta
+from scisuite.core.io import (
+    TABLE_FORMATS,
+    ResumeError,
+    TableSink,
+    atomic_path,
+    strip_suffixes,
+    table_format,
+)
+from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
+from scisuite.core.predicting import OnError, predict_records
+from scisuite.core.records import BadRecord, Record
+from scisuite.core.registry import PluginRegistry
+
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_VERSION = 1
+DATASET_FORMAT = "parquet-dataset"
+DEFAULT_SHARD_SIZE = 10_000
+_PART_SUFFIX = ".parquet"
+_HASH_CHUNK = 1 << 20
+_ASSEMBLY_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    """One finished shard, as recorded in the manifest.
+
+    Attributes:
+        index: shard number (``part-{index:05d}.parquet``).
+        first: index of its first record in the input stream (0-based, bad records count).
+        last: index of its last record (inclusive).
+        rows: rows in the part (``last - first + 1``).
+        ok: rows with ``status == "ok"``.
+        errors: rows with ``status == "error"``.
+        file: the part file's name inside the parts directory.
+        sha256: checksum of the part file's bytes.
+        run: the run (1, 2, ...) that scored it.
+    """
+
+    index: int
+    first: int
+    last: int
+    rows: int
+    ok: int
+    errors: int
+    file: str
+    sha256: str
+    run: int
+
+
+@dataclass
+class BatchSummary:
+    """What :func:`predict_sharded` did.
+
+    Attributes:
+        path: the output: a table file, or the Parquet data set directory.
+        parts_dir: where the parts and the manifest are (removed after assembly unless
+            ``keep_parts``; the data set directory itself in data-set mode).
+        manifest: the manifest's path (inside ``parts_dir``).
+        rows: rows in the output (one per input record).
+        errors: rows with ``status == "error"``.
+        shards: shards in the output.
+        scored: indices of the shards scored by this run.
+        reused: indices of the shards taken from an earlier run's parts.
+        rescored: indices of shards the manifest listed whose part was missing or corrupt.
+        seconds: wall time of this run.
+        extra: the domain's post-prediction outputs, written from the assembled rows.
+        notes: things the user should know (e.g. outputs not written in data-set mode).
+    """
+
+    path: Path
+    parts_dir: Path
+    manifest: Path
+    rows: int = 0
+    errors: int = 0
+    shards: int = 0
+    scored: list[int] = field(default_factory=list)
+    reused: list[int] = field(default_factory=list)
+    rescored: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    extra: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def predict_sharded(
+    domain_or_path: str | Path,
+    inputs: str | Path,
+    output: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+    fmt: str | None = None,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    resume: bool = False,
+    keep_parts: bool = False,
+    parts_dir: str | Path | None = None,
+    batch_size: int = 64,
+    on_error: OnError = "skip",
+    num_workers: int = 0,
+    device: str = "auto",
+    reports: bool = True,
+    progress: bool | None = None,
+    registry: PluginRegistry | None = None,
+    **reader_options: Any,
+) -> BatchSummary:
+    """Score ``inputs`` in shards of ``shard_size`` records; resumable after a crash.
+
+    Args:
+        domain_or_path: a domain name or a checkpoint directory (as in :func:`load`).
+        inputs: the input file (``"-"``: standard input, which cannot be resumed).
+        output: a table file (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``), or a directory
+            (existing, ending in ``/``, or ``fmt="parquet-dataset"``) left as a Parquet
+            data set of the part files.
+        checkpoint: checkpoint directory (default: the domain's shipped weights).
+        fmt: ``csv``, ``tsv``, ``parquet``, ``jsonl`` or ``parquet-dataset`` (default: from
+            the output's suffix).
+        shard_size: records per shard and part file (>= 1).
+        resume: reuse the finished parts of an earlier run of the same job.
+        keep_parts: keep the parts directory after the table is assembled (a rerun with
+            ``resume`` then only re-assembles).
+        parts_dir: where parts go (default ``<output>.parts/``; data sets: the directory).
+        batch_size: records featurized and predicted together.
+        on_error: ``"skip"`` (bad records become error rows) or ``"raise"``.
+        num_workers: featurisation processes (0: in this process); order is kept.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        reports: write the domain's post-prediction outputs (e.g. per-residue tracks),
+            from the assembled rows, next to a table output.
+        progress: a progress bar on stderr (records/s, ETA); default: when stderr is a
+            terminal.
+        registry: plugin registry (default: installed plugins).
+        **reader_options: the domain reader's options (e.g. ``smiles_column``).
+
+    Raises:
+        ResumeError: ``resume`` and the parts belong to another job.
+        ValueError: bad arguments (stdin with ``resume``, a domain-only output format).
+    """
+    start = time.perf_counter()
+    if shard_size < 1:
+        raise ValueError(f"--shard-size must be >= 1, got {shard_size}")
+    if str(inputs) == "-" and resume:
+        raise ValueError(
+            "standard input cannot be resumed (it cannot be read again to check it is the "
+            "same data); save it to a file and pass the file, or drop --resume"
+        )
+    reg = registry_or_default(registry)
+    ckpt = _checkpoint_dir(domain_or_path, checkpoint, reg)
+    meta = read_meta(ckpt)
+    plugin = reg.get(meta.domain)
+    config = plugin.config_class.from_dict(meta.model_config)
+    columns = [*plugin.task.output_columns(config), "status", "error"]
+    output = Path(output)
+    dataset = fmt == DATASET_FORMAT or output.is_dir() or str(output).endswith(os.sep)
+    out_format = DATASET_FORMAT if dataset else _file_format(plugin, output, fmt)
+    parts = Path(parts_dir) if parts_dir else output if dataset else _default_parts(output)
+    summary = BatchSummary(output, parts, parts / MANIFEST_NAME)
+    options = _jsonable({k: v for k, v in reader_options.items() if v is not None})
+    identity = {
+        "domain": plugin.name,
+        "checkpoint": {"path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)},
+        "input": _input_identity(inputs),
+        "shard_size": shard_size,
+        "batch_size": batch_size,
+        "reader_options": options,
+        "columns": columns,
+    }
+    manifest = _start_manifest(parts, identity, resume)
+    manifest.update(format=out_format, output=str(output), on_error=on_error)
+    manifest["device"] = device
+    manifest["runs"] = manifest.get("runs", 0) + 1
+    reusable = _reusable_shards(parts, manifest, summary)
+    show = sys.stderr.isatty() if progress is None else progress
+    if show and manifest.get("records") is None and str(inputs) != "-":
+        manifest["records"] = sum(1 for _ in read_records(plugin, inputs, **reader_options))
+    _write_manifest(parts, manifest)
+
+    everything_reused = manifest.get("records") is not None and manifest["records"] == sum(
+        entry.rows for entry in reusable.values()
+    )
+    predictor = None if everything_reused else load(ckpt, device=device, registry=reg)
+    with _progress_bar(show, manifest.get("records")) as bar:
+        _score_shards(
+            predictor,
+            read_records(plugin, inputs, **reader_options),
+            reusable,
+            parts,
+            manifest,
+            summary,
+            bar,
+            batch_size,
+            on_error,
+            num_workers,
+        )
+    entries = [ShardEntry(**entry) for entry in manifest["shards"]]
+    summary.shards = len(entries)
+    summary.rows = sum(entry.rows for entry in entries)
+    summary.errors = sum(entry.errors for entry in entries)
+    if dataset:
+        _unify_part_schemas(parts, manifest)
+        if reports and _has_reports(plugin, output, config):
+            summary.notes.append(
+                f"the {plugin.name} domain's post-prediction outputs are not written for a "
+                "Parquet data set; write a table (e.g. -o out.csv) to get them"
+            )
+    else:
+        sinks: list[PredictionSink] = [_RowSink(TableSink(output, columns, out_format))]
+        if reports:
+            sinks += plugin.reports.prediction_outputs(output, config)
+        written = _assemble(parts, entries, sinks)
+        summary.extra = [path for path in written if path != output]
+        if not keep_parts:
+            shutil.rmtree(parts)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def checkpoint_fingerprint(checkpoint: str | Path) -> str:
+    """sha256 of a checkpoint's ``config.json`` and ``model.safetensors`` bytes (hex)."""
+    digest = hashlib.sha256()
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        digest.update(name.encode() + b"\0")
+        digest.update(bytes.fromhex(_sha256(Path(checkpoint) / name)))
+    return digest.hexdigest()
+
+
+def read_manifest(parts_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a parts directory (or Parquet data set written by
+    :func:`predict_sharded`) as a dict; see ``docs/batch_scoring.md`` for its fields."""
+    return json.loads((Path(parts_dir) / MANIFEST_NAME).read_text())
+
+
+# --------------------------------------------------------------------- set-up and checks
+
+
+def _checkpoint_dir(
+    domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
+) -> Path:
+    """The checkpoint :func:`load` would use for the same arguments."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if Path(domain_or_path).exists():
+        return Path(domain_or_path)
+    plugin = registry.get(str(domain_or_path))
+    shipped = shipped_checkpoint(plugin.name)
+    if shipped is None:
+        raise CheckpointError(
+            f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
+            "(train one with `sci train`)"
+        )
+    return shipped
+
+
+def _file_format(plugin: DomainPlugin, output: Path, fmt: str | None) -> str:
+    suffix = strip_suffixes(output)
+    if fmt is None and suffix in plugin.io.writers:
+        raise ValueError(
+            f"the {plugin.name} domain's {suffix} writer needs each record's full prediction "
+            "and is not available when scoring in shards (--resume / --shard-size); write a "
+            f"table (e.g. -o {output.with_suffix('.parquet')}) or run without --resume"
+        )
+    if fmt is not None and fmt not in TABLE_FORMATS:
+        raise ValueError(
+            f"unknown format {fmt!r}; choose one of {[*TABLE_FORMATS, DATASET_FORMAT]}"
+        )
+    return table_format(output, fmt)
+
+
+def _default_parts(output: Path) -> Path:
+    return output.with_name(f"{output.name}.parts")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_HASH_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _input_identity(inputs: str | Path) -> dict[str, Any]:
+    if str(inputs) == "-":
+        return {"path": "-", "size": None, "sha256": None}
+    path = Path(inputs)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {str(inputs)!r} does not exist")
+    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    """Reader options as the manifest stores them (Paths and tuples as JSON types)."""
+    return json.loads(json.dumps(options, default=str))
+
+
+def _start_manifest(parts: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """The manifest to continue (``resume`` and it matches) or a fresh one (old parts gone)."""
+    path = parts / MANIFEST_NAME
+    if resume and path.exists():
+        old = json.loads(path.read_text())
+        changed = _changes(old, identity)
+        if changed:
+            raise ResumeError(
+                f"cannot resume from {parts}: {'; '.join(changed)}. Its parts belong to "
+                "another job; start fresh by running without --resume (resume=False), which "
+                f"replaces them, or delete {parts}"
+            )
+        return old
+    if path.exists():
+        for name in json.loads(path.read_text()).get("shards", []):
+            with contextlib.suppress(FileNotFoundError):
+                (parts / name["file"]).unlink()
+        path.unlink()
+    for stray in parts.glob(f"part-*{_PART_SUFFIX}") if parts.is_dir() else ():
+        stray.unlink()
+    return {"scisuite_batch_manifest": MANIFEST_VERSION, **identity, "shards": []}
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between a manifest and this run, in words."""
+    if old.get("scisuite_batch_manifest") != MANIFEST_VERSION:
+        return [f"the manifest has version {old.get('scisuite_batch_manifest')!r}"]
+    changed = []
+    old_input, new_input = old["input"], new["input"]
+    if old_input["path"] == "-":
+        changed.append("the earlier run read standard input, which cannot be resumed")
+    elif (old_input["size"], old_input["sha256"]) != (new_input["size"], new_input["sha256"]):
+        changed.append(
+            f"the input changed ({old_input['path']}: {old_input['size']} bytes, sha256 "
+            f"{old_input['sha256'][:12]}…; now {new_input['path']}: {new_input['size']} "
+            f"bytes, sha256 {new_input['sha256'][:12]}…)"
+        )
+    if old["domain"] != new["domain"]:
+        changed.append(f"the domain changed ({old['domain']} -> {new['domain']})")
+    if old["checkpoint"]["fingerprint"] != new["checkpoint"]["fingerprint"]:
+        changed.append(
+            f"the checkpoint changed ({old['checkpoint']['path']} -> "
+            f"{new['checkpoint']['path']}, fingerprint "
+            f"{old['checkpoint']['fingerprint'][:12]}… -> "
+            f"{new['checkpoint']['fingerprint'][:12]}…)"
+        )
+    for key, words in (
+        ("shard_size", "the shard size"),
+        ("batch_size", "the batch size (a prediction depends on its batch at the rounding level)"),
+        ("reader_options", "the reader options"),
+        ("columns", "the output columns"),
+    ):
+        if old[key] != new[key]:
+            changed.append(f"{words} changed ({old[key]} -> {new[key]})")
+    return changed
+
+
+def _reusable_shards(
+    parts: Path, manifest: dict[str, Any], summary: BatchSummary
+) -> dict[int, ShardEntry]:
+    """Manifest entries whose part file is present and intact; the others are dropped from
+    the manifest (and reported in ``summary.rescored``) so that they are scored again."""
+    good: dict[int, ShardEntry] = {}
+    for raw in manifest["shards"]:
+        entry = ShardEntry(**raw)
+        part = parts / entry.file
+        if part.is_file() and _sha256(part) == entry.sha256:
+            good[entry.index] = entry
+        else:
+            summary.rescored.append(entry.index)
+    manifest["shards"] = [asdict(entry) for entry in good.values()]
+    return good
+
+
+def _write_manifest(parts: Path, manifest: dict[str, Any]) -> None:
+    manifest["shards"].sort(key=lambda entry: entry["index"])
+    with atomic_path(parts / MANIFEST_NAME) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def _has_reports(plugin: DomainPlugin, output: Path, config: Any) -> bool:
+    """Whether the domain writes post-prediction outputs (its sinks are opened and aborted)."""
+    sinks = plugin.reports.prediction_outputs(output.with_suffix(".csv"), config)
+    for sink in sinks:
+        sink.abort()
+    return bool(sinks)
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class _OpenShard:
+    """A shard being fed to the model: ``count`` records so far; ``done`` once complete."""
+
+    index: int
+    first: int
+    count: int = 0
+    done: bool = False
+
+
+@dataclass
+class _Feed:
+    """Where :func:`_feed` is: records read so far, and per record yielded its shard (None
+    for a record yielded only to complete a batch; its prediction is dropped)."""
+
+    records: int = 0
+    tags: collections.deque[_OpenShard | None] = field(default_factory=collections.deque)
+
+
+def _feed(
+    records: Iterator[Record | BadRecord],
+    shard_size: int,
+    batch_size: int,
+    reusable: dict[int, ShardEntry],
+    state: _Feed,
+    bar: Any,
+) -> Iterator[Record | BadRecord]:
+    """The records of the shards to score, in input order, in the same batches as an
+    uninterrupted stream: a batch that straddles a reused shard is completed with that
+    shard's records (tagged None, predicted again and dropped), because a prediction
+    depends on its batch's composition at the float rounding level. The other records of
+    reused shards are read and counted, never yielded."""
+    shard: _OpenShard | None = None
+    context: list[Record | BadRecord] = []  # reused records of the current batch
+    trailing = False  # a record of this batch was scored: its reused records go along
+    for position, record in enumerate(records):
+        state.records = position + 1
+        if position % batch_size == 0:
+            context, trailing = [], False
+        index = position // shard_size
+        if index in reusable:
+            bar.update(1)
+            if trailing:
+                state.tags.append(None)
+                yield record
+            else:
+                context.append(record)
+            continue
+        for earlier in context:
+            state.tags.append(None)
+            yield earlier
+        context, trailing = [], True
+        if shard is None or shard.index != index:
+            shard = _OpenShard(index, position)
+        shard.count += 1
+        shard.done = shard.count == shard_size
+        state.tags.append(shard)
+        yield record
+    if shard is not None:
+        shard.done = True
+
+
+def _check_reused(reusable: dict[int, ShardEntry], shard_size: int, records: int) -> None:
+    for entry in reusable.values():
+        first = entry.index * shard_size
+        rows = min(shard_size, records - first)
+        if (entry.first, entry.rows) != (first, rows):
+            raise ResumeError(
+                f"shard {entry.index} held records {entry.first}..{entry.last} but the input "
+                f"now has {records} records; delete the parts directory or run without --resume"
+            )
+
+
+def _score_shards(
+    predictor: Predictor | None,
+    records: Iterator[Record | BadRecord],
+    reusable: dict[int, ShardEntry],
+    parts: Path,
+    manifest: dict[str, Any],
+    summary: BatchSummary,
+    bar: Any,
+    batch_size: int,
+    on_error: OnError,
+    num_workers: int,
+) -> None:
+    """Score every shard not in ``reusable``, writing each part and the manifest."""
+    shard_size = manifest["shard_size"]
+    state = _Feed()
+    feed = _feed(iter(records), shard_size, batch_size, reusable, state, bar)
+    summary.reused = sorted(reusable)
+    if predictor is None:  # the manifest says every shard is reusable: nothing to predict
+        if next(feed, None) is not None:
+            raise ResumeError("the input has more records than the manifest says")
+        _check_reused(reusable, shard_size, state.records)
+        return
+    stream = predict_records(
+        predictor.plugin.task,
+        predictor.plugin.io.echo_columns,
+        predictor.model,
+        predictor.config,
+        feed,
+        batch_size,
+        predictor.device,
+        on_error,
+        num_workers,
+    )
+    rows: list[dict[str, Any]] = []
+    shard: _OpenShard | None = None
+    for predicted in stream:
+        tag = state.tags.popleft()
+        if tag is None:
+            continue
+        shard = tag
+        rows.append(predicted.row)
+        bar.update(1)
+        if shard.done and len(rows) == shard.count:
+            _write_part(parts, shard, rows, manifest)
+            summary.scored.append(shard.index)
+            rows = []
+    if rows and shard is not None:  # the last shard, short, ended with the input
+        _write_part(parts, shard, rows, manifest)
+        summary.scored.append(shard.index)
+    _check_reused(reusable, shard_size, state.records)
+    manifest["records"] = state.records
+    _write_manifest(parts, manifest)
+
+
+def _write_part(
+    parts: Path, shard: _OpenShard, rows: list[dict[str, Any]], manifest: dict[str, Any]
+) -> None:
+    """Write one part atomically, then record it in the manifest (also atomically)."""
+    import pyarrow.parquet as pq
+
+    name = f"part-{shard.index:05d}{_PART_SUFFIX}"
+    table = _arrow_table(rows, manifest["columns"])
+    with atomic_path(parts / name) as tmp:
+        pq.write_table(table, tmp)
+        checksum = _sha256(tmp)
+    errors = sum(row.get("status") == "error" for row in rows)
+    entry = ShardEntry(
+        index=shard.index,
+        first=shard.first,
+        last=shard.first + len(rows) - 1,
+        rows=len(rows),
+        ok=len(rows) - errors,
+        errors=errors,
+        file=name,
+        sha256=checksum,
+        run=manifest["runs"],
+    )
+    manifest["shards"].append(asdict(entry))
+    _write_manifest(parts, manifest)
+
+
+def _arrow_table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+    """The rows as an Arrow table with each value's own type (ints stay ints next to
+    missing values), so that reading a part back gives the rows that were written."""
+    import pyarrow as pa
+
+    arrays = {}
+    for column in columns:
+        values = [row.get(column) for row in rows]
+        try:
+            arrays[column] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            kinds = sorted({type(v).__name__ for v in values if v is not None})
+            raise ValueError(
+                f"column {column!r} mixes value types {kinds} within one shard and cannot be "
+                f"stored in a part file ({error}); write it without --resume / --shard-size"
+            ) from error
+    return pa.table(arrays)
+
+
+def _progress_bar(show: bool, total: int | None) -> Any:
+    if not show:
+        return contextlib.nullcontext(_NoBar())
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="rec", unit_scale=True, desc="scoring", file=sys.stderr)
+
+
+class _NoBar:
+    def update(self, count: int) -> None:
+        """Nothing to show."""
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+class _RowSink:
+    """A :class:`PredictionSink` writing each row to a table."""
+
+    def __init__(self, table: TableSink) -> None:
+        self.table = table
+
+    def write(self, predicted: Predicted) -> None:
+        self.table.write(predicted.row)
+
+    def close(self) -> list[Path]:
+        return self.table.close()
+
+    def abort(self) -> None:
+        self.table.abort()
+
+
+def _assemble(parts: Path, entries: list[ShardEntry], sinks: list[PredictionSink]) -> list[Path]:
+    """Replay the parts' rows, in input order, into ``sinks``; returns the files written.
+
+    The sinks see ``Predicted(row, None)``: the rows as scored, not the typed predictions
+    (which the parts do not keep)."""
+    import pyarrow.parquet as pq
+
+    try:
+        for entry in sorted(entries, key=lambda e: e.index):
+            part = pq.ParquetFile(parts / entry.file)
+            for batch in part.iter_batches(batch_size=_ASSEMBLY_ROWS):
+                for row in batch.to_pylist():
+                    predicted = Predicted(row, None)
+                    for sink in sinks:
+                        sink.write(predicted)
+        return [path for sink in sinks for path in sink.close()]
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+
+
+def _unify_part_schemas(parts: Path, manifest: dict[str, Any]) -> None:
+    """Give every part of a data set the same schema (a column that is all-null in one part,
+    or int in one and float in another), rewriting the few parts that differ."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    entries = manifest["shards"]
+    schemas = [pq.read_schema(parts / entry["file"]) for entry in entries]
+    if len({schema.to_string() for schema in schemas}) <= 1:
+        return
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
+    for entry, schema in zip(entries, schemas, strict=True):
+        if schema.equals(unified):
+            continue
+        table = pq.read_table(parts / entry["file"]).cast(unified)
+        with atomic_path(parts / entry["file"]) as tmp:
+            pq.write_table(table, tmp)
+            entry["sha256"] = _sha256(tmp)
+        _write_manifest(parts, manifest)
