@@ -54,6 +54,7 @@ _SOURCES = {
     "InputError": "scisuite.core.predicting",
     "UnknownDomainError": "scisuite.core.registry",
     "ResumeError": "scisuite.core.io",
+    "end_distributed": "scisuite.core.training",
     "is_global_zero": "scisuite.core.training",
 }
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "datasets",
     "design",
     "domain_options",
+    "end_distributed",
     "evaluate",
     "generate",
     "info",
@@ -138,4 +140,4 @@ if TYPE_CHECKING:
     from scisuite.core.plugin import TrainRequest
     from scisuite.core.predicting import InputError
     from scisuite.core.registry import UnknownDomainError
-    from scisuite.core.training import is_global_zero
+    from scisuite.core.training import end_distributed, is_global_zero

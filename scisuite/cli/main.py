@@ -81,6 +81,16 @@ def _exit_code(error: Exception) -> int | None:
     return None
 
 
+def _end_distributed() -> None:
+    """A distributed run's process group is closed before the process exits; ordinary runs
+    import nothing for this (the check reads the already-imported torch.distributed)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        from scisuite import api
+
+        api.end_distributed()
+
+
 def main(argv: Sequence[str] | None = None, registry: Any = None) -> int:
     """Entry point of the ``sci`` console script. Returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -98,7 +108,10 @@ def main(argv: Sequence[str] | None = None, registry: Any = None) -> int:
             return USAGE_ERROR
         args.argv = argv
         command = next(c for c in VERBS if c.name == args.verb)
-        return command.run(args, registry)
+        try:
+            return command.run(args, registry)
+        finally:
+            _end_distributed()
     except SystemExit as exit_:  # argparse
         return int(exit_.code or 0)
     except Exception as error:

@@ -287,6 +287,15 @@ def is_global_zero() -> bool:
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
+def end_distributed() -> None:
+    """Close the process group of a distributed run once its work is done (no-op in a single
+    process). Call it at the end of a process: left open, gloo's threads can abort the
+    interpreter's exit ("terminate called without an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def distributed_barrier() -> None:
     """Wait for every process of a distributed run (no-op in a single process)."""
     if dist.is_available() and dist.is_initialized():
