@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 _SOURCES = {
     "BatchSummary": "scisuite.api.batch",
     "DEFAULT_SHARD_SIZE": "scisuite.api.batch",
-    "ShardEntry": "scisuite.api.batch",
-    "checkpoint_fingerprint": "scisuite.api.batch",
+    "ShardEntry": "scisuite.api.manifest",
+    "checkpoint_fingerprint": "scisuite.api.manifest",
     "predict_sharded": "scisuite.api.batch",
-    "read_manifest": "scisuite.api.batch",
+    "read_manifest": "scisuite.api.manifest",
     "Designs": "scisuite.api.commands",
     "build_dataset": "scisuite.api.commands",
     "datasets": "scisuite.api.commands",
@@ -110,14 +110,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from scisuite.api.batch import (
-        DEFAULT_SHARD_SIZE,
-        BatchSummary,
-        ShardEntry,
-        checkpoint_fingerprint,
-        predict_sharded,
-        read_manifest,
-    )
+    from scisuite.api.batch import DEFAULT_SHARD_SIZE, BatchSummary, predict_sharded
     from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
     from scisuite.api.commands import (
         Designs,
@@ -131,6 +124,7 @@ if TYPE_CHECKING:
     from scisuite.api.common import UnsupportedError, domain_options, list_domains
     from scisuite.api.distributed import predict_distributed
     from scisuite.api.evaluating import EvaluationResult, evaluate
+    from scisuite.api.manifest import ShardEntry, checkpoint_fingerprint, read_manifest
     from scisuite.api.predicting import Predictor, WriteSummary, load, predict, read_records
     from scisuite.api.training import train
     from scisuite.core.checkpoint import CheckpointError

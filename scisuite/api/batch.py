@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
-import json
 import os
 import shutil
 import sys
@@ -32,14 +30,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scisuite.api.checkpoints import shipped_checkpoint
 from scisuite.api.common import registry_or_default
-from scisuite.api.predicting import Predictor, load, read_records
-from scisuite.core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, read_meta
+from scisuite.api.manifest import (
+    MANIFEST_NAME,
+    PART_SUFFIX,
+    ShardEntry,
+    checkpoint_dir,
+    checkpoint_fingerprint,
+    input_identity,
+    jsonable,
+    start_manifest,
+    write_manifest,
+)
+from scisuite.api.predicting import Predictor, RowTable, load, read_records
+from scisuite.core.checkpoint import read_meta
 from scisuite.core.io import (
     TABLE_FORMATS,
     ResumeError,
-    TableSink,
     atomic_path,
     strip_suffixes,
     table_format,
@@ -48,41 +55,11 @@ from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
 from scisuite.core.predicting import OnError, predict_records
 from scisuite.core.records import BadRecord, Record
 from scisuite.core.registry import PluginRegistry
+from scisuite.core.sources import sha256_file
 
-MANIFEST_NAME = "_manifest.json"
-MANIFEST_VERSION = 1
 DATASET_FORMAT = "parquet-dataset"
 DEFAULT_SHARD_SIZE = 10_000
-_PART_SUFFIX = ".parquet"
-_HASH_CHUNK = 1 << 20
 _ASSEMBLY_ROWS = 10_000
-
-
-@dataclass(frozen=True)
-class ShardEntry:
-    """One finished shard, as recorded in the manifest.
-
-    Attributes:
-        index: shard number (``part-{index:05d}.parquet``).
-        first: index of its first record in the input stream (0-based, bad records count).
-        last: index of its last record (inclusive).
-        rows: rows in the part (``last - first + 1``).
-        ok: rows with ``status == "ok"``.
-        errors: rows with ``status == "error"``.
-        file: the part file's name inside the parts directory.
-        sha256: checksum of the part file's bytes.
-        run: the run (1, 2, ...) that scored it.
-    """
-
-    index: int
-    first: int
-    last: int
-    rows: int
-    ok: int
-    errors: int
-    file: str
-    sha256: str
-    run: int
 
 
 @dataclass
@@ -179,7 +156,7 @@ def predict_sharded(
             "same data); save it to a file and pass the file, or drop --resume"
         )
     reg = registry_or_default(registry)
-    ckpt = _checkpoint_dir(domain_or_path, checkpoint, reg)
+    ckpt = checkpoint_dir(domain_or_path, checkpoint, reg)
     meta = read_meta(ckpt)
     plugin = reg.get(meta.domain)
     config = plugin.config_class.from_dict(meta.model_config)
@@ -189,17 +166,17 @@ def predict_sharded(
     out_format = DATASET_FORMAT if dataset else _file_format(plugin, output, fmt)
     parts = Path(parts_dir) if parts_dir else output if dataset else _default_parts(output)
     summary = BatchSummary(output, parts, parts / MANIFEST_NAME)
-    options = _jsonable({k: v for k, v in reader_options.items() if v is not None})
+    options = jsonable({k: v for k, v in reader_options.items() if v is not None})
     identity = {
         "domain": plugin.name,
         "checkpoint": {"path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)},
-        "input": _input_identity(inputs),
+        "input": input_identity(inputs),
         "shard_size": shard_size,
         "batch_size": batch_size,
         "reader_options": options,
         "columns": columns,
     }
-    manifest = _start_manifest(parts, identity, resume)
+    manifest = start_manifest(parts, identity, resume)
     manifest.update(format=out_format, output=str(output), on_error=on_error)
     manifest["device"] = device
     manifest["runs"] = manifest.get("runs", 0) + 1
@@ -207,7 +184,7 @@ def predict_sharded(
     show = sys.stderr.isatty() if progress is None else progress
     if show and manifest.get("records") is None and str(inputs) != "-":
         manifest["records"] = sum(1 for _ in read_records(plugin, inputs, **reader_options))
-    _write_manifest(parts, manifest)
+    write_manifest(parts, manifest)
 
     everything_reused = manifest.get("records") is not None and manifest["records"] == sum(
         entry.rows for entry in reusable.values()
@@ -238,7 +215,7 @@ def predict_sharded(
                 "Parquet data set; write a table (e.g. -o out.csv) to get them"
             )
     else:
-        sinks: list[PredictionSink] = [_RowSink(TableSink(output, columns, out_format))]
+        sinks: list[PredictionSink] = [RowTable(output, columns, out_format)]
         if reports:
             sinks += plugin.reports.prediction_outputs(output, config)
         written = _assemble(parts, entries, sinks)
@@ -249,40 +226,7 @@ def predict_sharded(
     return summary
 
 
-def checkpoint_fingerprint(checkpoint: str | Path) -> str:
-    """sha256 of a checkpoint's ``config.json`` and ``model.safetensors`` bytes (hex)."""
-    digest = hashlib.sha256()
-    for name in (CONFIG_NAME, WEIGHTS_NAME):
-        digest.update(name.encode() + b"\0")
-        digest.update(bytes.fromhex(_sha256(Path(checkpoint) / name)))
-    return digest.hexdigest()
-
-
-def read_manifest(parts_dir: str | Path) -> dict[str, Any]:
-    """The manifest of a parts directory (or Parquet data set written by
-    :func:`predict_sharded`) as a dict; see ``docs/batch_scoring.md`` for its fields."""
-    return json.loads((Path(parts_dir) / MANIFEST_NAME).read_text())
-
-
 # --------------------------------------------------------------------- set-up and checks
-
-
-def _checkpoint_dir(
-    domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
-) -> Path:
-    """The checkpoint :func:`load` would use for the same arguments."""
-    if checkpoint is not None:
-        return Path(checkpoint)
-    if Path(domain_or_path).exists():
-        return Path(domain_or_path)
-    plugin = registry.get(str(domain_or_path))
-    shipped = shipped_checkpoint(plugin.name)
-    if shipped is None:
-        raise CheckpointError(
-            f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
-            "(train one with `sci train`)"
-        )
-    return shipped
 
 
 def _file_format(plugin: DomainPlugin, output: Path, fmt: str | None) -> str:
@@ -304,85 +248,6 @@ def _default_parts(output: Path) -> Path:
     return output.with_name(f"{output.name}.parts")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_HASH_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _input_identity(inputs: str | Path) -> dict[str, Any]:
-    if str(inputs) == "-":
-        return {"path": "-", "size": None, "sha256": None}
-    path = Path(inputs)
-    if not path.is_file():
-        raise FileNotFoundError(f"input file {str(inputs)!r} does not exist")
-    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": _sha256(path)}
-
-
-def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
-    """Reader options as the manifest stores them (Paths and tuples as JSON types)."""
-    return json.loads(json.dumps(options, default=str))
-
-
-def _start_manifest(parts: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any]:
-    """The manifest to continue (``resume`` and it matches) or a fresh one (old parts gone)."""
-    path = parts / MANIFEST_NAME
-    if resume and path.exists():
-        old = json.loads(path.read_text())
-        changed = _changes(old, identity)
-        if changed:
-            raise ResumeError(
-                f"cannot resume from {parts}: {'; '.join(changed)}. Its parts belong to "
-                "another job; start fresh by running without --resume (resume=False), which "
-                f"replaces them, or delete {parts}"
-            )
-        return old
-    if path.exists():
-        for name in json.loads(path.read_text()).get("shards", []):
-            with contextlib.suppress(FileNotFoundError):
-                (parts / name["file"]).unlink()
-        path.unlink()
-    for stray in parts.glob(f"part-*{_PART_SUFFIX}") if parts.is_dir() else ():
-        stray.unlink()
-    return {"scisuite_batch_manifest": MANIFEST_VERSION, **identity, "shards": []}
-
-
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between a manifest and this run, in words."""
-    if old.get("scisuite_batch_manifest") != MANIFEST_VERSION:
-        return [f"the manifest has version {old.get('scisuite_batch_manifest')!r}"]
-    changed = []
-    old_input, new_input = old["input"], new["input"]
-    if old_input["path"] == "-":
-        changed.append("the earlier run read standard input, which cannot be resumed")
-    elif (old_input["size"], old_input["sha256"]) != (new_input["size"], new_input["sha256"]):
-        changed.append(
-            f"the input changed ({old_input['path']}: {old_input['size']} bytes, sha256 "
-            f"{old_input['sha256'][:12]}…; now {new_input['path']}: {new_input['size']} "
-            f"bytes, sha256 {new_input['sha256'][:12]}…)"
-        )
-    if old["domain"] != new["domain"]:
-        changed.append(f"the domain changed ({old['domain']} -> {new['domain']})")
-    if old["checkpoint"]["fingerprint"] != new["checkpoint"]["fingerprint"]:
-        changed.append(
-            f"the checkpoint changed ({old['checkpoint']['path']} -> "
-            f"{new['checkpoint']['path']}, fingerprint "
-            f"{old['checkpoint']['fingerprint'][:12]}… -> "
-            f"{new['checkpoint']['fingerprint'][:12]}…)"
-        )
-    for key, words in (
-        ("shard_size", "the shard size"),
-        ("batch_size", "the batch size (a prediction depends on its batch at the rounding level)"),
-        ("reader_options", "the reader options"),
-        ("columns", "the output columns"),
-    ):
-        if old[key] != new[key]:
-            changed.append(f"{words} changed ({old[key]} -> {new[key]})")
-    return changed
-
-
 def _reusable_shards(
     parts: Path, manifest: dict[str, Any], summary: BatchSummary
 ) -> dict[int, ShardEntry]:
@@ -392,18 +257,12 @@ def _reusable_shards(
     for raw in manifest["shards"]:
         entry = ShardEntry(**raw)
         part = parts / entry.file
-        if part.is_file() and _sha256(part) == entry.sha256:
+        if part.is_file() and sha256_file(part) == entry.sha256:
             good[entry.index] = entry
         else:
             summary.rescored.append(entry.index)
     manifest["shards"] = [asdict(entry) for entry in good.values()]
     return good
-
-
-def _write_manifest(parts: Path, manifest: dict[str, Any]) -> None:
-    manifest["shards"].sort(key=lambda entry: entry["index"])
-    with atomic_path(parts / MANIFEST_NAME) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 def _has_reports(plugin: DomainPlugin, output: Path, config: Any) -> bool:
@@ -541,7 +400,7 @@ def _score_shards(
         summary.scored.append(shard.index)
     _check_reused(reusable, shard_size, state.records)
     manifest["records"] = state.records
-    _write_manifest(parts, manifest)
+    write_manifest(parts, manifest)
 
 
 def _write_part(
@@ -550,11 +409,11 @@ def _write_part(
     """Write one part atomically, then record it in the manifest (also atomically)."""
     import pyarrow.parquet as pq
 
-    name = f"part-{shard.index:05d}{_PART_SUFFIX}"
+    name = f"part-{shard.index:05d}{PART_SUFFIX}"
     table = _arrow_table(rows, manifest["columns"])
     with atomic_path(parts / name) as tmp:
         pq.write_table(table, tmp)
-        checksum = _sha256(tmp)
+        checksum = sha256_file(tmp)
     errors = sum(row.get("status") == "error" for row in rows)
     entry = ShardEntry(
         index=shard.index,
@@ -568,7 +427,7 @@ def _write_part(
         run=manifest["runs"],
     )
     manifest["shards"].append(asdict(entry))
-    _write_manifest(parts, manifest)
+    write_manifest(parts, manifest)
 
 
 def _arrow_table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
@@ -604,22 +463,6 @@ class _NoBar:
 
 
 # --------------------------------------------------------------------------- assembly
-
-
-class _RowSink:
-    """A :class:`PredictionSink` writing each row to a table."""
-
-    def __init__(self, table: TableSink) -> None:
-        self.table = table
-
-    def write(self, predicted: Predicted) -> None:
-        self.table.write(predicted.row)
-
-    def close(self) -> list[Path]:
-        return self.table.close()
-
-    def abort(self) -> None:
-        self.table.abort()
 
 
 def _assemble(parts: Path, entries: list[ShardEntry], sinks: list[PredictionSink]) -> list[Path]:
@@ -661,5 +504,5 @@ def _unify_part_schemas(parts: Path, manifest: dict[str, Any]) -> None:
         table = pq.read_table(parts / entry["file"]).cast(unified)
         with atomic_path(parts / entry["file"]) as tmp:
             pq.write_table(table, tmp)
-            entry["sha256"] = _sha256(tmp)
-        _write_manifest(parts, manifest)
+            entry["sha256"] = sha256_file(tmp)
+        write_manifest(parts, manifest)

@@ -42,7 +42,7 @@ class WriteSummary:
     extra: list[Path] = field(default_factory=list)
 
 
-class _RowTable:
+class RowTable:
     """A :class:`PredictionSink` writing each prediction's row to a table."""
 
     def __init__(self, path: Path, columns: list[str], fmt: str | None) -> None:
@@ -157,10 +157,10 @@ class Predictor:
         sinks: list[PredictionSink] = []
         try:
             if writer is None:
-                sinks.append(_RowTable(output, self.columns(), fmt))
+                sinks.append(RowTable(output, self.columns(), fmt))
             else:
                 summary.table = output.with_suffix(".csv")
-                sinks.append(_RowTable(summary.table, self.columns(), "csv"))
+                sinks.append(RowTable(summary.table, self.columns(), "csv"))
                 sinks.append(writer(output, self.config))
             if reports:
                 sinks += self.plugin.reports.prediction_outputs(output, self.config)

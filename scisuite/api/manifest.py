@@ -1,0 +1,162 @@
+"""The manifest of a sharded scoring job: what identifies the job, and its finished shards.
+
+``_manifest.json`` sits in the parts directory (pandas / pyarrow / Polars / Spark skip
+``_``-prefixed files when reading the directory as a data set) and is rewritten atomically
+after every shard; ``docs/batch_scoring.md`` lists its fields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scisuite.api.checkpoints import shipped_checkpoint
+from scisuite.core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError
+from scisuite.core.io import ResumeError, atomic_path
+from scisuite.core.registry import PluginRegistry
+from scisuite.core.sources import sha256_file
+
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_VERSION = 1
+PART_SUFFIX = ".parquet"
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    """One finished shard, as recorded in the manifest.
+
+    Attributes:
+        index: shard number (``part-{index:05d}.parquet``).
+        first: index of its first record in the input stream (0-based, bad records count).
+        last: index of its last record (inclusive).
+        rows: rows in the part (``last - first + 1``).
+        ok: rows with ``status == "ok"``.
+        errors: rows with ``status == "error"``.
+        file: the part file's name inside the parts directory.
+        sha256: checksum of the part file's bytes.
+        run: the run (1, 2, ...) that scored it.
+    """
+
+    index: int
+    first: int
+    last: int
+    rows: int
+    ok: int
+    errors: int
+    file: str
+    sha256: str
+    run: int
+
+
+def checkpoint_fingerprint(checkpoint: str | Path) -> str:
+    """sha256 of a checkpoint's ``config.json`` and ``model.safetensors`` bytes (hex)."""
+    digest = hashlib.sha256()
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        digest.update(name.encode() + b"\0")
+        digest.update(bytes.fromhex(sha256_file(Path(checkpoint) / name)))
+    return digest.hexdigest()
+
+
+def read_manifest(parts_dir: str | Path) -> dict[str, Any]:
+    """The manifest of a parts directory (or Parquet data set written by
+    :func:`predict_sharded`) as a dict; see ``docs/batch_scoring.md`` for its fields."""
+    return json.loads((Path(parts_dir) / MANIFEST_NAME).read_text())
+
+
+def checkpoint_dir(
+    domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
+) -> Path:
+    """The checkpoint :func:`load` would use for the same arguments."""
+    if checkpoint is not None:
+        return Path(checkpoint)
+    if Path(domain_or_path).exists():
+        return Path(domain_or_path)
+    plugin = registry.get(str(domain_or_path))
+    shipped = shipped_checkpoint(plugin.name)
+    if shipped is None:
+        raise CheckpointError(
+            f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
+            "(train one with `sci train`)"
+        )
+    return shipped
+
+
+def input_identity(inputs: str | Path) -> dict[str, Any]:
+    if str(inputs) == "-":
+        return {"path": "-", "size": None, "sha256": None}
+    path = Path(inputs)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {str(inputs)!r} does not exist")
+    return {"path": str(path.resolve()), "size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def jsonable(options: dict[str, Any]) -> dict[str, Any]:
+    """Reader options as the manifest stores them (Paths and tuples as JSON types)."""
+    return json.loads(json.dumps(options, default=str))
+
+
+def start_manifest(parts: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """The manifest to continue (``resume`` and it matches) or a fresh one (old parts gone)."""
+    path = parts / MANIFEST_NAME
+    if resume and path.exists():
+        old = json.loads(path.read_text())
+        changed = changes(old, identity)
+        if changed:
+            raise ResumeError(
+                f"cannot resume from {parts}: {'; '.join(changed)}. Its parts belong to "
+                "another job; start fresh by running without --resume (resume=False), which "
+                f"replaces them, or delete {parts}"
+            )
+        return old
+    if path.exists():
+        for name in json.loads(path.read_text()).get("shards", []):
+            with contextlib.suppress(FileNotFoundError):
+                (parts / name["file"]).unlink()
+        path.unlink()
+    for stray in parts.glob(f"part-*{PART_SUFFIX}") if parts.is_dir() else ():
+        stray.unlink()
+    return {"scisuite_batch_manifest": MANIFEST_VERSION, **identity, "shards": []}
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between a manifest and this run, in words."""
+    if old.get("scisuite_batch_manifest") != MANIFEST_VERSION:
+        return [f"the manifest has version {old.get('scisuite_batch_manifest')!r}"]
+    changed = []
+    old_input, new_input = old["input"], new["input"]
+    if old_input["path"] == "-":
+        changed.append("the earlier run read standard input, which cannot be resumed")
+    elif (old_input["size"], old_input["sha256"]) != (new_input["size"], new_input["sha256"]):
+        changed.append(
+            f"the input changed ({old_input['path']}: {old_input['size']} bytes, sha256 "
+            f"{old_input['sha256'][:12]}…; now {new_input['path']}: {new_input['size']} "
+            f"bytes, sha256 {new_input['sha256'][:12]}…)"
+        )
+    if old["domain"] != new["domain"]:
+        changed.append(f"the domain changed ({old['domain']} -> {new['domain']})")
+    if old["checkpoint"]["fingerprint"] != new["checkpoint"]["fingerprint"]:
+        changed.append(
+            f"the checkpoint changed ({old['checkpoint']['path']} -> "
+            f"{new['checkpoint']['path']}, fingerprint "
+            f"{old['checkpoint']['fingerprint'][:12]}… -> "
+            f"{new['checkpoint']['fingerprint'][:12]}…)"
+        )
+    for key, words in (
+        ("shard_size", "the shard size"),
+        ("batch_size", "the batch size (a prediction depends on its batch at the rounding level)"),
+        ("reader_options", "the reader options"),
+        ("columns", "the output columns"),
+    ):
+        if old[key] != new[key]:
+            changed.append(f"{words} changed ({old[key]} -> {new[key]})")
+    return changed
+
+
+def write_manifest(parts: Path, manifest: dict[str, Any]) -> None:
+    manifest["shards"].sort(key=lambda entry: entry["index"])
+    with atomic_path(parts / MANIFEST_NAME) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
