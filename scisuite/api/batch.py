@@ -30,12 +30,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scisuite.api.checkpoints import resolve_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.api.manifest import (
     MANIFEST_NAME,
     PART_SUFFIX,
     ShardEntry,
-    checkpoint_dir,
     checkpoint_fingerprint,
     input_identity,
     jsonable,
@@ -156,7 +156,7 @@ def predict_sharded(
             "same data); save it to a file and pass the file, or drop --resume"
         )
     reg = registry_or_default(registry)
-    ckpt = checkpoint_dir(domain_or_path, checkpoint, reg)
+    ckpt = resolve_checkpoint(domain_or_path, checkpoint, reg)
     meta = read_meta(ckpt)
     plugin = reg.get(meta.domain)
     config = plugin.config_class.from_dict(meta.model_config)

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scisuite.api.checkpoints import shipped_checkpoint
-from scisuite.core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError
+from scisuite.core.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from scisuite.core.io import ResumeError, atomic_path
-from scisuite.core.registry import PluginRegistry
 from scisuite.core.sources import sha256_file
 
 MANIFEST_NAME = "_manifest.json"
@@ -65,24 +63,6 @@ def read_manifest(parts_dir: str | Path) -> dict[str, Any]:
     """The manifest of a parts directory (or Parquet data set written by
     :func:`predict_sharded`) as a dict; see ``docs/batch_scoring.md`` for its fields."""
     return json.loads((Path(parts_dir) / MANIFEST_NAME).read_text())
-
-
-def checkpoint_dir(
-    domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
-) -> Path:
-    """The checkpoint :func:`load` would use for the same arguments."""
-    if checkpoint is not None:
-        return Path(checkpoint)
-    if Path(domain_or_path).exists():
-        return Path(domain_or_path)
-    plugin = registry.get(str(domain_or_path))
-    shipped = shipped_checkpoint(plugin.name)
-    if shipped is None:
-        raise CheckpointError(
-            f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
-            "(train one with `sci train`)"
-        )
-    return shipped
 
 
 def input_identity(inputs: str | Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from scisuite.api.checkpoints import shipped_checkpoint
+from scisuite.api.checkpoints import resolve_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.core.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
 from scisuite.core.config import FrozenConfig
@@ -219,16 +219,7 @@ def load(
         registry: plugin registry (default: installed plugins).
     """
     reg = registry_or_default(registry)
-    if Path(domain_or_path).exists() and checkpoint is None:
-        checkpoint = Path(domain_or_path)
-    if checkpoint is None:
-        plugin = reg.get(str(domain_or_path))
-        checkpoint = shipped_checkpoint(plugin.name)
-        if checkpoint is None:
-            raise CheckpointError(
-                f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
-                "(train one with `sci train`)"
-            )
+    checkpoint = resolve_checkpoint(domain_or_path, checkpoint, reg)
     meta, state = load_checkpoint(checkpoint)
     plugin = reg.get(meta.domain)
     if meta.schema_version != plugin.schema_version:
