@@ -1,4 +1,4 @@
-"""Mesh domain verbs: ``sci data generate mesh cylinder-flow`` (the solver)."""
+"""Mesh domain verbs: ``sci data generate mesh cylinder-flow | obstacle-flow`` (the solver)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scisuite.domains.mesh.config import DATASET_NAME
+from scisuite.domains.mesh.config import DATASET_NAME, OBSTACLE_DATASET
 
 
 def generate(name: str, output_dir: Path, options: Mapping[str, Any]) -> Path:
     """``sci data generate mesh cylinder-flow -o DIR [--trajectories N --frames T ...]``.
 
     Args:
-        name: the data set (only ``cylinder-flow``).
+        name: the data set, ``cylinder-flow`` or ``obstacle-flow``.
         output_dir: where the ``traj_*.h5`` files and the manifest go.
         options: the domain's generate options (``trajectories``, ``frames``,
             ``warmup_frames``, ``num_vertices``; defaults filled by the API) plus ``seed``,
@@ -25,11 +25,13 @@ def generate(name: str, output_dir: Path, options: Mapping[str, Any]) -> Path:
     Raises:
         ValueError: another data set name.
     """
-    if name != DATASET_NAME:
-        raise ValueError(f"the mesh domain generates {DATASET_NAME!r}, not {name!r}")
-    from scisuite.domains.mesh.generate import generate_cylinder_flow
+    if name not in (DATASET_NAME, OBSTACLE_DATASET):
+        raise ValueError(
+            f"the mesh domain generates {DATASET_NAME!r} or {OBSTACLE_DATASET!r}, not {name!r}"
+        )
+    from scisuite.domains.mesh.generate import generate_flow_dataset
 
-    return generate_cylinder_flow(
+    return generate_flow_dataset(
         output_dir,
         trajectories=int(options["trajectories"]),
         frames=int(options["frames"]),
@@ -38,4 +40,5 @@ def generate(name: str, output_dir: Path, options: Mapping[str, Any]) -> Path:
         warmup_frames=int(options["warmup_frames"]),
         progress=not options.get("quiet", False),
         num_vertices=int(options["num_vertices"]),
+        dataset=name,
     )

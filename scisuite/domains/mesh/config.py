@@ -28,6 +28,9 @@ from scisuite.core.config import BackboneConfig, FrozenConfig, require
 
 #: The generated data set (``sci data generate mesh cylinder-flow``, ``--dataset``).
 DATASET_NAME = "cylinder-flow"
+#: The generated data set with varied obstacles (circles, ellipses, rectangles, pairs of
+#: cylinders; triangles held out), ``sci data generate mesh obstacle-flow``.
+OBSTACLE_DATASET = "obstacle-flow"
 
 
 class NodeType(IntEnum):

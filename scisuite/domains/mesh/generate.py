@@ -54,21 +54,39 @@ import numpy as np
 
 from scisuite.core.io import atomic_path
 from scisuite.core.records import BadRecord
-from scisuite.domains.mesh.config import DATASET_NAME
+from scisuite.domains.mesh.config import DATASET_NAME, OBSTACLE_DATASET
+from scisuite.domains.mesh.geometry import ChannelGeometry
 from scisuite.domains.mesh.h5 import (
     read_h5_trajectories,
     write_h5_trajectories,
     write_h5_trajectory,
 )
 from scisuite.domains.mesh.io import MeshTrajectory
-from scisuite.domains.mesh.solver import reynolds_number
+from scisuite.domains.mesh.obstacles import Obstacle
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
+# cylinder-flow (format 1's draws, kept so that its files regenerate identically).
 CENTRE_X_RANGE = (0.15, 0.35)
 CENTRE_Y_RANGE = (0.15, 0.26)
 RADIUS_RANGE = (0.03, 0.07)
 PEAK_INFLOW_RANGE = (1.0, 2.0)
+# obstacle-flow: the family of trajectory i is FAMILY_CYCLE[i % 9], so every 9th trajectory
+# is a triangle, the family that training never sees (HELD_OUT_FAMILY).
+FAMILY_CYCLE = (
+    "circle", "ellipse", "rectangle", "pair", "circle", "ellipse", "rectangle", "pair",
+    "triangle",
+)  # fmt: skip
+HELD_OUT_FAMILY = "triangle"
+OBSTACLE_CENTRE_X_RANGE = (0.15, 0.35)
+OBSTACLE_CENTRE_Y_RANGE = (0.12, 0.29)
+OBSTACLE_SIZE_RANGE = (0.035, 0.075)
+PAIR_SIZE_RANGE = (0.025, 0.05)
+PAIR_SPACING_RANGE = (0.12, 0.35)
+PAIR_CENTRE_Y_RANGE = (0.09, 0.32)
+OBSTACLE_PEAK_INFLOW_RANGE = (0.4, 2.0)
+#: Families and ranges of each generated data set (``sci data generate mesh NAME``).
+DATASET_FAMILIES = {DATASET_NAME: ("circle",), OBSTACLE_DATASET: FAMILY_CYCLE}
 #: Reruns of a trajectory with 1.5x more solver steps per frame after a blow-up.
 _RETRIES = 2
 #: Settings whose value in an existing file must match for it to be reused.
@@ -81,19 +99,39 @@ class TrajectoryParameters:
 
     Attributes:
         index: trajectory number ``i`` (file ``traj_{i:05d}.h5``).
-        centre: cylinder centre ``(x, y)``, m.
-        radius: cylinder radius, m.
+        obstacles: the solid bodies in the channel.
         peak_inflow: ``Um``, centre-line inflow speed, m/s.
+        family: ``circle``, ``ellipse``, ``rectangle``, ``triangle`` or ``pair`` (two
+            circles).
     """
 
     index: int
-    centre: tuple[float, float]
-    radius: float
+    obstacles: tuple[Obstacle, ...]
     peak_inflow: float
+    family: str = "circle"
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Centre of the first obstacle, m."""
+        return self.obstacles[0].centre
+
+    @property
+    def radius(self) -> float:
+        """Size (half-extent) of the first obstacle, m."""
+        return self.obstacles[0].size
+
+    @property
+    def frontal_height(self) -> float:
+        """The largest obstacle's extent across the flow, m (``2r`` for a cylinder)."""
+        return max(o.frontal_height for o in self.obstacles)
 
     def reynolds(self, nu: float) -> float:
-        """``Re = (2/3) Um 2r / nu``."""
-        return reynolds_number(self.peak_inflow, self.radius, nu)
+        """``Re = (2/3) Um D / nu``, ``D`` the frontal height (``2r`` for a cylinder)."""
+        return (2.0 / 3.0) * self.peak_inflow * self.frontal_height / nu
+
+    def geometry(self) -> ChannelGeometry:
+        """The channel with these obstacles."""
+        return ChannelGeometry(obstacles=self.obstacles)
 
 
 @dataclass(frozen=True)
@@ -123,14 +161,60 @@ class GenerationSettings:
             raise ValueError(f"warmup_frames must be >= 0, got {self.warmup_frames}")
 
 
-def sample_parameters(seed: int, index: int) -> TrajectoryParameters:
-    """Parameters of trajectory ``index`` for data-set seed ``seed`` (ranges: module doc)."""
+def sample_parameters(seed: int, index: int, dataset: str = DATASET_NAME) -> TrajectoryParameters:
+    """Parameters of trajectory ``index`` of ``dataset`` for seed ``seed`` (ranges: module
+    doc). A draw that does not fit the channel is redrawn from the same generator."""
+    if dataset not in DATASET_FAMILIES:
+        raise ValueError(
+            f"unknown mesh data set {dataset!r}; choose one of {sorted(DATASET_FAMILIES)}"
+        )
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
-    cx = float(rng.uniform(*CENTRE_X_RANGE))
-    cy = float(rng.uniform(*CENTRE_Y_RANGE))
-    radius = float(rng.uniform(*RADIUS_RANGE))
-    peak_inflow = float(rng.uniform(*PEAK_INFLOW_RANGE))
-    return TrajectoryParameters(index, (cx, cy), radius, peak_inflow)
+    if dataset == DATASET_NAME:
+        cx = float(rng.uniform(*CENTRE_X_RANGE))
+        cy = float(rng.uniform(*CENTRE_Y_RANGE))
+        radius = float(rng.uniform(*RADIUS_RANGE))
+        peak_inflow = float(rng.uniform(*PEAK_INFLOW_RANGE))
+        return TrajectoryParameters(index, (Obstacle("circle", (cx, cy), radius),), peak_inflow)
+    family = FAMILY_CYCLE[index % len(FAMILY_CYCLE)]
+    peak_inflow = float(rng.uniform(*OBSTACLE_PEAK_INFLOW_RANGE))
+    while True:
+        obstacles = _draw_obstacles(family, rng)
+        try:
+            ChannelGeometry(obstacles=obstacles)
+        except ValueError:
+            continue
+        return TrajectoryParameters(index, obstacles, peak_inflow, family)
+
+
+def _draw_obstacles(family: str, rng: np.random.Generator) -> tuple[Obstacle, ...]:
+    centre = (
+        float(rng.uniform(*OBSTACLE_CENTRE_X_RANGE)),
+        float(rng.uniform(*OBSTACLE_CENTRE_Y_RANGE)),
+    )
+    if family == "pair":
+        first = Obstacle(
+            "circle",
+            (centre[0], float(rng.uniform(*PAIR_CENTRE_Y_RANGE))),
+            float(rng.uniform(*PAIR_SIZE_RANGE)),
+        )
+        x = centre[0] + float(rng.uniform(*PAIR_SPACING_RANGE))
+        second = Obstacle(
+            "circle",
+            (x, float(rng.uniform(*PAIR_CENTRE_Y_RANGE))),
+            float(rng.uniform(*PAIR_SIZE_RANGE)),
+        )
+        return (first, second)
+    size = float(rng.uniform(*OBSTACLE_SIZE_RANGE))
+    if family == "circle":
+        return (Obstacle("circle", centre, size),)
+    aspect_range, angle_range = {
+        "ellipse": ((0.4, 0.9), (-math.pi / 3, math.pi / 3)),
+        "rectangle": ((0.4, 1.0), (0.0, math.pi / 2)),
+        "triangle": ((0.6, 1.0), (0.0, 2 * math.pi)),
+    }[family]
+    aspect = float(rng.uniform(*aspect_range))
+    angle = float(rng.uniform(*angle_range))
+    return (Obstacle(family, centre, size, aspect, angle),)
 
 
 def trajectory_file(out_dir: Path, index: int) -> Path:
@@ -163,6 +247,8 @@ def _expected_attrs(
         "radius": params.radius,
         "centre": np.asarray(params.centre),
         "Um": params.peak_inflow,
+        "family": params.family,
+        "obstacles": json.dumps([o.to_dict() for o in params.obstacles], sort_keys=True),
     }
 
 
@@ -185,6 +271,9 @@ def _file_status(
             )
     for key in ("radius", "centre", "Um"):
         if key not in attrs or not np.allclose(attrs[key], expected[key]):
+            return f"{path.name} has {key} = {attrs.get(key)!r}, expected {expected[key]!r}"
+    for key in ("family", "obstacles"):
+        if attrs.get(key) != expected[key]:
             return f"{path.name} has {key} = {attrs.get(key)!r}, expected {expected[key]!r}"
     n = shapes["mesh_pos"][0]
     if shapes["velocity"] != (settings.frames, n, 2) or shapes["pressure"] != (
@@ -212,7 +301,7 @@ def generate_trajectory(
         seed: the data set's seed (recorded in the file).
         on_frame: progress callback ``on_frame(done, total)`` over simulated frames.
     """
-    from scisuite.domains.mesh.geometry import ChannelGeometry, channel_mesh
+    from scisuite.domains.mesh.geometry import channel_mesh
     from scisuite.domains.mesh.solver import (
         SOLVER_NAME,
         FlowConfig,
@@ -221,10 +310,7 @@ def generate_trajectory(
     )
 
     start = time.perf_counter()
-    mesh = channel_mesh(
-        ChannelGeometry(centre=params.centre, radius=params.radius),
-        num_vertices=settings.num_vertices,
-    )
+    mesh = channel_mesh(params.geometry(), num_vertices=settings.num_vertices)
     config = FlowConfig(
         peak_inflow=params.peak_inflow,
         nu=settings.nu,
@@ -254,6 +340,7 @@ def generate_trajectory(
         **_expected_attrs(params, settings, seed),
         "t0": float(flow.times[0]),
         "reynolds": params.reynolds(settings.nu),
+        "frontal_height": params.frontal_height,
         "substeps": flow.substeps,
         "solver_dt": flow.solver_dt,
         "ramp_time": config.ramp_time,
@@ -302,7 +389,7 @@ def _progress_bar(
     )
 
 
-def generate_cylinder_flow(
+def generate_flow_dataset(
     out_dir: str | Path,
     trajectories: int,
     frames: int,
@@ -312,11 +399,14 @@ def generate_cylinder_flow(
     progress: bool = True,
     num_vertices: int = 1800,
     nu: float = 1e-3,
+    dataset: str = DATASET_NAME,
 ) -> Path:
     """Generate (or complete) a CylinderFlow-like data set in ``out_dir``.
 
     Args:
         out_dir: output directory (created); holds ``traj_*.h5`` and ``manifest.json``.
+        dataset: ``cylinder-flow`` (circular cylinders) or ``obstacle-flow`` (varied
+            obstacles, a held-out triangle family; module doc).
         trajectories: number of trajectories ``N``.
         frames: stored frames per trajectory (600 in MeshGraphNets' CylinderFlow).
         seed: data-set seed; trajectory ``i`` depends on ``(seed, i)`` only.
@@ -341,7 +431,7 @@ def generate_cylinder_flow(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    params = [sample_parameters(seed, index) for index in range(trajectories)]
+    params = [sample_parameters(seed, index, dataset) for index in range(trajectories)]
     todo: list[TrajectoryParameters] = []
     for p in params:
         path = trajectory_file(out, p.index)
@@ -357,7 +447,7 @@ def generate_cylinder_flow(
                 "regenerate it"
             )
     timings: dict[int, dict[str, Any]] = {}
-    bar = _progress_bar(trajectories, trajectories - len(todo), progress, DATASET_NAME, "traj")
+    bar = _progress_bar(trajectories, trajectories - len(todo), progress, dataset, "traj")
     with bar:
         if workers == 1 or len(todo) <= 1:
             for p in todo:
@@ -389,7 +479,7 @@ def generate_cylinder_flow(
                 for future in as_completed(futures):
                     timings[futures[future].index] = future.result()
                     bar.update(1)
-    write_manifest(out, params, settings, seed, timings)
+    write_manifest(out, params, settings, seed, timings, dataset)
     return out
 
 
@@ -399,6 +489,7 @@ def write_manifest(
     settings: GenerationSettings,
     seed: int,
     timings: dict[int, dict[str, Any]],
+    dataset: str = DATASET_NAME,
 ) -> Path:
     """Write ``manifest.json`` atomically: settings, ranges, versions, files and checksums.
 
@@ -422,6 +513,8 @@ def write_manifest(
                 "file": path.name,
                 "sha256": digest,
                 "bytes": path.stat().st_size,
+                "family": p.family,
+                "obstacles": [o.to_dict() for o in p.obstacles],
                 "centre": list(p.centre),
                 "radius": p.radius,
                 "Um": p.peak_inflow,
@@ -433,17 +526,12 @@ def write_manifest(
             }
         )
     manifest = {
-        "dataset": DATASET_NAME,
+        "dataset": dataset,
         "format": "MeshGraphNets-style H5, one trajectory per file",
         "format_version": FORMAT_VERSION,
         "seed": seed,
         "settings": asdict(settings),
-        "parameter_ranges": {
-            "centre_x": list(CENTRE_X_RANGE),
-            "centre_y": list(CENTRE_Y_RANGE),
-            "radius": list(RADIUS_RANGE),
-            "Um": list(PEAK_INFLOW_RANGE),
-        },
+        "parameter_ranges": _parameter_ranges(dataset),
         "versions": _versions(),
         "trajectories": entries,
     }
@@ -451,6 +539,27 @@ def write_manifest(
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     return target
+
+
+def _parameter_ranges(dataset: str) -> dict[str, Any]:
+    if dataset == DATASET_NAME:
+        return {
+            "centre_x": list(CENTRE_X_RANGE),
+            "centre_y": list(CENTRE_Y_RANGE),
+            "radius": list(RADIUS_RANGE),
+            "Um": list(PEAK_INFLOW_RANGE),
+        }
+    return {
+        "family_cycle": list(FAMILY_CYCLE),
+        "held_out_family": HELD_OUT_FAMILY,
+        "centre_x": list(OBSTACLE_CENTRE_X_RANGE),
+        "centre_y": list(OBSTACLE_CENTRE_Y_RANGE),
+        "size": list(OBSTACLE_SIZE_RANGE),
+        "pair_size": list(PAIR_SIZE_RANGE),
+        "pair_spacing": list(PAIR_SPACING_RANGE),
+        "pair_centre_y": list(PAIR_CENTRE_Y_RANGE),
+        "Um": list(OBSTACLE_PEAK_INFLOW_RANGE),
+    }
 
 
 def merge_trajectories(source: str | Path, output: str | Path) -> Path:

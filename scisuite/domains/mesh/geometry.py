@@ -1,18 +1,21 @@
-"""gmsh meshes of the CylinderFlow geometry: a channel with a circular cylinder.
+"""gmsh meshes of the CylinderFlow geometry: a channel with one or more obstacles.
 
 The domain is the rectangle ``[0, length] x [0, height]`` (default ``[0, 1.6] x [0, 0.41]``
-m, the DFG benchmark channel used by MeshGraphNets' CylinderFlow) minus a disk. It is meshed
+m, the DFG benchmark channel used by MeshGraphNets' CylinderFlow) minus the obstacles
+(:mod:`~scisuite.domains.mesh.obstacles`: a circular cylinder by default; ellipses,
+rectangles and triangles too). It is meshed
 with linear (P1) triangles by gmsh's Frontal-Delaunay algorithm; the element size is
-smallest on the cylinder (``mesh_size / cylinder_refinement``) and grows linearly to
+smallest on the obstacles (``mesh_size / cylinder_refinement``) and grows linearly to
 ``mesh_size`` at ``grading_distance`` from it. ``mesh_size`` is chosen so that the mesh has
 about ``num_vertices`` vertices (one correction remesh when the first try is off by more
 than ``tolerance``).
 
 Node types follow MeshGraphNets (:class:`NodeType`): inlet ``x = 0`` is INFLOW, outlet
 ``x = length`` is OUTFLOW, the channel walls ``y = 0`` / ``y = height`` and the cylinder are
-WALL, everything else NORMAL. The four channel corners belong to two boundaries; they are
-WALL (the parabolic inflow profile and the no-slip condition both give zero velocity there,
-so a learned simulator can hold them at zero).
+WALL, everything else NORMAL. The obstacles' boundary keeps the name ``"cylinder"`` whatever
+their shape (the solver and the files name it so). The four channel corners belong to two
+boundaries; they are WALL (the parabolic inflow profile and the no-slip condition both give
+zero velocity there, so a learned simulator can hold them at zero).
 
 gmsh keeps one global C++ state per process. :func:`gmsh_session` initialises it (unless the
 caller already did), works in a fresh model, and always removes that model and finalises
@@ -32,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from scisuite.domains.mesh.config import NodeType
+from scisuite.domains.mesh.obstacles import Obstacle, inside_polygon
 
 #: DFG / CylinderFlow channel, metres.
 CHANNEL_LENGTH = 1.6
@@ -48,44 +52,95 @@ _GMSH_LINE = 1
 
 @dataclass(frozen=True)
 class ChannelGeometry:
-    """A channel ``[0, length] x [0, height]`` with a circular cylinder removed.
+    """A channel ``[0, length] x [0, height]`` with obstacles removed.
 
     Attributes:
-        centre: cylinder centre ``(x, y)``, m.
-        radius: cylinder radius, m.
+        centre: centre ``(x, y)`` of the default circular cylinder, m (used when
+            ``obstacles`` is empty).
+        radius: its radius, m.
         length: channel length, m.
         height: channel height ``H``, m.
+        obstacles: the obstacles; empty means one circle of ``radius`` at ``centre``.
     """
 
     centre: tuple[float, float] = (0.2, 0.2)
     radius: float = 0.05
     length: float = CHANNEL_LENGTH
     height: float = CHANNEL_HEIGHT
+    obstacles: tuple[Obstacle, ...] = ()
 
     def __post_init__(self) -> None:
-        cx, cy = (float(c) for c in self.centre)
-        object.__setattr__(self, "centre", (cx, cy))
+        object.__setattr__(self, "centre", tuple(float(c) for c in self.centre))
         if not (self.length > 0 and self.height > 0):
             raise ValueError(f"channel size must be positive, got {self.length} x {self.height}")
-        if self.radius <= 0:
-            raise ValueError(f"cylinder radius must be positive, got {self.radius}")
-        # Keep at least 10% of the radius of fluid between the cylinder and every boundary.
-        gap = 0.1 * self.radius
-        if not (
-            cx - self.radius > gap
-            and cx + self.radius < self.length - gap
-            and cy - self.radius > gap
-            and cy + self.radius < self.height - gap
-        ):
-            raise ValueError(
-                f"cylinder (centre {self.centre}, radius {self.radius}) must lie inside the "
-                f"channel [0, {self.length}] x [0, {self.height}] with a gap of {gap:.3g} m"
-            )
+        if not self.obstacles:
+            if self.radius <= 0:
+                raise ValueError(f"cylinder radius must be positive, got {self.radius}")
+            object.__setattr__(self, "obstacles", (Obstacle("circle", self.centre, self.radius),))
+        else:
+            object.__setattr__(self, "obstacles", tuple(self.obstacles))
+            first = self.obstacles[0]
+            object.__setattr__(self, "centre", first.centre)
+            object.__setattr__(self, "radius", first.size)
+        for obstacle in self.obstacles:
+            # At least 10% of its size of fluid between an obstacle and every boundary.
+            gap = 0.1 * obstacle.size
+            x, y = obstacle.outline().T
+            if not (
+                x.min() > gap
+                and x.max() < self.length - gap
+                and y.min() > gap
+                and y.max() < self.height - gap
+            ):
+                raise ValueError(
+                    f"{obstacle.shape} (centre {obstacle.centre}, size {obstacle.size}) must "
+                    f"lie inside the channel [0, {self.length}] x [0, {self.height}] with a "
+                    f"gap of {gap:.3g} m"
+                )
+        for i, a in enumerate(self.obstacles):
+            for b in self.obstacles[i + 1 :]:
+                distance = math.dist(a.centre, b.centre)
+                if distance < 1.1 * (a.size + b.size):
+                    raise ValueError(
+                        f"obstacles at {a.centre} and {b.centre} are {distance:.3g} m apart; "
+                        f"keep at least {1.1 * (a.size + b.size):.3g} m (1.1x their sizes)"
+                    )
 
     @property
     def area(self) -> float:
         """Fluid area, m^2."""
-        return self.length * self.height - math.pi * self.radius**2
+        return self.length * self.height - sum(o.area for o in self.obstacles)
+
+    @property
+    def frontal_height(self) -> float:
+        """The largest obstacle's extent across the flow, m (the length scale of Re, St)."""
+        return max(o.frontal_height for o in self.obstacles)
+
+    def obstacle_distance(self, points: np.ndarray) -> np.ndarray:
+        """``[M]`` distance of ``points [M, 2]`` to the nearest obstacle boundary, m; negative
+        inside an obstacle (boundary polygons, so exact for polygons and within a fraction
+        of a percent of the size for curved shapes)."""
+        from scipy.spatial import cKDTree
+
+        outlines = [o.outline() for o in self.obstacles]
+        dense = np.concatenate([_densify(outline, 512) for outline in outlines])
+        distance, _ = cKDTree(dense).query(points)
+        solid = np.zeros(len(points), dtype=bool)
+        for outline in outlines:
+            solid |= inside_polygon(points, outline)
+        return np.where(solid, -distance, distance)
+
+
+def _densify(polygon: np.ndarray, count: int) -> np.ndarray:
+    """About ``count`` points evenly spaced along a closed polygon."""
+    following = np.roll(polygon, -1, axis=0)
+    lengths = np.linalg.norm(following - polygon, axis=1)
+    per_side = np.maximum(1, np.round(count * lengths / lengths.sum()).astype(int))
+    pieces = [
+        a + (b - a) * np.linspace(0.0, 1.0, k, endpoint=False)[:, None]
+        for a, b, k in zip(polygon, following, per_side, strict=True)
+    ]
+    return np.concatenate(pieces)
 
 
 @dataclass(frozen=True)
@@ -163,7 +218,8 @@ def _size_integral(
     xs = (np.arange(nx) + 0.5) * geometry.length / nx
     ys = (np.arange(ny) + 0.5) * geometry.height / ny
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
-    dist = np.hypot(gx - geometry.centre[0], gy - geometry.centre[1]) - geometry.radius
+    dist = geometry.obstacle_distance(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    dist = dist.reshape(gx.shape)
     fluid = dist > 0
     ratio = 1.0 / cylinder_refinement
     g = ratio + (1.0 - ratio) * np.clip(dist / grading_distance, 0.0, 1.0)
@@ -200,9 +256,8 @@ def _build_and_mesh(
 ) -> ChannelMesh:
     occ = gmsh.model.occ
     rect = occ.addRectangle(0.0, 0.0, 0.0, geometry.length, geometry.height)
-    (cx, cy), r = geometry.centre, geometry.radius
-    disk = occ.addDisk(cx, cy, 0.0, r, r)
-    (surface,), _ = occ.cut([(2, rect)], [(2, disk)])
+    tools = [(2, obstacle.add_to(occ)) for obstacle in geometry.obstacles]
+    (surface,), _ = occ.cut([(2, rect)], tools)
     occ.synchronize()
 
     curves: dict[str, list[int]] = {name: [] for name in BOUNDARY_NAMES}

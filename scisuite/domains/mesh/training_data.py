@@ -83,10 +83,10 @@ def _sample_frames(frames: range, count: Any, rng: np.random.Generator) -> list[
 
 
 def _build_cylinder_flow(out_dir: Path, cache_dir: Path | None) -> Path:
-    from scisuite.domains.mesh.generate import generate_cylinder_flow
+    from scisuite.domains.mesh.generate import generate_flow_dataset
 
     target = Path(out_dir) / "mesh" / DATASET_NAME
-    return generate_cylinder_flow(target, BUILD_TRAJECTORIES, BUILD_FRAMES, seed=0, workers=1)
+    return generate_flow_dataset(target, BUILD_TRAJECTORIES, BUILD_FRAMES, seed=0, workers=1)
 
 
 def trajectory_source(
