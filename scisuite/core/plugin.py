@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
@@ -218,6 +219,34 @@ class PredictiveModel(Protocol):
     def predict(self, batch: Batch) -> Any: ...
 
 
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Where a training run is, for tasks whose training batches depend on it.
+
+    Attributes:
+        step: optimiser steps done so far (Lightning's ``global_step``; restored on resume).
+        total_steps: optimiser steps of the whole run.
+        seed: the run's seed (seeds per-step randomness together with ``step`` and ``rank``).
+        rank: this process's global rank (0 without DDP).
+    """
+
+    step: int
+    total_steps: int
+    seed: int
+    rank: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """``step / total_steps`` in ``[0, 1]``."""
+        return min(max(self.step / max(self.total_steps, 1), 0.0), 1.0)
+
+    def generator(self) -> torch.Generator:
+        """A CPU generator seeded from ``(seed, step, rank)``: the same draws on resume and
+        different draws per rank."""
+        key = np.random.SeedSequence([self.seed, self.step, self.rank])
+        return torch.Generator().manual_seed(int(key.generate_state(1, np.uint64)[0] >> 1))
+
+
 class Task(ABC):
     """The learning problem: record -> graph -> model -> prediction -> rows.
 
@@ -242,6 +271,16 @@ class Task(ABC):
     @abstractmethod
     def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:
         """Scalar training loss of ``model(batch)`` (normalised units; missing labels masked)."""
+
+    def training_batch(
+        self, model: nn.Module, batch: Batch, config: FrozenConfig, progress: TrainingProgress
+    ) -> Batch:
+        """The batch the training loss sees, made from a loaded one (default: unchanged).
+
+        Runs on the training device before ``loss(model(batch), ...)``, with the model at
+        hand and the run's progress, for what a fixed data set cannot hold: input noise on
+        a schedule, or states the model itself produced (pushforward training)."""
+        return batch
 
     @abstractmethod
     def evaluation_arrays(

@@ -29,7 +29,7 @@ from torch_geometric.loader import DataLoader
 from scisuite.core.config import FrozenConfig, TrainConfig
 from scisuite.core.io import ResumeError, atomic_path
 from scisuite.core.metrics import compute_metrics
-from scisuite.core.plugin import Task
+from scisuite.core.plugin import Task, TrainingProgress
 
 #: Lightning's epoch checkpoints (the resume point ``last.ckpt`` and ``best.ckpt``) live in
 #: this folder of the run's work directory until the run completes.
@@ -106,6 +106,13 @@ class DomainLightningModule(L.LightningModule):
             torch.cuda.set_rng_state(saved["rng"]["cuda"])
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        progress = TrainingProgress(
+            step=int(self.global_step),
+            total_steps=max(int(self.trainer.estimated_stepping_batches), 1),
+            seed=self.train_config.seed,
+            rank=int(self.global_rank),
+        )
+        batch = self.task.training_batch(self.model, batch, self.config, progress)
         loss = self.task.loss(self.model(batch), batch, self.config)
         self.log(
             "train_loss",

@@ -146,6 +146,16 @@ class MeshConfig(FrozenConfig):
         noise_std: std of the Gaussian noise added during training to the inputs of normal
             nodes: velocity (m/s, MeshGraphNets: 0.02) and pressure (m^2/s^2, same value);
             targets are corrected so that the model learns to undo it.
+        noise_std_end: the noise std at the end of training, reached linearly from
+            ``noise_std`` (None: constant ``noise_std``).
+        unroll_steps: pushforward training (Brandstetter et al. 2022): each training batch
+            is first rolled forward ``k - 1`` steps by the model itself without gradient,
+            then trained on the true state ``k`` frames ahead, so the model learns to
+            correct the errors its own rollouts make; ``k`` is drawn per batch from
+            ``1..K`` where ``K`` grows from 1 to ``unroll_steps`` (1: one-step training,
+            the ablation).
+        unroll_curriculum: fraction of the training steps over which ``K`` grows from 1
+            to ``unroll_steps`` (0: the full range from the first step).
         dt: time between frames, s.
         rollout_steps: steps of an autoregressive prediction when the input does not say.
         velocity_mean, velocity_std: input velocity ``(u, v)`` normaliser, m/s (also used for
@@ -162,6 +172,9 @@ class MeshConfig(FrozenConfig):
     history: int = 0
     pressure_input: bool = True
     noise_std: float = 0.02
+    noise_std_end: float | None = None
+    unroll_steps: int = 1
+    unroll_curriculum: float = 0.5
     dt: float = 0.01
     rollout_steps: int = 50
     velocity_mean: tuple[float, ...] = (0.0, 0.0)
@@ -177,6 +190,15 @@ class MeshConfig(FrozenConfig):
     def validate(self) -> None:
         require(self.history >= 0, f"history must be >= 0, got {self.history}")
         require(self.noise_std >= 0, f"noise_std must be >= 0, got {self.noise_std}")
+        require(
+            self.noise_std_end is None or self.noise_std_end >= 0,
+            f"noise_std_end must be >= 0 or None, got {self.noise_std_end}",
+        )
+        require(self.unroll_steps >= 1, f"unroll_steps must be >= 1, got {self.unroll_steps}")
+        require(
+            0 <= self.unroll_curriculum <= 1,
+            f"unroll_curriculum must be in [0, 1], got {self.unroll_curriculum}",
+        )
         require(self.dt > 0, f"dt must be positive, got {self.dt}")
         require(self.rollout_steps >= 1, f"rollout_steps must be >= 1, got {self.rollout_steps}")
         require(self.head_hidden >= 0, "head_hidden must be >= 0 (0 = d_model)")
@@ -231,6 +253,19 @@ class MeshConfig(FrozenConfig):
     def uses_edges(self) -> bool:
         """True when the model reads edge features."""
         return self.backbone.edge_in_dim > 0
+
+    def noise_at(self, fraction: float) -> float:
+        """Training-noise std at ``fraction`` of the run, m/s (and m^2/s^2)."""
+        if self.noise_std_end is None:
+            return self.noise_std
+        return self.noise_std + (self.noise_std_end - self.noise_std) * fraction
+
+    def max_unroll_at(self, fraction: float) -> int:
+        """Largest pushforward depth ``K`` at ``fraction`` of the run (the curriculum)."""
+        if self.unroll_curriculum <= 0:
+            return self.unroll_steps
+        grown = min(fraction / self.unroll_curriculum, 1.0)
+        return 1 + int(round((self.unroll_steps - 1) * grown))
 
     @property
     def pressure_column(self) -> int | None:

@@ -264,9 +264,19 @@ def one_step_target(trajectory: MeshTrajectory, t: int) -> Tensor:
     return torch.cat([velocity[1] - velocity[0], pressure[:, None]], dim=1).to(torch.float32)
 
 
-def valid_frames(num_frames: int, history: int) -> range:
-    """Frames ``t`` with ``history`` previous frames and a next frame: ``H <= t < F - 1``."""
-    return range(history, num_frames - 1)
+def valid_frames(num_frames: int, history: int, ahead: int = 1) -> range:
+    """Frames ``t`` with ``history`` previous frames and ``ahead`` next ones:
+    ``H <= t < F - ahead``."""
+    return range(history, num_frames - ahead)
+
+
+def future_states(trajectory: MeshTrajectory, t: int, ahead: int) -> Tensor:
+    """``[N, ahead, 3]`` ``(u, v, p)`` at frames ``t + 1 .. t + ahead`` (pushforward
+    targets)."""
+    velocity = np.asarray(trajectory.velocity[t + 1 : t + 1 + ahead], dtype=np.float32)
+    pressure = np.asarray(trajectory.pressure[t + 1 : t + 1 + ahead], dtype=np.float32)
+    states = np.concatenate([velocity, pressure[..., None]], axis=-1)
+    return torch.from_numpy(states).permute(1, 0, 2).contiguous()
 
 
 def trajectory_frames(
@@ -274,6 +284,7 @@ def trajectory_frames(
     config: MeshConfig,
     frames: Iterable[int] | None = None,
     mesh: MeshGraph | None = None,
+    ahead: int = 1,
 ) -> list[Data]:
     """Training/evaluation graphs of a trajectory, one per frame ``t`` (target from ``t+1``).
 
@@ -282,19 +293,25 @@ def trajectory_frames(
         config: history length and pattern.
         frames: which ``t`` (default: every valid one, :func:`valid_frames`).
         mesh: its static graph, if already built.
+        ahead: with ``ahead > 1`` each graph also holds ``future [N, ahead, 3]``
+            (:func:`future_states`, for pushforward training).
     """
     mesh = mesh or mesh_graph(trajectory.points, trajectory.triangles, trajectory.node_type, config)
-    chosen = valid_frames(trajectory.num_frames, config.history) if frames is None else frames
+    if frames is None:
+        frames = valid_frames(trajectory.num_frames, config.history, ahead)
     graphs = []
-    for t in chosen:
-        if not config.history <= t < trajectory.num_frames - 1:
+    for t in frames:
+        if not config.history <= t < trajectory.num_frames - ahead:
             raise ValueError(
-                f"frame {t} has no next frame or fewer than {config.history} previous ones "
-                f"(trajectory has {trajectory.num_frames} frames)"
+                f"frame {t} has fewer than {ahead} next frame(s) or fewer than "
+                f"{config.history} previous ones (trajectory has {trajectory.num_frames} frames)"
             )
         window = _window(trajectory.velocity, t, config.history)
         target = one_step_target(trajectory, t)
-        graphs.append(frame_graph(mesh, window, target, _pressure(trajectory, t, config)))
+        graph = frame_graph(mesh, window, target, _pressure(trajectory, t, config))
+        if ahead > 1:
+            graph.future = future_states(trajectory, t, ahead)
+        graphs.append(graph)
     return graphs
 
 
@@ -442,7 +459,7 @@ def add_input_noise(
     with ``graph``.
 
     Args:
-        graph: a frame graph (:func:`frame_graph`).
+        graph: a frame graph (:func:`frame_graph`) or a batch of them.
         std: noise standard deviation, m/s for velocity and m^2/s^2 for pressure (0 returns
             ``graph``).
         generator: explicit RNG.
@@ -450,9 +467,9 @@ def add_input_noise(
     """
     if std <= 0:
         return graph
-    normal = (graph.node_type == int(NodeType.NORMAL)).to(torch.float32)[:, None]
+    normal = (graph.node_type == int(NodeType.NORMAL)).to(graph.x.dtype)[:, None]
     width = 2 if pressure_column is None else 3
-    noise = torch.randn(graph.num_nodes, width, generator=generator) * std * normal
+    noise = torch.randn(graph.num_nodes, width, generator=generator).to(graph.x) * std * normal
     noisy = copy.copy(graph)
     x = graph.x.clone()
     x[:, VELOCITY_START : VELOCITY_START + 2] += noise[:, :2]
@@ -462,45 +479,3 @@ def add_input_noise(
     y[:, :2] -= noise[:, :2]
     noisy.x, noisy.y = x, y
     return noisy
-
-
-class NoisyFrames(Sequence[Data]):
-    """Training frames that get fresh input noise every time one is drawn.
-
-    Draw ``k`` of item ``i`` uses a generator seeded from ``(seed, i, k)`` (and the
-    DataLoader worker's seed inside a worker process), so runs are reproducible and each
-    epoch sees new noise.
-
-    Args:
-        graphs: clean frame graphs.
-        std: noise std (see :func:`add_input_noise`).
-        seed: base seed.
-        pressure_column: node-feature column of the input pressure, or None.
-    """
-
-    def __init__(
-        self,
-        graphs: Sequence[Data],
-        std: float,
-        seed: int,
-        pressure_column: int | None = None,
-    ) -> None:
-        self.graphs = list(graphs)
-        self.std = std
-        self.seed = seed
-        self.pressure_column = pressure_column
-        self._draws = np.zeros(len(self.graphs), dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.graphs)
-
-    def __getitem__(self, index: int) -> Data:  # type: ignore[override]
-        if not isinstance(index, int | np.integer):
-            raise TypeError(f"NoisyFrames takes integer indices, got {type(index).__name__}")
-        index = int(index)
-        info = torch.utils.data.get_worker_info()
-        worker_seed = int(info.seed) if info is not None else 0
-        key = np.random.SeedSequence([self.seed, index, int(self._draws[index]), worker_seed])
-        self._draws[index] += 1
-        generator = torch.Generator().manual_seed(int(key.generate_state(1, np.uint64)[0] >> 1))
-        return add_input_noise(self.graphs[index], self.std, generator, self.pressure_column)

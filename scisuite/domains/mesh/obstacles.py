@@ -109,10 +109,10 @@ class Obstacle:
             hw, hh = self._rectangle_half_sides()
             tag = occ.addRectangle(cx - hw, cy - hh, 0.0, 2 * hw, 2 * hh)
         else:
-            corners = self._triangle_vertices() + np.array([cx, cy])
+            corners = self.outline()  # rotated and placed
             points = [occ.addPoint(float(x), float(y), 0.0) for x, y in corners]
             lines = [occ.addLine(points[i], points[(i + 1) % 3]) for i in range(3)]
-            return occ.addPlaneSurface([occ.addCurveLoop(lines)])  # rotation already applied
+            return occ.addPlaneSurface([occ.addCurveLoop(lines)])
         if self.angle and self.shape != "circle":
             occ.rotate([(2, tag)], cx, cy, 0.0, 0.0, 0.0, 1.0, self.angle)
         return tag

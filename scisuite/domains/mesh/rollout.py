@@ -106,6 +106,42 @@ def integrate(
     return following, torch.cat([new, pressure[:, None]], dim=1)
 
 
+def pushforward_batch(model: StepModel, batch: Batch, depth: int, config: MeshConfig) -> Batch:
+    """The training batch of pushforward depth ``depth`` (Brandstetter et al. 2022).
+
+    The model rolls ``batch`` forward ``depth - 1`` steps without gradient (the integrator
+    and boundary conditions of a real rollout); the returned batch holds that state as
+    ``x`` and, as ``y``, the change to the true state ``depth`` frames after the start
+    (``batch.future[:, depth - 1]``), so one training step teaches the model to correct its
+    own rollout error. ``depth == 1`` returns ``batch``.
+
+    Args:
+        model: the model being trained (its mode is left as it is).
+        batch: frame graphs with ``future [N, K, 3]``, ``K >= depth``.
+        depth: unrolled steps including the trained one.
+        config: normalisers and history.
+    """
+    if depth <= 1:
+        return batch
+    future = getattr(batch, "future", None)
+    if future is None or future.size(1) < depth:
+        have = 0 if future is None else future.size(1)
+        raise ValueError(
+            f"pushforward depth {depth} needs {depth} future frames, the batch has {have}"
+        )
+    x = batch.x
+    work = copy.copy(batch)
+    with torch.no_grad():
+        for _ in range(depth - 1):
+            work.x = x
+            x, _ = integrate(model(work), x, batch.node_type, config)
+    truth = future[:, depth - 1].to(x.dtype)
+    velocity = x[:, VELOCITY_START : VELOCITY_START + 2]
+    work.x = x.detach()
+    work.y = torch.cat([truth[:, :2] - velocity, truth[:, 2:3]], dim=1)
+    return work
+
+
 def rollout_batch(
     model: StepModel,
     config: MeshConfig,

@@ -13,16 +13,21 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
 from scisuite.core.config import FrozenConfig
-from scisuite.core.plugin import Predicted, Task
+from scisuite.core.plugin import Predicted, Task, TrainingProgress
 from scisuite.core.records import Record, RecordError
 from scisuite.domains.mesh.config import VELOCITY_START, MeshConfig, transformer_config
-from scisuite.domains.mesh.features import initial_graph, model_targets, updated_mask
+from scisuite.domains.mesh.features import (
+    add_input_noise,
+    initial_graph,
+    model_targets,
+    updated_mask,
+)
 from scisuite.domains.mesh.io import MeshState, MeshTrajectory
 from scisuite.domains.mesh.metrics import METRICS
 from scisuite.domains.mesh.model import MeshModel
 from scisuite.domains.mesh.postprocess import output_columns, postprocess
 from scisuite.domains.mesh.readers import MeshInput
-from scisuite.domains.mesh.rollout import MeshPrediction, integrate
+from scisuite.domains.mesh.rollout import MeshPrediction, integrate, pushforward_batch
 
 
 class MeshTask(Task):
@@ -68,6 +73,26 @@ class MeshTask(Task):
         if not bool(known.any()):
             return outputs.sum() * 0.0
         return ((outputs - torch.nan_to_num(target)) ** 2)[known].mean()
+
+    def training_batch(
+        self, model: nn.Module, batch: Batch, config: FrozenConfig, progress: TrainingProgress
+    ) -> Batch:
+        """Input noise (std on its schedule, :meth:`MeshConfig.noise_at`) on the start state,
+        then pushforward to a depth drawn from ``1..K`` (``K`` on its curriculum,
+        :meth:`MeshConfig.max_unroll_at`); both seeded by ``(seed, step, rank)``, so a
+        resumed or distributed run draws what an uninterrupted one would."""
+        config = MeshConfig.coerce(config)
+        generator = progress.generator()
+        std = config.noise_at(progress.fraction)
+        batch = add_input_noise(batch, std, generator, config.pressure_column)
+        future = getattr(batch, "future", None)
+        deepest = min(
+            config.max_unroll_at(progress.fraction), 0 if future is None else future.size(1)
+        )
+        if deepest <= 1:
+            return batch
+        depth = int(torch.randint(1, deepest + 1, (1,), generator=generator))
+        return pushforward_batch(model, batch, depth, config)
 
     def evaluation_arrays(
         self, outputs: Tensor, batch: Batch, config: FrozenConfig

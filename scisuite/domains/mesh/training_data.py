@@ -28,11 +28,11 @@ from scisuite.domains.mesh.config import (
     node_feature_dim,
 )
 from scisuite.domains.mesh.features import (
-    NoisyFrames,
     fit_normalisers,
     trajectory_frames,
     valid_frames,
 )
+from scisuite.domains.mesh.generate import HELD_OUT_FAMILY
 from scisuite.domains.mesh.h5 import read_h5_trajectories
 from scisuite.domains.mesh.io import MeshTrajectory
 from scisuite.domains.mesh.readers import read_mesh_file
@@ -50,13 +50,19 @@ BUILD_TRAJECTORIES = 40
 BUILD_FRAMES = 400
 
 
-def split_trajectories(ids: Sequence[str], seed: int) -> dict[str, str]:
-    """Trajectory id -> ``"train"`` / ``"val"`` / ``"test"`` (seeded permutation, 80/10/10).
+def split_trajectories(
+    ids: Sequence[str], seed: int, families: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Trajectory id -> ``"train"`` / ``"val"`` / ``"test"`` / ``"held-out"``.
 
-    With 3 or more trajectories validation and test get at least one each; with 2, one
-    trains and one validates (no test).
+    Trajectories of the held-out geometry family (:data:`HELD_OUT_FAMILY`, by
+    ``families[id]``) are ``"held-out"``: training and model selection never see them. The
+    others are split by a seeded permutation, 80/10/10; with 3 or more of them validation
+    and test get at least one each; with 2, one trains and one validates (no test).
     """
-    ordered = sorted(ids)
+    families = families or {}
+    held_out = {i: "held-out" for i in ids if families.get(i) == HELD_OUT_FAMILY}
+    ordered = sorted(i for i in ids if i not in held_out)
     n = len(ordered)
     order = np.random.default_rng(seed).permutation(n)
     n_test = max(1, round(SPLIT_FRACTIONS[2] * n)) if n >= 3 else 0
@@ -66,7 +72,13 @@ def split_trajectories(ids: Sequence[str], seed: int) -> dict[str, str]:
         parts[ordered[index]] = (
             "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
         )
-    return parts
+    return {**parts, **held_out}
+
+
+def record_split(records: Sequence[Record], seed: int) -> dict[str, str]:
+    """:func:`split_trajectories` of records, families from their files' ``family``."""
+    families = {r.id: str(r.payload.attrs.get("family", "")) for r in records}
+    return split_trajectories([r.id for r in records], seed, families)
 
 
 def _spread(frames: range, count: int) -> list[int]:
@@ -144,16 +156,17 @@ def build_training_data(request: TrainRequest) -> TrainingData:
     featurize frames; training frames get fresh noise at every draw."""
     config = config_for(request)
     path, records, rejected = trajectory_source(request)
-    split = split_trajectories([r.id for r in records], request.seed)
+    split = record_split(records, request.seed)
     per_trajectory = request.columns.get("frames_per_trajectory")
     rng = np.random.default_rng(request.seed)
     chosen: dict[str, list[int]] = {}
     for record in records:
-        frames = valid_frames(record.payload.num_frames, config.history)
         part = split[record.id]
         if part == "train":
+            frames = valid_frames(record.payload.num_frames, config.history, config.unroll_steps)
             chosen[record.id] = _sample_frames(frames, per_trajectory, rng)
         else:
+            frames = valid_frames(record.payload.num_frames, config.history)
             chosen[record.id] = _spread(frames, VAL_FRAMES if part == "val" else TEST_FRAMES)
     config = fit_normalisers(
         config,
@@ -161,17 +174,17 @@ def build_training_data(request: TrainRequest) -> TrainingData:
     )
     parts: dict[str, list[Data]] = {"train": [], "val": [], "test": []}
     for record in records:
-        trajectory = record.payload
-        parts[split[record.id]] += trajectory_frames(trajectory, config, chosen[record.id])
+        part = split[record.id]
+        if part not in parts:  # the held-out family: evaluation only
+            continue
+        ahead = config.unroll_steps if part == "train" else 1
+        parts[part] += trajectory_frames(record.payload, config, chosen[record.id], ahead=ahead)
     if not parts["train"] or not parts["val"]:
         raise ValueError(
             f"{path} has {len(records)} usable trajectories; training needs at least 2 "
             "(one for validation): generate more with `sci data generate mesh "
             f"{DATASET_NAME} --trajectories N`"
         )
-    train: Sequence[Data] = parts["train"]
-    if config.noise_std > 0:
-        train = NoisyFrames(parts["train"], config.noise_std, request.seed, config.pressure_column)
     identity = (
         f"{r.id}|{r.payload.num_frames}|{float(np.asarray(r.payload.velocity).sum()):.6e}"
         for r in records
@@ -184,14 +197,21 @@ def build_training_data(request: TrainRequest) -> TrainingData:
             "method": "by trajectory, seeded permutation",
             "seed": request.seed,
             "fractions": list(SPLIT_FRACTIONS),
-            **{name: sorted(i for i, p in split.items() if p == name) for name in parts},
+            "held_out_family": HELD_OUT_FAMILY,
+            **{
+                name: sorted(i for i, p in split.items() if p == name)
+                for name in (*parts, "held-out")
+            },
         },
         "frames": {name: len(graphs) for name, graphs in parts.items()},
         "noise_std": config.noise_std,
+        "noise_std_end": config.noise_std_end,
+        "unroll_steps": config.unroll_steps,
+        "unroll_curriculum": config.unroll_curriculum,
     }
     return TrainingData(
         config,
-        train,  # type: ignore[arg-type]  # a Sequence that draws noise
+        parts["train"],
         parts["val"],
         parts["test"],
         fingerprint(identity),
@@ -200,8 +220,14 @@ def build_training_data(request: TrainRequest) -> TrainingData:
     )
 
 
+#: ``sci evaluate --domain mesh --split S``: which trajectories of a data set are scored.
+EVALUATION_SPLITS = {"auto": "test", "test": "test", "val": "val", "held-out": "held-out"}
+
+
 def evaluation_trajectories(request: TrainRequest) -> Iterator[MeshTrajectory]:
-    """Test trajectories of a request: the ``test`` file's, else the data set's test split."""
+    """Trajectories a request evaluates: the ``test`` file's, else the data set's split
+    named by ``--split`` (``test`` by default, ``val`` for model selection, ``held-out`` for
+    the unseen geometry family)."""
     if request.test is not None:
         for record in read_mesh_file(request.test):
             if isinstance(record, BadRecord):
@@ -211,10 +237,15 @@ def evaluation_trajectories(request: TrainRequest) -> Iterator[MeshTrajectory]:
             else:
                 print(f"skipped {record.id}: a single state has no reference", file=sys.stderr)
         return
+    if request.split not in EVALUATION_SPLITS:
+        raise ValueError(
+            f"--split {request.split!r}: mesh evaluation takes one of {sorted(EVALUATION_SPLITS)}"
+        )
+    wanted = EVALUATION_SPLITS[request.split]
     _, records, _ = trajectory_source(request)
-    split = split_trajectories([r.id for r in records], request.seed)
+    split = record_split(records, request.seed)
     for record in records:
-        if split[record.id] == "test":
+        if split[record.id] == wanted:
             yield record.payload
 
 

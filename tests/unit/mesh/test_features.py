@@ -10,7 +10,6 @@ from torch_geometric.data import Batch
 from scisuite.domains.mesh.config import MeshConfig, PatternConfig, mgn_baseline, transformer_config
 from scisuite.domains.mesh.examples import example_trajectories
 from scisuite.domains.mesh.features import (
-    NoisyFrames,
     RunningMoments,
     add_input_noise,
     attention_pattern,
@@ -159,13 +158,55 @@ def test_noise_only_on_normal_nodes_and_target_corrected(trajectory) -> None:
     assert 0.01 < std < 0.03
 
 
-def test_noisy_frames_are_reproducible_and_fresh_per_draw(trajectory) -> None:
-    graphs = trajectory_frames(trajectory, transformer_config(), [0, 1, 2])
-    a, b = NoisyFrames(graphs, 0.02, seed=3, pressure_column=6), NoisyFrames(graphs, 0.02, 3, 6)
-    first, second = a[1], a[1]
-    assert not torch.equal(first.x, second.x)
-    assert torch.equal(first.x, b[1].x) and torch.equal(second.x, b[1].x)
-    assert len(a) == 3 and not torch.equal(NoisyFrames(graphs, 0.02, seed=4)[1].x, first.x)
+def test_training_noise_is_keyed_on_seed_step_and_rank(trajectory) -> None:
+    from torch_geometric.data import Batch
+
+    from scisuite.core.plugin import TrainingProgress
+    from scisuite.domains.mesh.task import MeshTask
+
+    config = transformer_config().replace(noise_std=0.02, noise_std_end=0.0)
+    batch = Batch.from_data_list(trajectory_frames(trajectory, config, [0, 1]))
+    task, model = MeshTask(), MeshTask().build_model(config)
+
+    def draw(step: int, rank: int = 0, seed: int = 3) -> torch.Tensor:
+        progress = TrainingProgress(step=step, total_steps=10, seed=seed, rank=rank)
+        return task.training_batch(model, batch, config, progress).x
+
+    assert torch.equal(draw(2), draw(2))  # a resumed run redraws the same noise
+    assert not torch.equal(draw(2), draw(3)) and not torch.equal(draw(2), draw(2, rank=1))
+    assert not torch.equal(draw(2), draw(2, seed=4))
+    assert torch.equal(draw(10), batch.x)  # linear schedule down to 0 at the end
+    normal = batch.node_type == 0
+    assert torch.equal(draw(2)[~normal], batch.x[~normal])
+
+
+def test_pushforward_trains_on_the_models_own_state(trajectory) -> None:
+    from torch_geometric.data import Batch
+
+    from scisuite.domains.mesh.rollout import integrate, pushforward_batch
+    from scisuite.domains.mesh.task import MeshTask
+
+    config = transformer_config().replace(unroll_steps=3)
+    graphs = trajectory_frames(trajectory, config, [0, 1], ahead=3)
+    assert graphs[0].future.shape == (trajectory.num_nodes, 3, 3)
+    np.testing.assert_allclose(graphs[1].future[:, 2, :2].numpy(), trajectory.velocity[4])
+    batch = Batch.from_data_list(graphs)
+    model = MeshTask().build_model(config)
+    pushed = pushforward_batch(model, batch, 3, config)
+    x = batch.x
+    for _ in range(2):
+        with torch.no_grad():
+            view = batch.clone()
+            view.x = x
+            x, _ = integrate(model(view), x, batch.node_type, config)
+    torch.testing.assert_close(pushed.x, x)
+    truth = batch.future[:, 2]
+    torch.testing.assert_close(pushed.y[:, :2], truth[:, :2] - x[:, 4:6])
+    torch.testing.assert_close(pushed.y[:, 2], truth[:, 2])
+    assert pushforward_batch(model, batch, 1, config) is batch
+    with pytest.raises(ValueError, match="future frames"):
+        pushforward_batch(model, batch, 4, config)
+    assert [config.max_unroll_at(f) for f in (0.0, 0.25, 0.5, 1.0)] == [1, 2, 3, 3]
 
 
 def test_fit_normalisers_matches_direct_statistics(trajectory) -> None:

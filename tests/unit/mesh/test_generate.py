@@ -120,7 +120,7 @@ def test_parameters_depend_on_seed_and_index_only() -> None:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("cylinder")
-    gen.generate_cylinder_flow(out, trajectories=2, seed=5, **TINY)
+    gen.generate_flow_dataset(out, trajectories=2, seed=5, **TINY)
     return out
 
 
@@ -160,11 +160,11 @@ def test_second_run_skips_and_extends(dataset, monkeypatch) -> None:
         raise AssertionError("a finished trajectory was generated again")
 
     monkeypatch.setattr(gen, "generate_trajectory", must_not_run)
-    gen.generate_cylinder_flow(dataset, trajectories=2, seed=5, **TINY)
+    gen.generate_flow_dataset(dataset, trajectories=2, seed=5, **TINY)
     assert {p.name: (p.stat().st_mtime_ns, _sha(p)) for p in dataset.glob("traj_*.h5")} == before
 
     monkeypatch.undo()
-    gen.generate_cylinder_flow(dataset, trajectories=3, seed=5, **TINY)
+    gen.generate_flow_dataset(dataset, trajectories=3, seed=5, **TINY)
     assert (dataset / "traj_00002.h5").exists()
     manifest = json.loads((dataset / "manifest.json").read_text())
     assert len(manifest["trajectories"]) == 3
@@ -175,19 +175,19 @@ def test_corrupt_file_is_regenerated_identically(dataset) -> None:
     path = dataset / "traj_00000.h5"
     good = _sha(path)
     path.write_bytes(b"half a file")
-    gen.generate_cylinder_flow(dataset, trajectories=2, seed=5, **TINY)
+    gen.generate_flow_dataset(dataset, trajectories=2, seed=5, **TINY)
     assert _sha(path) == good  # the solver is deterministic
 
 
 def test_other_settings_stop_the_run(dataset) -> None:
     with pytest.raises(ValueError, match="frames .* new directory"):
-        gen.generate_cylinder_flow(dataset, trajectories=2, seed=5, **{**TINY, "frames": 5})
+        gen.generate_flow_dataset(dataset, trajectories=2, seed=5, **{**TINY, "frames": 5})
     with pytest.raises(ValueError, match="seed"):
-        gen.generate_cylinder_flow(dataset, trajectories=1, seed=6, **TINY)
+        gen.generate_flow_dataset(dataset, trajectories=1, seed=6, **TINY)
 
 
 def test_parallel_workers_write_the_same_files(dataset, tmp_path) -> None:
-    gen.generate_cylinder_flow(tmp_path, trajectories=2, seed=5, workers=2, **TINY)
+    gen.generate_flow_dataset(tmp_path, trajectories=2, seed=5, workers=2, **TINY)
     for name in ("traj_00000.h5", "traj_00001.h5"):
         assert _sha(tmp_path / name) == _sha(dataset / name)
 
@@ -205,7 +205,7 @@ def test_a_blown_up_run_is_retried_with_smaller_steps(tmp_path, monkeypatch) -> 
         return real(mesh, config, *args, **kwargs)
 
     monkeypatch.setattr(solver, "simulate", first_run_blows_up)
-    gen.generate_cylinder_flow(tmp_path, trajectories=1, seed=5, **TINY)
+    gen.generate_flow_dataset(tmp_path, trajectories=1, seed=5, **TINY)
     assert calls[1] == -(-3 * calls[0] // 2)
     with h5py.File(tmp_path / "traj_00000.h5") as handle:
         assert handle.attrs["substeps"] == calls[1]
@@ -247,3 +247,16 @@ def test_dfg_benchmark_strouhal_number() -> None:
 def test_mesh_for_the_inference_scale_benchmark() -> None:
     mesh = channel_mesh(num_vertices=300_000)
     assert abs(mesh.num_nodes / 300_000 - 1) <= 0.1
+
+
+def test_obstacle_flow_cycles_families_and_every_draw_fits() -> None:
+    params = [gen.sample_parameters(0, i, "obstacle-flow") for i in range(18)]
+    assert [p.family for p in params[:9]] == list(gen.FAMILY_CYCLE)
+    assert params[3] == gen.sample_parameters(0, 3, "obstacle-flow")
+    assert len(params[3].obstacles) == 2 and params[8].family == gen.HELD_OUT_FAMILY
+    reynolds = [p.reynolds(1e-3) for p in params]
+    assert min(reynolds) < 50 < max(reynolds)  # near-steady and shedding flows
+    for p in params:
+        p.geometry()  # inside the channel, obstacles apart
+    with pytest.raises(ValueError, match="unknown mesh data set"):
+        gen.sample_parameters(0, 0, "airfoil")

@@ -68,7 +68,7 @@ def test_generate_command_fills_the_solver_arguments(tmp_path, monkeypatch) -> N
         seen.update(kwargs, out=out)
         return out
 
-    monkeypatch.setattr("scisuite.domains.mesh.generate.generate_cylinder_flow", fake)
+    monkeypatch.setattr("scisuite.domains.mesh.generate.generate_flow_dataset", fake)
     options = {"trajectories": 2, "frames": 5, "warmup_frames": 0, "num_vertices": 400}
     assert commands.generate("cylinder-flow", tmp_path, {**options, "seed": 4}) == tmp_path
     assert seen["warmup_frames"] == 0 and seen["seed"] == 4 and seen["workers"] == 1
@@ -84,7 +84,7 @@ def test_cli_generate_passes_the_domain_flags(tmp_path, monkeypatch) -> None:
         seen.update(kwargs, out=out)
         return out
 
-    monkeypatch.setattr("scisuite.domains.mesh.generate.generate_cylinder_flow", fake)
+    monkeypatch.setattr("scisuite.domains.mesh.generate.generate_flow_dataset", fake)
     argv = ["data", "generate", "mesh", "cylinder-flow", "-o", str(tmp_path), "--seed", "3"]
     argv += ["--trajectories", "2", "--frames", "5", "--num-vertices", "400", "--quiet"]
     assert main(argv, registry=REGISTRY) == 0

@@ -60,7 +60,7 @@ def test_a_short_training_reduces_the_loss(data) -> None:
     torch.manual_seed(0)
     model = TASK.build_model(data.config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    batch = Batch.from_data_list(data.train.graphs[:4])  # clean frames
+    batch = Batch.from_data_list(list(data.train[:4]))  # clean frames (noise is per step)
     losses = []
     for _ in range(40):
         loss = TASK.loss(model(batch), batch, data.config)

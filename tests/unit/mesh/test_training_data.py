@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from scisuite.core.plugin import TrainRequest
-from scisuite.domains.mesh.features import NoisyFrames
 from scisuite.domains.mesh.training_data import (
     MeshData,
     config_for,
@@ -22,13 +21,22 @@ def test_split_is_by_trajectory_seeded_and_complete() -> None:
     assert set(split_trajectories(ids[:2], 0).values()) == {"train", "val"}
 
 
+def test_the_held_out_family_is_never_trained_or_validated_on() -> None:
+    ids = [f"traj_{i:05d}" for i in range(18)]
+    families = {i: ("triangle" if n % 9 == 8 else "circle") for n, i in enumerate(ids)}
+    split = split_trajectories(ids, seed=0, families=families)
+    assert {i for i, p in split.items() if p == "held-out"} == {"traj_00008", "traj_00017"}
+    seen = [i for i in ids if families[i] != "triangle"]
+    assert {p for i, p in split.items() if i in seen} == {"train", "val", "test"}
+
+
 def test_training_data_split_normalisers_and_noise(data) -> None:
     split = data.provenance["split"]
     parts = [set(split[name]) for name in ("train", "val", "test")]
     assert all(parts) and not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
     config = data.config
     assert config.velocity_std != (1.0, 1.0) and config.target_std != (1.0, 1.0, 1.0)
-    assert isinstance(data.train, NoisyFrames) and len(data.train) == 2 * 7
+    assert len(data.train) == 2 * 7 and data.provenance["unroll_steps"] == 1
     assert len(data.val) == 7 and len(data.test) == 7
     assert config.backbone.d_model == 16 and data.fingerprint
 
