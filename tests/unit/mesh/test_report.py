@@ -43,3 +43,22 @@ def test_evaluation_report_and_extras(dataset, tmp_path) -> None:
     metrics, files = MeshReports().evaluation_extras(model, config, request, tmp_path)
     assert metrics["trajectories"] == 1 and "rmse_velocity_1_all_nodes" in metrics
     assert (tmp_path / "rollout_rmse.csv") in files
+
+
+def test_a_model_that_predicts_no_change_scores_exactly_persistence(dataset, tmp_path) -> None:
+    import pandas as pd
+
+    config = MeshTask().default_config().replace(target_mean=(0.1, -0.2, 0.3))
+    zero_change = torch.tensor([-m / s for m, s in zip(config.target_mean, config.target_std)])
+
+    def still(batch):  # normalised output of a zero change, on every node
+        return zero_change.expand(batch.num_nodes, 3)
+
+    request = TrainRequest(data=dataset, seed=0)
+    summary, _ = rollout_report(still, config, evaluation_trajectories(request), tmp_path, steps=3)
+    table = pd.read_csv(tmp_path / "rollout_trajectories.csv")
+    assert len(table) == 1 and "divergence_rms_model" in table
+    assert table["velocity_all"][0] == torch.tensor(table["persistence_velocity_all"][0]).item()
+    assert summary["ratio_to_persistence_all_mean"] == 1.0
+    assert summary["below_persistence_fraction"] == 0.0
+    assert summary["divergence_rms_model"] > 0
