@@ -14,7 +14,7 @@ torch/BLAS thread count (``--threads``) time:
   does), weights from ``--checkpoint`` (speed does not depend on them).
 
 ``speedup = frame_seconds / (step_seconds / frames_per_step)``: one model step advances
-``frames_per_step`` stored frames (1 for the shipped default).
+``frames_per_step`` stored frames (the checkpoint's ``frame_stride``).
 
 Usage (from the repository root)::
 
@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(step_worker(args, args.cache_dir / f"mesh_{args.size}.npz")))
         return 0
     frames_per_step = 1
+    if args.checkpoint is not None:
+        from scisuite.core.checkpoint import read_meta
+
+        frames_per_step = int(read_meta(args.checkpoint).model_config.get("frame_stride", 1))
     results: dict[str, Any] = {
         "benchmark": "one solver frame vs one model step, same mesh and threads",
         "threads": args.threads,

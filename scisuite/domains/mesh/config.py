@@ -156,7 +156,10 @@ class MeshConfig(FrozenConfig):
             the ablation).
         unroll_curriculum: fraction of the training steps over which ``K`` grows from 1
             to ``unroll_steps`` (0: the full range from the first step).
-        dt: time between frames, s.
+        frame_stride: stored frames one model step advances (a larger model step: fewer
+            steps per simulated second, so faster rollouts and fewer chances to drift);
+            ``dt`` is then ``frame_stride`` times the data's frame spacing.
+        dt: time one model step advances, s (set from the data at training).
         rollout_steps: steps of an autoregressive prediction when the input does not say.
         velocity_mean, velocity_std: input velocity ``(u, v)`` normaliser, m/s (also used for
             the history frames).
@@ -175,6 +178,7 @@ class MeshConfig(FrozenConfig):
     noise_std_end: float | None = None
     unroll_steps: int = 1
     unroll_curriculum: float = 0.5
+    frame_stride: int = 1
     dt: float = 0.01
     rollout_steps: int = 50
     velocity_mean: tuple[float, ...] = (0.0, 0.0)
@@ -200,6 +204,7 @@ class MeshConfig(FrozenConfig):
             f"unroll_curriculum must be in [0, 1], got {self.unroll_curriculum}",
         )
         require(self.dt > 0, f"dt must be positive, got {self.dt}")
+        require(self.frame_stride >= 1, f"frame_stride must be >= 1, got {self.frame_stride}")
         require(self.rollout_steps >= 1, f"rollout_steps must be >= 1, got {self.rollout_steps}")
         require(self.head_hidden >= 0, "head_hidden must be >= 0 (0 = d_model)")
         for name, width in (

@@ -230,10 +230,11 @@ def frame_graph(
     return data
 
 
-def _window(velocity: np.ndarray | Tensor, t: int, history: int) -> Tensor:
-    """``[H + 1, N, 2]`` velocities at ``t, t-1, ..., t-H``."""
-    frames = torch.as_tensor(np.asarray(velocity[t - history : t + 1]), dtype=torch.float32)
-    return frames.flip(0)
+def _window(velocity: np.ndarray | Tensor, t: int, history: int, stride: int = 1) -> Tensor:
+    """``[H + 1, N, 2]`` velocities at ``t, t - s, ..., t - H s`` (``s = stride``)."""
+    first = t - history * stride
+    frames = np.asarray(velocity[first : t + 1 : stride])
+    return torch.as_tensor(frames, dtype=torch.float32).flip(0)
 
 
 def _pressure(trajectory: MeshTrajectory, t: int, config: MeshConfig) -> Tensor | None:
@@ -257,24 +258,27 @@ def model_targets(y: Tensor, x: Tensor, config: MeshConfig) -> Tensor:
     return torch.cat([y[:, :2], y[:, 2:3] - x[:, column : column + 1]], dim=1)
 
 
-def one_step_target(trajectory: MeshTrajectory, t: int) -> Tensor:
-    """``[N, 3]`` ``(u_{t+1} - u_t, v_{t+1} - v_t, p_{t+1})`` from frames ``t`` and ``t+1``."""
-    velocity = torch.as_tensor(np.asarray(trajectory.velocity[t : t + 2]), dtype=torch.float64)
-    pressure = torch.as_tensor(np.asarray(trajectory.pressure[t + 1]), dtype=torch.float64)
+def one_step_target(trajectory: MeshTrajectory, t: int, stride: int = 1) -> Tensor:
+    """``[N, 3]`` ``(u_{t+s} - u_t, v_{t+s} - v_t, p_{t+s})`` from frames ``t`` and ``t + s``
+    (``s = stride``, the stored frames one model step advances)."""
+    velocity = np.asarray(trajectory.velocity[t : t + stride + 1 : stride])
+    velocity = torch.as_tensor(velocity, dtype=torch.float64)
+    pressure = torch.as_tensor(np.asarray(trajectory.pressure[t + stride]), dtype=torch.float64)
     return torch.cat([velocity[1] - velocity[0], pressure[:, None]], dim=1).to(torch.float32)
 
 
-def valid_frames(num_frames: int, history: int, ahead: int = 1) -> range:
-    """Frames ``t`` with ``history`` previous frames and ``ahead`` next ones:
-    ``H <= t < F - ahead``."""
-    return range(history, num_frames - ahead)
+def valid_frames(num_frames: int, history: int, ahead: int = 1, stride: int = 1) -> range:
+    """Frames ``t`` with ``history`` previous model steps and ``ahead`` next ones, each
+    ``stride`` stored frames long: ``H s <= t < F - ahead s``."""
+    return range(history * stride, num_frames - ahead * stride)
 
 
-def future_states(trajectory: MeshTrajectory, t: int, ahead: int) -> Tensor:
-    """``[N, ahead, 3]`` ``(u, v, p)`` at frames ``t + 1 .. t + ahead`` (pushforward
-    targets)."""
-    velocity = np.asarray(trajectory.velocity[t + 1 : t + 1 + ahead], dtype=np.float32)
-    pressure = np.asarray(trajectory.pressure[t + 1 : t + 1 + ahead], dtype=np.float32)
+def future_states(trajectory: MeshTrajectory, t: int, ahead: int, stride: int = 1) -> Tensor:
+    """``[N, ahead, 3]`` ``(u, v, p)`` at frames ``t + s, ..., t + ahead s`` (pushforward
+    targets; ``s = stride``)."""
+    chosen = slice(t + stride, t + ahead * stride + 1, stride)
+    velocity = np.asarray(trajectory.velocity[chosen], dtype=np.float32)
+    pressure = np.asarray(trajectory.pressure[chosen], dtype=np.float32)
     states = np.concatenate([velocity, pressure[..., None]], axis=-1)
     return torch.from_numpy(states).permute(1, 0, 2).contiguous()
 
@@ -297,20 +301,21 @@ def trajectory_frames(
             (:func:`future_states`, for pushforward training).
     """
     mesh = mesh or mesh_graph(trajectory.points, trajectory.triangles, trajectory.node_type, config)
-    if frames is None:
-        frames = valid_frames(trajectory.num_frames, config.history, ahead)
+    stride = config.frame_stride
+    allowed = valid_frames(trajectory.num_frames, config.history, ahead, stride)
     graphs = []
-    for t in frames:
-        if not config.history <= t < trajectory.num_frames - ahead:
+    for t in allowed if frames is None else frames:
+        if t not in allowed:
             raise ValueError(
-                f"frame {t} has fewer than {ahead} next frame(s) or fewer than "
-                f"{config.history} previous ones (trajectory has {trajectory.num_frames} frames)"
+                f"frame {t} has fewer than {ahead} next model step(s) or fewer than "
+                f"{config.history} previous ones ({stride} frame(s) per step; the trajectory "
+                f"has {trajectory.num_frames} frames)"
             )
-        window = _window(trajectory.velocity, t, config.history)
-        target = one_step_target(trajectory, t)
+        window = _window(trajectory.velocity, t, config.history, stride)
+        target = one_step_target(trajectory, t, stride)
         graph = frame_graph(mesh, window, target, _pressure(trajectory, t, config))
         if ahead > 1:
-            graph.future = future_states(trajectory, t, ahead)
+            graph.future = future_states(trajectory, t, ahead, stride)
         graphs.append(graph)
     return graphs
 
@@ -337,14 +342,15 @@ def initial_graph(source: MeshState | MeshTrajectory, config: MeshConfig, start:
         target, time = None, source.time
         pressure = torch.as_tensor(source.pressure, dtype=torch.float32)
     else:
-        t = max(start, config.history)
+        stride = config.frame_stride
+        t = max(start, config.history * stride)
         if t >= source.num_frames:
             raise ValueError(
                 f"start frame {t} is beyond the trajectory's {source.num_frames} frames "
                 f"(the model needs {config.history} previous frame(s))"
             )
-        window = _window(source.velocity, t, config.history)
-        target = one_step_target(source, t) if t + 1 < source.num_frames else None
+        window = _window(source.velocity, t, config.history, stride)
+        target = one_step_target(source, t, stride) if t + stride < source.num_frames else None
         time = float(source.times[t])
         pressure = torch.as_tensor(np.asarray(source.pressure[t]), dtype=torch.float32)
     data = frame_graph(
@@ -424,7 +430,7 @@ def fit_normalisers(
             current = torch.as_tensor(np.asarray(trajectory.pressure[t]), dtype=torch.float32)
             velocity.update(torch.as_tensor(np.asarray(trajectory.velocity[t])))
             pressure.update(current[:, None])
-            target = one_step_target(trajectory, t)
+            target = one_step_target(trajectory, t, config.frame_stride)
             if config.pressure_input:  # the same targets as model_targets
                 target[:, 2] -= current
             change.update(target[updated, :2])

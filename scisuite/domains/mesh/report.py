@@ -99,7 +99,8 @@ def rollout_report(
     rows: list[dict[str, Any]] = []
     seconds, count = 0.0, 0
     for number, trajectory in enumerate(trajectories):
-        length = trajectory.num_frames - 1 - config.history
+        stride = config.frame_stride
+        length = (trajectory.num_frames - 1 - config.history * stride) // stride
         if steps is not None:
             length = min(length, steps)
         if length < 1:
@@ -107,7 +108,7 @@ def rollout_report(
         result = rollout(model, config, trajectory, length, reference=trajectory)
         assert result.errors is not None
         errors.merge(result.errors)
-        persistence = persistence_errors(trajectory, config.history, length)
+        persistence = persistence_errors(trajectory, config.history * stride, length, stride)
         still.merge(persistence)
         row, probe = trajectory_physics(trajectory, result, config)
         rows.append({"trajectory": number, **row, **_versus(result.errors, persistence)})
@@ -137,10 +138,14 @@ def rollout_report(
     return summary, paths
 
 
-def persistence_errors(trajectory: MeshTrajectory, offset: int, steps: int) -> RolloutErrors:
-    """Errors of "no change": the state at frame ``offset`` held for ``steps`` steps."""
-    velocity = torch.as_tensor(np.asarray(trajectory.velocity[offset : offset + steps + 1]))
-    pressure = torch.as_tensor(np.asarray(trajectory.pressure[offset : offset + steps + 1]))
+def persistence_errors(
+    trajectory: MeshTrajectory, offset: int, steps: int, stride: int = 1
+) -> RolloutErrors:
+    """Errors of "no change": the state at frame ``offset`` held for ``steps`` steps of
+    ``stride`` frames."""
+    frames = slice(offset, offset + steps * stride + 1, stride)
+    velocity = torch.as_tensor(np.asarray(trajectory.velocity[frames]))
+    pressure = torch.as_tensor(np.asarray(trajectory.pressure[frames]))
     errors = RolloutErrors()
     errors.update(
         velocity[:1].expand_as(velocity),
@@ -182,8 +187,9 @@ def trajectory_physics(
     velocity fields over the rollout; also ``(times, reference, predicted)`` probe signals
     (None without obstacle attributes)."""
     attrs = trajectory.attrs
-    offset, steps = config.history, result.steps
-    reference = np.asarray(trajectory.velocity[offset : offset + steps + 1])
+    stride, steps = config.frame_stride, result.steps
+    offset = config.history * stride
+    reference = np.asarray(trajectory.velocity[offset : offset + steps * stride + 1 : stride])
     predicted = result.velocity.numpy()
     row: dict[str, Any] = {
         "id": str(attrs.get("index", "")),
@@ -200,7 +206,7 @@ def trajectory_physics(
     centre, frontal = found
     node = probe_node(trajectory.points, centre, frontal)
     mean_inflow = 2.0 / 3.0 * float(attrs["Um"])
-    dt = float(attrs.get("dt", config.dt))
+    dt = config.dt  # one model step (frame_stride stored frames)
     truth = shedding(reference[:, node, 1], dt, frontal, mean_inflow)
     model = shedding(predicted[:, node, 1], dt, frontal, mean_inflow)
     row.update(
@@ -272,7 +278,7 @@ def field_plot(trajectory: MeshTrajectory, result: Rollout, config: MeshConfig, 
     from matplotlib.tri import Triangulation
 
     tri = Triangulation(trajectory.points[:, 0], trajectory.points[:, 1], trajectory.triangles)
-    offset = config.history
+    offset, stride = config.history * config.frame_stride, config.frame_stride
     picks = sorted({s if s >= 0 else result.steps for s in REPORT_STEPS if s <= result.steps})
     fig = new_figure(12, 1.9 * len(picks))
     axes = fig.subplots(len(picks), 2, squeeze=False)
@@ -280,7 +286,7 @@ def field_plot(trajectory: MeshTrajectory, result: Rollout, config: MeshConfig, 
     vmax = float(ref_speed.max())
     for row, step in enumerate(picks):
         predicted = result.velocity[step].double().norm(dim=-1).numpy()
-        reference = ref_speed[offset + step]
+        reference = ref_speed[offset + step * stride]
         for col, (values, label) in enumerate(((predicted, "predicted"), (reference, "reference"))):
             ax = axes[row, col]
             image = ax.tripcolor(tri, values, shading="gouraud", vmin=0, vmax=vmax, cmap="viridis")

@@ -229,9 +229,10 @@ def rollout(
         initial_state: a featurized graph (:func:`~scisuite.domains.mesh.features.initial_graph`),
             a :class:`MeshState`, or a :class:`MeshTrajectory` (starts at frame ``history``).
         steps: number of steps ``S``.
-        reference: ground truth whose frame ``k`` matches rollout frame ``k`` (for a
-            trajectory input, pass the same trajectory: frames before ``history`` are
-            skipped); errors are computed on the overlapping frames.
+        reference: ground truth whose frame ``k s`` matches rollout frame ``k`` (``s`` the
+            config's ``frame_stride``; for a trajectory input, pass the same trajectory:
+            frames before ``history s`` are skipped); errors are computed on the
+            overlapping frames.
 
     Returns:
         the predicted frames and, with ``reference``, their errors.
@@ -248,14 +249,16 @@ def rollout(
     times = torch.as_tensor(frame_times(float(start_times(batch)[0]), steps, config.dt))
     result = Rollout(velocity, pressure, times, elapsed / max(steps, 1))
     if reference is not None:
-        offset = config.history if isinstance(initial_state, MeshTrajectory) else 0
-        available = min(steps + 1, reference.num_frames - offset)
+        stride = config.frame_stride
+        offset = config.history * stride if isinstance(initial_state, MeshTrajectory) else 0
+        available = min(steps + 1, (reference.num_frames - 1 - offset) // stride + 1)
+        frames = slice(offset, offset + (available - 1) * stride + 1, stride)
         errors = RolloutErrors()
         errors.update(
             velocity[:available],
             pressure[:available],
-            torch.as_tensor(np.asarray(reference.velocity[offset : offset + available])),
-            torch.as_tensor(np.asarray(reference.pressure[offset : offset + available])),
+            torch.as_tensor(np.asarray(reference.velocity[frames])),
+            torch.as_tensor(np.asarray(reference.pressure[frames])),
             graph.node_type,
         )
         result.errors = errors

@@ -101,6 +101,15 @@ def _build_cylinder_flow(out_dir: Path, cache_dir: Path | None) -> Path:
     return generate_flow_dataset(target, BUILD_TRAJECTORIES, BUILD_FRAMES, seed=0, workers=1)
 
 
+def frame_spacing(trajectory: MeshTrajectory) -> float:
+    """Time between stored frames of a trajectory, s (its ``dt`` attribute, else the
+    spacing of its times)."""
+    if "dt" in trajectory.attrs:
+        return float(trajectory.attrs["dt"])
+    times = np.asarray(trajectory.times, dtype=np.float64)
+    return float(times[1] - times[0]) if times.size > 1 else 0.01
+
+
 def trajectory_source(
     request: TrainRequest,
 ) -> tuple[Path, list[Record], dict[str, str]]:
@@ -157,16 +166,21 @@ def build_training_data(request: TrainRequest) -> TrainingData:
     config = config_for(request)
     path, records, rejected = trajectory_source(request)
     split = record_split(records, request.seed)
+    stride = config.frame_stride
+    if records:  # one model step advances `stride` stored frames of the data
+        config = config.replace(dt=stride * frame_spacing(records[0].payload))
     per_trajectory = request.columns.get("frames_per_trajectory")
     rng = np.random.default_rng(request.seed)
     chosen: dict[str, list[int]] = {}
     for record in records:
         part = split[record.id]
         if part == "train":
-            frames = valid_frames(record.payload.num_frames, config.history, config.unroll_steps)
+            frames = valid_frames(
+                record.payload.num_frames, config.history, config.unroll_steps, stride
+            )
             chosen[record.id] = _sample_frames(frames, per_trajectory, rng)
         else:
-            frames = valid_frames(record.payload.num_frames, config.history)
+            frames = valid_frames(record.payload.num_frames, config.history, 1, stride)
             chosen[record.id] = _spread(frames, VAL_FRAMES if part == "val" else TEST_FRAMES)
     config = fit_normalisers(
         config,
@@ -255,7 +269,8 @@ def evaluation_data(request: TrainRequest, config: FrozenConfig) -> list[Data]:
     config = MeshConfig.coerce(config)
     graphs: list[Data] = []
     for trajectory in evaluation_trajectories(request):
-        frames = _spread(valid_frames(trajectory.num_frames, config.history), TEST_FRAMES)
+        allowed = valid_frames(trajectory.num_frames, config.history, 1, config.frame_stride)
+        frames = _spread(allowed, TEST_FRAMES)
         graphs += trajectory_frames(trajectory, config, frames)
     return graphs
 

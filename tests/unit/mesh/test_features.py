@@ -254,3 +254,18 @@ def test_initial_graph_from_state_and_trajectory(trajectory) -> None:
     mesh = mesh_graph(trajectory.points, trajectory.triangles, trajectory.node_type, MeshConfig())
     with pytest.raises(ValueError, match="velocities must be"):
         frame_graph(mesh, torch.zeros(1, 3, 2), None)
+
+
+def test_a_larger_model_step_skips_stored_frames(trajectory) -> None:
+    config = transformer_config(history=1).replace(frame_stride=2)
+    (graph,) = trajectory_frames(trajectory, config, [2], ahead=1)
+    velocity = graph.x[:, 4:8].reshape(-1, 2, 2)  # frames t, t - 2
+    np.testing.assert_allclose(velocity[:, 0].numpy(), trajectory.velocity[2])
+    np.testing.assert_allclose(velocity[:, 1].numpy(), trajectory.velocity[0])
+    np.testing.assert_allclose(
+        graph.y[:, :2].numpy(), trajectory.velocity[4] - trajectory.velocity[2], atol=1e-6
+    )
+    with pytest.raises(ValueError, match="2 frame"):
+        trajectory_frames(trajectory, config, [1])  # needs frame -1
+    with pytest.raises(ValueError, match="2 frame"):
+        trajectory_frames(trajectory, config, [3])  # needs frame 5 of 5

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from scisuite.core.plugin import TrainRequest
@@ -45,20 +46,28 @@ def test_evaluation_report_and_extras(dataset, tmp_path) -> None:
     assert (tmp_path / "rollout_rmse.csv") in files
 
 
-def test_a_model_that_predicts_no_change_scores_exactly_persistence(dataset, tmp_path) -> None:
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_model_that_predicts_no_change_scores_exactly_persistence(
+    dataset, tmp_path, stride
+) -> None:
     import pandas as pd
 
     config = MeshTask().default_config().replace(target_mean=(0.1, -0.2, 0.3))
+    config = config.replace(frame_stride=stride)
     zero_change = torch.tensor([-m / s for m, s in zip(config.target_mean, config.target_std)])
 
     def still(batch):  # normalised output of a zero change, on every node
         return zero_change.expand(batch.num_nodes, 3)
 
     request = TrainRequest(data=dataset, seed=0)
-    summary, _ = rollout_report(still, config, evaluation_trajectories(request), tmp_path, steps=3)
+    summary, _ = rollout_report(still, config, evaluation_trajectories(request), tmp_path)
     table = pd.read_csv(tmp_path / "rollout_trajectories.csv")
     assert len(table) == 1 and "divergence_rms_model" in table
     assert table["velocity_all"][0] == torch.tensor(table["persistence_velocity_all"][0]).item()
     assert summary["ratio_to_persistence_all_mean"] == 1.0
     assert summary["below_persistence_fraction"] == 0.0
     assert summary["divergence_rms_model"] > 0
+    frames = next(evaluation_trajectories(request)).num_frames
+    assert summary["trajectories"] == 1 and len(table) == 1
+    assert pd.read_csv(tmp_path / "rollout_rmse.csv").shape[0] > 0
+    assert (frames - 1) // stride >= 1
