@@ -9,8 +9,8 @@ pytest.importorskip("gmsh")
 
 from scisuite.domains.mesh.geometry import (  # noqa: E402
     ChannelGeometry,
-    Obstacle,
     NodeType,
+    Obstacle,
     channel_mesh,
     gmsh_session,
 )

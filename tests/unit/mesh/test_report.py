@@ -54,7 +54,9 @@ def test_a_model_that_predicts_no_change_scores_exactly_persistence(
 
     config = MeshTask().default_config().replace(target_mean=(0.1, -0.2, 0.3))
     config = config.replace(frame_stride=stride)
-    zero_change = torch.tensor([-m / s for m, s in zip(config.target_mean, config.target_std)])
+    zero_change = torch.tensor(
+        [-m / s for m, s in zip(config.target_mean, config.target_std, strict=True)]
+    )
 
     def still(batch):  # normalised output of a zero change, on every node
         return zero_change.expand(batch.num_nodes, 3)
