@@ -48,7 +48,8 @@ def add_training_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split",
         default="auto",
-        help="auto (fixed if the dataset has one, else random) | random | scaffold | fixed",
+        help="auto (fixed if the dataset has one, else random) | random | scaffold | fixed; "
+        "mesh evaluation: test (auto) | val | held-out (the unseen geometry family)",
     )
 
 
