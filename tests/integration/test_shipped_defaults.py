@@ -61,7 +61,10 @@ def test_protein_default_predicts_the_example_fasta(tmp_path) -> None:
 
 def test_mesh_default_rolls_out_the_example_mesh(tmp_path) -> None:
     evaluation = json.loads((_shipped("mesh") / "evaluation.json").read_text())
-    assert evaluation["rmse_velocity_1_all_nodes"] < 0.01  # m/s; "no change" is 0.034
+    # one model step: well below "no change" on the test trajectories (m/s)
+    one_step = evaluation["rmse_velocity_1_all_nodes"]
+    assert one_step < 0.5 * evaluation["persistence_rmse_velocity_1_all_nodes"]
+    assert evaluation["rmse_velocity_all_all_nodes"] < 1.0  # whole rollouts stay bounded
     out = tmp_path / "flow.xdmf"
     assert (
         main(

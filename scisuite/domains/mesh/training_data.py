@@ -9,6 +9,7 @@ Evaluation uses the test split's frames (one-step metrics) and whole trajectorie
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -99,6 +100,14 @@ def _build_cylinder_flow(out_dir: Path, cache_dir: Path | None) -> Path:
 
     target = Path(out_dir) / "mesh" / DATASET_NAME
     return generate_flow_dataset(target, BUILD_TRAJECTORIES, BUILD_FRAMES, seed=0, workers=1)
+
+
+def generated_dataset_name(path: Path) -> str | None:
+    """The data set a generated directory's ``manifest.json`` names (None without one)."""
+    try:
+        return str(json.loads((Path(path) / "manifest.json").read_text())["dataset"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def frame_spacing(trajectory: MeshTrajectory) -> float:
@@ -206,7 +215,7 @@ def build_training_data(request: TrainRequest) -> TrainingData:
     )
     provenance = {
         "data": str(path),
-        "dataset": request.dataset or DATASET_NAME,
+        "dataset": request.dataset or generated_dataset_name(path),
         "split": {
             "method": "by trajectory, seeded permutation",
             "seed": request.seed,
