@@ -151,10 +151,14 @@ def step_worker(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     }
 
 
-def _child(argv: list[str], timeout: float) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), *argv]
+def _child(
+    argv: list[str], timeout: float, env: dict[str, str] | None = None, script: Path | None = None
+) -> dict[str, Any]:
+    """Run ``script`` (this file) with ``argv`` in a fresh process; its last stdout line is
+    the JSON result (or ``{"error": ...}``)."""
+    command = [sys.executable, str((script or Path(__file__)).resolve()), *argv]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     if done.returncode != 0:

@@ -53,6 +53,7 @@ from scisuite.domains.mesh.config import MeshConfig
 from scisuite.domains.mesh.io import MeshTrajectory
 from scisuite.domains.mesh.metrics import HORIZONS, RolloutErrors, horizon_label
 from scisuite.domains.mesh.plugin import PLUGIN
+from scisuite.domains.mesh.report import persistence_errors
 from scisuite.domains.mesh.rollout import rollout
 from scisuite.domains.mesh.training_data import evaluation_trajectories
 
@@ -246,16 +247,7 @@ def persistence(trajectories: list[MeshTrajectory], history: int, cap: int | Non
     errors = RolloutErrors()
     for trajectory in trajectories:
         steps = trajectory.num_frames - 1 - history
-        steps = min(steps, cap) if cap else steps
-        ref_v = torch.as_tensor(np.asarray(trajectory.velocity[history : history + steps + 1]))
-        ref_p = torch.as_tensor(np.asarray(trajectory.pressure[history : history + steps + 1]))
-        errors.update(
-            ref_v[:1].expand_as(ref_v),
-            ref_p[:1].expand_as(ref_p),
-            ref_v,
-            ref_p,
-            torch.as_tensor(trajectory.node_type),
-        )
+        errors.merge(persistence_errors(trajectory, history, min(steps, cap) if cap else steps))
     return errors
 
 

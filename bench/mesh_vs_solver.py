@@ -30,14 +30,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mesh_scale import _peak_rss_mb, mesh_worker, step_worker  # noqa: E402
+from mesh_scale import _child as run_child  # noqa: E402
+from mesh_scale import _peak_rss_mb, _write, mesh_worker, step_worker  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_SIZES = (2_000, 30_000, 300_000)
@@ -89,21 +89,7 @@ def _child(argv: list[str], timeout: float, threads: int) -> dict[str, Any]:
         **os.environ,
         **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
     }
-    command = [sys.executable, str(Path(__file__).resolve()), *argv]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _write(results: dict[str, Any], path: Path) -> None:
-    from scisuite.core.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    return run_child(argv, timeout, env, Path(__file__))
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
