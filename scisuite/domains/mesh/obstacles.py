@@ -77,12 +77,8 @@ class Obstacle:
         # aspect 1 gives 120 degrees (equilateral) and smaller aspects a narrower wedge.
         spread = math.pi * (1.0 - self.aspect / 3.0)
         angles = np.array([0.0, spread, -spread])
-        vertices = self.size * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        return vertices[[0, 1, 2]] if self._ccw(vertices) else vertices[[0, 2, 1]]
-
-    @staticmethod
-    def _ccw(vertices: np.ndarray) -> bool:
-        return polygon_area(vertices) > 0
+        # 0 < spread < pi, so (0, spread, -spread) runs counter-clockwise.
+        return self.size * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
     @property
     def area(self) -> float:
