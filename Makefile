@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SCI := $(VENV)/bin/sci
 STAMP := $(VENV)/.scisuite-installed
 
-.PHONY: install demo test test-slow lint bench-attention bench-molecule weights-molecule \
+.PHONY: install demo test test-slow fuzz lint bench-attention bench-molecule weights-molecule \
 	weights-protein weights-mesh bench-protein-synergy bench-protein-gor bench-mesh clean
 
 install: $(STAMP)
@@ -32,6 +32,11 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
+
+# Every reader and featurizer under >= 10,000 generated inputs each (#16); a short,
+# derandomised form of the same tests runs in `make test`.
+fuzz: install
+	SCISUITE_FUZZ=full $(PY) -m pytest -q tests/fuzz
 
 lint: install
 	$(VENV)/bin/ruff check scisuite tests bench
