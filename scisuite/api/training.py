@@ -19,7 +19,7 @@ from scisuite.core.config import FrozenConfig, TrainConfig
 from scisuite.core.devices import resolve_device
 from scisuite.core.plugin import DomainPlugin, TrainingData, TrainRequest
 from scisuite.core.registry import PluginRegistry
-from scisuite.core.training import FitResult, distributed_barrier, fit
+from scisuite.core.training import FitResult, distributed_barrier, fit, seed_run
 
 
 def train(
@@ -57,6 +57,9 @@ def train(
         callbacks: extra Lightning callbacks for the training loop (monitoring, custom stops).
     """
     plugin = registry_or_default(registry).get(domain)
+    # The seed fixes data building (random splits, encodings) and the initial weights too,
+    # not only the training loop: the same command twice gives the same model.
+    seed_run(train_config.seed)
     data = plugin.data.build_training_data(request)
     model = plugin.task.build_model(data.config)
     initial = _load_initial_weights(model, plugin, Path(init_from)) if init_from else None

@@ -10,6 +10,7 @@ import logging
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,6 +310,11 @@ def distributed_barrier() -> None:
         dist.barrier()
 
 
+def seed_run(seed: int) -> None:
+    """Seed Python, numpy and torch (and, through Lightning, data-loader workers) for one run."""
+    L.seed_everything(seed, workers=True, verbose=False)
+
+
 def fit(
     task: Task,
     model: nn.Module,
@@ -350,7 +356,7 @@ def fit(
         raise ValueError("no training records left after featurization")
     if not val:
         raise ValueError("no validation records; give --val or a split with a validation part")
-    L.seed_everything(train_config.seed, workers=True, verbose=False)
+    seed_run(train_config.seed)
     work_dir = Path(work_dir)
     ckpt_dir = work_dir / CHECKPOINT_FOLDER
     resumed_from = resume_point(work_dir) if resume else None
@@ -384,14 +390,17 @@ def fit(
         enable_progress_bar=not quiet,
         enable_model_summary=not quiet,
         deterministic=False,
-        log_every_n_steps=10,
+        # at most once per epoch on small data, so Lightning does not warn about the interval
+        log_every_n_steps=max(1, min(10, math.ceil(len(train) / train_config.batch_size))),
     )
     data = GraphDataModule(
         train, val, train_config.batch_size, train_config.num_workers, train_config.seed
     )
     start = time.perf_counter()
-    # our own file (written by fit): Lightning .ckpt files need torch.load; no pickled code
-    trainer.fit(module, datamodule=data, ckpt_path=resumed_from, weights_only=True)
+    with warnings.catch_warnings():  # a deprecation inside Lightning, nothing a user can act on
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+        # our own file (written by fit): Lightning .ckpt files need torch.load; no pickled code
+        trainer.fit(module, datamodule=data, ckpt_path=resumed_from, weights_only=True)
     elapsed = time.perf_counter() - start
     best_path = checkpoint.best_model_path
     if trainer.is_global_zero and best_path:
