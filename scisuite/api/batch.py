@@ -20,15 +20,15 @@ Memory: one shard of rows (plus one assembly chunk), whatever the input size.
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from scisuite.api.checkpoints import resolve_checkpoint
 from scisuite.api.common import registry_or_default
@@ -53,6 +53,7 @@ from scisuite.core.io import (
 )
 from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
 from scisuite.core.predicting import OnError, predict_records
+from scisuite.core.progress import progress_bar, wanted
 from scisuite.core.records import BadRecord, Record
 from scisuite.core.registry import PluginRegistry
 from scisuite.core.sources import sha256_file
@@ -179,9 +180,10 @@ def predict_sharded(
     manifest = start_manifest(parts, identity, resume)
     manifest.update(format=out_format, output=str(output), on_error=on_error)
     manifest["device"] = device
+    manifest["threads"] = torch.get_num_threads()
     manifest["runs"] = manifest.get("runs", 0) + 1
     reusable = _reusable_shards(parts, manifest, summary)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = wanted(progress)
     if show and manifest.get("records") is None and str(inputs) != "-":
         manifest["records"] = sum(1 for _ in read_records(plugin, inputs, **reader_options))
     write_manifest(parts, manifest)
@@ -190,7 +192,7 @@ def predict_sharded(
         entry.rows for entry in reusable.values()
     )
     predictor = None if everything_reused else load(ckpt, device=device, registry=reg)
-    with _progress_bar(show, manifest.get("records")) as bar:
+    with progress_bar(manifest.get("records"), "scoring", enabled=show) as bar:
         _score_shards(
             predictor,
             read_records(plugin, inputs, **reader_options),
@@ -447,19 +449,6 @@ def _arrow_table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
                 f"stored in a part file ({error}); write it without --resume / --shard-size"
             ) from error
     return pa.table(arrays)
-
-
-def _progress_bar(show: bool, total: int | None) -> Any:
-    if not show:
-        return contextlib.nullcontext(_NoBar())
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="rec", unit_scale=True, desc="scoring", file=sys.stderr)
-
-
-class _NoBar:
-    def update(self, count: int) -> None:
-        """Nothing to show."""
 
 
 # --------------------------------------------------------------------------- assembly

@@ -14,6 +14,7 @@ from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.core.devices import resolve_device
 from scisuite.core.registry import PluginRegistry
+from scisuite.core.threads import busy_cpus, default_threads, usable_cpus
 
 
 def info(registry: PluginRegistry | None = None) -> dict[str, Any]:
@@ -34,5 +35,8 @@ def info(registry: PluginRegistry | None = None) -> dict[str, Any]:
         "cuda_available": torch.cuda.is_available(),
         "device": str(resolve_device("auto")),
         "threads": torch.get_num_threads(),
+        "usable_cpus": usable_cpus(),
+        "busy_cpus": round(busy_cpus(), 2),
+        "default_threads": default_threads(),
         "domains": domains,
     }

@@ -19,6 +19,7 @@ from scisuite.core.devices import resolve_device
 from scisuite.core.io import TableSink, strip_suffixes
 from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
 from scisuite.core.predicting import OnError, predict_records
+from scisuite.core.progress import progress_bar, wanted
 from scisuite.core.records import BadRecord, Record
 from scisuite.core.registry import PluginRegistry
 
@@ -141,6 +142,7 @@ class Predictor:
         on_error: OnError = "skip",
         num_workers: int = 0,
         reports: bool = True,
+        progress: bool | None = False,
         **reader_options: Any,
     ) -> WriteSummary:
         """Stream predictions to ``output`` (CSV/TSV/Parquet/JSONL), written atomically.
@@ -149,7 +151,9 @@ class Predictor:
         for meshes) goes to that writer, and the summary table is written next to it as
         ``<output stem>.csv``. With ``reports`` the domain's post-prediction outputs (e.g.
         per-residue tracks and a plot for proteins) are written next to ``output`` from the
-        same stream. Memory stays at one batch whatever the input size.
+        same stream. Memory stays at one batch whatever the input size. ``progress``: a bar
+        on stderr with records/s (and the ETA for a file, whose records are counted first);
+        None shows it when stderr is a terminal.
         """
         output = Path(output)
         summary = WriteSummary(output)
@@ -164,13 +168,17 @@ class Predictor:
                 sinks.append(writer(output, self.config))
             if reports:
                 sinks += self.plugin.reports.prediction_outputs(output, self.config)
-            for predicted in self.iter_predictions(
-                inputs, batch_size, on_error, num_workers, **reader_options
-            ):
-                summary.rows += 1
-                summary.errors += predicted.row["status"] == "error"
-                for sink in sinks:
-                    sink.write(predicted)
+            show = wanted(progress)
+            total = self.count_records(inputs, **reader_options) if show else None
+            with progress_bar(total, "scoring", enabled=show) as bar:
+                for predicted in self.iter_predictions(
+                    inputs, batch_size, on_error, num_workers, **reader_options
+                ):
+                    summary.rows += 1
+                    summary.errors += predicted.row["status"] == "error"
+                    for sink in sinks:
+                        sink.write(predicted)
+                    bar.update(1)
             written = [path for sink in sinks for path in sink.close()]
         except BaseException:
             for sink in sinks:
@@ -178,6 +186,13 @@ class Predictor:
             raise
         summary.extra = [p for p in written if p not in (output, summary.table)]
         return summary
+
+    def count_records(self, inputs: Any, **reader_options: Any) -> int | None:
+        """How many records ``inputs`` holds (read, not featurized), or None for stdin and
+        one-pass iterables."""
+        if str(inputs) == "-" or not isinstance(inputs, str | Path | list | tuple):
+            return None
+        return sum(1 for _ in self.records(inputs, **reader_options))
 
     def columns(self) -> list[str]:
         """The output table's columns, in order."""

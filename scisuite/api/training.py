@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning import Callback
 from torch import nn
 
@@ -126,6 +127,7 @@ def _write_checkpoint(
             "provenance": data.provenance,
             "train_config": train_config.to_dict(),
             "rejected_records": len(data.rejected),
+            "threads": torch.get_num_threads(),
             **({"init_from": initial} if initial else {}),
             **({"resumed": True} if resume else {}),
         },

@@ -28,13 +28,19 @@ class Verb(Protocol):
 
 
 def add_common(parser: argparse.ArgumentParser, *, domain: bool = True) -> None:
-    """``--domain --checkpoint --batch-size --device --num-workers --seed --quiet``."""
+    """``--domain --checkpoint --batch-size --device --num-workers --threads --seed --quiet``."""
     if domain:
         parser.add_argument("--domain", required=True, help="molecule, protein or mesh")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint directory (default: shipped)")
     parser.add_argument("--batch-size", type=int, default=64, help="records per batch (64)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (auto)")
     parser.add_argument("--num-workers", type=int, default=0, help="data-loading workers (0)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default: the usable cores that no other process keeps "
+        "busy, at least 1; `sci info` shows the figure)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 

@@ -25,7 +25,8 @@ class Info:
         print(f"scisuite {facts['scisuite']}  (python {facts['python']}, torch {facts['torch']})")
         print(
             f"device: {facts['device']}  cuda available: {facts['cuda_available']}  "
-            f"threads: {facts['threads']}"
+            f"threads: {facts['default_threads']} by default "
+            f"({facts['usable_cpus']} usable cores, {facts['busy_cpus']:.1f} busy)"
         )
         print("domains:" if facts["domains"] else "domains: none installed")
         for name, entry in facts["domains"].items():

@@ -8,6 +8,7 @@ domain's own flags, declared by its plugin, in its ``--help`` and its parsing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,9 @@ from scisuite.cli.predict import Predict
 from scisuite.cli.train import Train
 
 USAGE_ERROR = 2
+#: What a shell reports for a process ended by SIGPIPE (128 + 13): the rows after the reader
+#: stopped were not scored.
+BROKEN_PIPE = 141
 VERBS: list[Verb] = [Predict(), Train(), Evaluate(), Design(), Data(), Info()]
 #: Verb (``data`` means ``data generate``) -> the plugin verb name its domain options use.
 _OPTION_VERB = {
@@ -91,6 +95,23 @@ def _end_distributed() -> None:
         api.end_distributed()
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of a closed pipe
+    raises no second error at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _set_threads(threads: int | None) -> int:
+    """``--threads``: torch's thread count for this run (the default never oversubscribes)."""
+    from scisuite.core.threads import set_threads
+
+    try:
+        return set_threads(threads)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
 def main(argv: Sequence[str] | None = None, registry: Any = None) -> int:
     """Entry point of the ``sci`` console script. Returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -107,6 +128,8 @@ def main(argv: Sequence[str] | None = None, registry: Any = None) -> int:
             parser.print_help()
             return USAGE_ERROR
         args.argv = argv
+        if "threads" in vars(args):
+            args.threads = _set_threads(args.threads)
         command = next(c for c in VERBS if c.name == args.verb)
         try:
             return command.run(args, registry)
@@ -114,6 +137,9 @@ def main(argv: Sequence[str] | None = None, registry: Any = None) -> int:
             _end_distributed()
     except SystemExit as exit_:  # argparse
         return int(exit_.code or 0)
+    except BrokenPipeError:  # the reader of our stdout went away (`sci predict ... | head`)
+        _silence_stdout()
+        return BROKEN_PIPE
     except Exception as error:
         code = _exit_code(error)
         if code is None:

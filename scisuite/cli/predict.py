@@ -78,6 +78,11 @@ class Predict:
             return run_distributed(args, registry)
         if sharded:
             return self.run_sharded(args, registry)
+        if args.output is None and args.format == "parquet":
+            raise UsageError(
+                "--format parquet writes a file, not standard output: give -o out.parquet "
+                "(standard output takes csv, tsv or jsonl)"
+            )
         predictor = api.load(
             args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
         )
@@ -85,11 +90,7 @@ class Predict:
         total, errors = 0, 0
         for path in args.inputs:
             if args.output is None:
-                frame = predictor.predict(
-                    path, args.batch_size, args.on_error, args.num_workers, **options
-                )
-                frame.to_csv(sys.stdout, index=False, header=total == 0)
-                count, bad = len(frame), int((frame["status"] == "error").sum())
+                count, bad = _to_stdout(predictor, path, args, options, header=total == 0)
             else:
                 out = output_for(args.output, path, len(args.inputs) > 1)
                 summary = predictor.predict_file(
@@ -99,6 +100,7 @@ class Predict:
                     args.batch_size,
                     args.on_error,
                     args.num_workers,
+                    progress=False if args.quiet else None,
                     **options,
                 )
                 count, bad = summary.rows, summary.errors
@@ -109,7 +111,11 @@ class Predict:
                         print(f"wrote {extra}", file=sys.stderr)
             total, errors = total + count, errors + bad
         if not args.quiet:
-            print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
+            print(
+                f"{total} records, {total - errors} ok, {errors} with errors "
+                f"({args.threads} threads)",
+                file=sys.stderr,
+            )
         return 0
 
     def run_sharded(self, args: argparse.Namespace, registry: Any) -> int:
@@ -157,8 +163,38 @@ class Predict:
                 for note in summary.notes:
                     print(f"note: {note}", file=sys.stderr)
         if not args.quiet:
-            print(f"{total} records, {total - errors} ok, {errors} with errors", file=sys.stderr)
+            print(
+                f"{total} records, {total - errors} ok, {errors} with errors "
+                f"({args.threads} threads)",
+                file=sys.stderr,
+            )
         return 0
+
+
+def _to_stdout(
+    predictor: Any,
+    path: str,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    header: bool,
+) -> tuple[int, int]:
+    """Stream ``path``'s rows to stdout a batch at a time; returns (rows, error rows)."""
+    from scisuite.core.table_stream import stream_rows
+
+    errors = 0
+
+    def rows() -> Any:
+        nonlocal errors
+        for row in predictor.iter_rows(
+            path, args.batch_size, args.on_error, args.num_workers, **options
+        ):
+            errors += row["status"] == "error"
+            yield row
+
+    count = stream_rows(
+        rows(), sys.stdout, predictor.columns(), args.format or "csv", header, args.batch_size
+    )
+    return count, errors
 
 
 def add_distributed(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from scisuite.core.config import FrozenConfig, TrainConfig
 from scisuite.core.io import ResumeError, atomic_path
 from scisuite.core.metrics import compute_metrics
 from scisuite.core.plugin import Task, TrainingProgress
+from scisuite.core.progress import wanted
 
 #: Lightning's epoch checkpoints (the resume point ``last.ckpt`` and ``best.ckpt``) live in
 #: this folder of the run's work directory until the run completes.
@@ -252,6 +254,36 @@ class _FreshStart(L.Callback):
         trainer.strategy.barrier("scisuite-fresh-start")
 
 
+class EpochLog(L.Callback):
+    """One line per epoch on stderr (losses, seconds per epoch, ETA): progress for runs
+    whose stderr is a log file, where Lightning's bar would write carriage-return noise."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+        self._first_epoch = trainer.current_epoch
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        done = trainer.current_epoch + 1
+        per_epoch = (time.perf_counter() - self._start) / max(1, done - self._first_epoch)
+        left = per_epoch * max(0, trainer.max_epochs - done)
+        losses = "  ".join(
+            f"{name} {float(value):.4g}"
+            for name, value in trainer.callback_metrics.items()
+            if name in ("train_loss", "val_loss")
+        )
+        print(
+            f"epoch {done}/{trainer.max_epochs}  {losses}  "
+            f"step {trainer.global_step}  {per_epoch:.1f} s/epoch  ETA {left / 60:.1f} min",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 @dataclass
 class FitResult:
     """Outcome of :func:`fit`: the best weights (by validation loss) and what was measured.
@@ -372,6 +404,9 @@ def fit(
     # Epoch checkpoints of an earlier run would otherwise mix with this run's (best-v1.ckpt).
     run_callbacks: list[L.Callback] = [] if resume else [_FreshStart(ckpt_dir)]
     run_callbacks += [checkpoint, *callbacks]
+    bar = not quiet and wanted(None)
+    if not quiet and not bar:
+        run_callbacks.append(EpochLog())
     if train_config.patience:
         run_callbacks.append(EarlyStopping(monitor="val_loss", patience=train_config.patience))
     if quiet:  # Lightning reports devices and tips through this logger at INFO level
@@ -387,7 +422,7 @@ def fit(
         callbacks=run_callbacks,
         plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(str(work_dir), name="logs"),
-        enable_progress_bar=not quiet,
+        enable_progress_bar=bar,
         enable_model_summary=not quiet,
         deterministic=False,
         # at most once per epoch on small data, so Lightning does not warn about the interval

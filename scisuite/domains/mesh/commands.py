@@ -38,7 +38,7 @@ def generate(name: str, output_dir: Path, options: Mapping[str, Any]) -> Path:
         seed=int(options.get("seed", 0)),
         workers=int(options.get("workers", 1)),
         warmup_frames=int(options["warmup_frames"]),
-        progress=not options.get("quiet", False),
+        progress=False if options.get("quiet", False) else None,
         num_vertices=int(options["num_vertices"]),
         dataset=name,
     )

@@ -53,6 +53,7 @@ import h5py
 import numpy as np
 
 from scisuite.core.io import atomic_path
+from scisuite.core.progress import progress_bar
 from scisuite.core.records import BadRecord
 from scisuite.domains.mesh.config import DATASET_NAME, OBSTACLE_DATASET
 from scisuite.domains.mesh.geometry import ChannelGeometry
@@ -379,16 +380,6 @@ def _previous_timings(out_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _progress_bar(
-    total: int, initial: int, enabled: bool, desc: str, unit: str, leave: bool = True
-):
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total, initial=initial, desc=desc, unit=unit, disable=not enabled, leave=leave
-    )
-
-
 def generate_flow_dataset(
     out_dir: str | Path,
     trajectories: int,
@@ -396,7 +387,7 @@ def generate_flow_dataset(
     seed: int,
     workers: int = 1,
     warmup_frames: int = 300,
-    progress: bool = True,
+    progress: bool | None = None,
     num_vertices: int = 1800,
     nu: float = 1e-3,
     dataset: str = DATASET_NAME,
@@ -447,16 +438,17 @@ def generate_flow_dataset(
                 "regenerate it"
             )
     timings: dict[int, dict[str, Any]] = {}
-    bar = _progress_bar(trajectories, trajectories - len(todo), progress, dataset, "traj")
+    bar = progress_bar(
+        trajectories, dataset, "traj", progress, initial=trajectories - len(todo)
+    )
     with bar:
         if workers == 1 or len(todo) <= 1:
             for p in todo:
-                frame_bar = _progress_bar(
+                frame_bar = progress_bar(
                     settings.warmup_frames + settings.frames - 1,
-                    0,
-                    progress,
                     f"traj {p.index} (Re {p.reynolds(nu):.0f})",
                     "frame",
+                    progress,
                     leave=False,
                 )
                 with frame_bar:
