@@ -43,19 +43,23 @@ def _numeric(frame: pd.DataFrame) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("domain", "path"),
-    [("molecule", SAMPLE), ("protein", DATA / "proteins_example.fasta")],
+    ("domain", "path", "options"),
+    [
+        ("molecule", SAMPLE, {}),
+        ("protein", DATA / "proteins_example.fasta", {}),
+        ("mesh", DATA / "mesh_example.vtu", {"rollout_steps": 3}),
+    ],
 )
 def test_predictions_are_identical_across_runs_and_workers_and_bounded_across_batches(
-    domain: str, path: Path
+    domain: str, path: Path, options: dict
 ) -> None:
     predictor = api.load(domain, device="cpu")
-    reference = predictor.predict(path, batch_size=8)
-    assert predictor.predict(path, batch_size=8).equals(reference)
-    assert predictor.predict(path, batch_size=8, num_workers=2).equals(reference)
+    reference = predictor.predict(path, batch_size=8, **options)
+    assert predictor.predict(path, batch_size=8, **options).equals(reference)
+    assert predictor.predict(path, batch_size=8, num_workers=2, **options).equals(reference)
     text_columns = [c for c in reference.columns if reference[c].dtype == object]
     for batch_size in (1, 64):
-        other = predictor.predict(path, batch_size=batch_size)
+        other = predictor.predict(path, batch_size=batch_size, **options)
         difference = np.nanmax(np.abs(_numeric(other) - _numeric(reference)))
         assert difference <= BATCH_SIZE_BOUND, (batch_size, difference)
         assert other[text_columns].equals(reference[text_columns])
