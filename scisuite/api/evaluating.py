@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from scisuite.core.config import FrozenConfig
 from scisuite.core.io import atomic_path
 from scisuite.core.metrics import compute_metrics
 from scisuite.core.plugin import DomainPlugin, TrainRequest
+from scisuite.core.progress import progress_bar, wanted
 from scisuite.core.registry import PluginRegistry
 
 
@@ -25,14 +27,18 @@ def metrics_on(
     graphs: list,
     batch_size: int,
     device: torch.device,
+    progress: bool | None = False,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Metrics over ``graphs``; also ``<metric>_<subset>`` for the task's
-    ``metric_subsets(batch, config) -> {name: bool mask}`` (e.g. MoleculeACE's ``rmse_cliff``)."""
+    ``metric_subsets(batch, config) -> {name: bool mask}`` (e.g. MoleculeACE's ``rmse_cliff``).
+    ``progress``: a bar over the records (None: when stderr is a terminal)."""
     task = plugin.task
     preds, targets, masks = [], [], {}
     model = model.to(device).eval()
-    with torch.inference_mode():
+    bar = progress_bar(len(graphs), "evaluating", enabled=progress)
+    with torch.inference_mode(), bar:
         for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
+            bar.update(batch.num_graphs)
             batch = batch.to(device)
             pred, target = task.evaluation_arrays(model(batch), batch, config)
             preds.append(pred.float().cpu())
@@ -81,11 +87,14 @@ def evaluate(
     device: str = "auto",
     registry: PluginRegistry | None = None,
     out_dir: str | Path | None = None,
+    progress: bool | None = False,
 ) -> EvaluationResult:
     """Metrics of a checkpoint (or a domain's shipped default) on labelled data.
 
     With ``out_dir`` the domain's evaluation report (plots) and extras (metrics that need the
     model, e.g. rollouts or generation) are written there too, with ``metrics.json``.
+    ``progress``: a bar over the records and a line before the extras, on stderr (None: when
+    stderr is a terminal).
     """
     if checkpoint is None and domain is None:
         raise ValueError("give a checkpoint or a domain (to use its shipped default)")
@@ -95,7 +104,7 @@ def evaluate(
     if not graphs:
         raise ValueError("no labelled records to evaluate")
     metrics, pred, target = metrics_on(
-        plugin, predictor.model, predictor.config, graphs, batch_size, predictor.device
+        plugin, predictor.model, predictor.config, graphs, batch_size, predictor.device, progress
     )
     result = EvaluationResult(metrics, pred, target, predictor)
     if out_dir is not None:
@@ -103,6 +112,8 @@ def evaluate(
         out_dir.mkdir(parents=True, exist_ok=True)
         reports = plugin.reports
         result.files += reports.evaluation_report(pred, target, predictor.config, out_dir)
+        if wanted(progress):
+            print(f"{plugin.name}: evaluation extras (rollouts, generation) ...", file=sys.stderr)
         extra_metrics, extra_files = reports.evaluation_extras(
             predictor.model, predictor.config, request, out_dir
         )

@@ -46,6 +46,7 @@ class Evaluate:
             device=args.device,
             registry=registry,
             out_dir=args.output,
+            progress=False if args.quiet else None,
         )
         print(json.dumps(result.metrics, indent=2))
         for path in result.files:

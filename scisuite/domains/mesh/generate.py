@@ -438,9 +438,7 @@ def generate_flow_dataset(
                 "regenerate it"
             )
     timings: dict[int, dict[str, Any]] = {}
-    bar = progress_bar(
-        trajectories, dataset, "traj", progress, initial=trajectories - len(todo)
-    )
+    bar = progress_bar(trajectories, dataset, "traj", progress, initial=trajectories - len(todo))
     with bar:
         if workers == 1 or len(todo) <= 1:
             for p in todo:
