@@ -230,13 +230,21 @@ def rotate_half(x: Tensor) -> Tensor:
     return torch.cat([-x2, x1], dim=-1)
 
 
+def rotary_tables(
+    positions: Tensor, head_dim: int, base: float = 10000.0, dtype: torch.dtype = torch.float32
+) -> tuple[Tensor, Tensor]:
+    """Rotary ``cos`` and ``sin`` ``[N, 1, Dh]`` at ``positions [N]`` (computed once and
+    shared by queries, keys and every layer)."""
+    exponents = torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32)
+    inv_freq = 1.0 / (base ** (exponents / head_dim))
+    angles = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # [N, Dh/2]
+    angles = torch.cat([angles, angles], dim=-1)[:, None, :]
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
 def apply_rotary(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
     """Rotary position embedding (Su et al. 2021) on ``x [N, H, Dh]`` at ``positions [N]``."""
-    dh = x.size(-1)
-    inv_freq = 1.0 / (base ** (torch.arange(0, dh, 2, device=x.device, dtype=torch.float32) / dh))
-    angles = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # [N, Dh/2]
-    cos = torch.cat([angles.cos(), angles.cos()], dim=-1)[:, None, :].to(x.dtype)
-    sin = torch.cat([angles.sin(), angles.sin()], dim=-1)[:, None, :].to(x.dtype)
+    cos, sin = rotary_tables(positions, x.size(-1), base, x.dtype)
     return x * cos + rotate_half(x) * sin
 
 

@@ -156,6 +156,15 @@ def build_processors(
     return processors
 
 
+def _processed(processors: LogitsProcessorList, input_ids: Tensor, scores: Tensor) -> Tensor:
+    """``processors(input_ids, scores)`` without the list's per-call signature inspection
+    (``inspect.signature`` on every processor each token: ~10% of a cached step); ours all
+    take exactly ``(input_ids, scores)``."""
+    for processor in processors:
+        scores = processor(input_ids, scores)
+    return scores
+
+
 @dataclass
 class GenerationResult:
     """Answers of one :func:`generate` call, in prompt order.
@@ -272,7 +281,7 @@ def generate(
             logits = torch.zeros(batch, VOCAB_SIZE, device=device)
             logits[live] = recompute(sequences, live).float()
         steps += 1
-        scores = processors(_right_padded(answers, device), logits)[live]
+        scores = _processed(processors, _right_padded(answers, device), logits)[live]
         if sampling.greedy:
             chosen = scores.argmax(dim=-1).tolist()
         else:
