@@ -184,7 +184,7 @@ def attention_step(
     value_buffer = _write(cache.value_buffer if cache else None, used, v)
     total = used + length
     keys, values = key_buffer[:, :, :total], value_buffer[:, :, :total]
-    scores = (q @ keys.transpose(-1, -2)) * (1.0 / math.sqrt(module.head_dim))
+    scores = (q / math.sqrt(module.head_dim)) @ keys.transpose(-1, -2)
     if context.allowed is None:
         probs = scores.softmax(-1)
     else:
