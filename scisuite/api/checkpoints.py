@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from scisuite.core.checkpoint import (
     CONFIG_NAME,
@@ -86,3 +88,150 @@ def checked_config(plugin: DomainPlugin, meta: CheckpointMeta, checkpoint: Path)
         raise CheckpointError(
             f"{where}: model_config is not a valid {meta.domain} config: {error}"
         ) from error
+
+
+def _tensors_only(source: Path) -> Any:
+    """``torch.load(weights_only=True)``: tensors and plain containers, never code."""
+    import pickle
+    import re
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols it may not read
+            warnings.simplefilter("ignore")
+            return torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        needs = f"the Python object {found.group(1)}" if found else "pickle instructions"
+        raise CheckpointError(
+            f"{source} needs code to be unpickled ({needs} that torch's tensors-only loader "
+            "refuses), which scisuite never runs: export the model's state_dict (tensors "
+            "only) with torch.save where it was trained, and convert that"
+        ) from error
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{source} is not a readable torch.save file ({first})") from error
+
+
+def _state_of(loaded: Any, expected: set[str], source: Path) -> dict[str, Any]:
+    """The model's tensors in a loaded file: a Lightning checkpoint's ``state_dict`` (the
+    ``model.`` prefix of scisuite's Lightning module removed), or a plain state dict
+    (``module.`` of DDP removed when every key has it)."""
+    import torch
+
+    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError(f"{source} holds no state dict (tensor names -> tensors)")
+    not_tensors = sorted(str(k) for k, v in state.items() if not isinstance(v, torch.Tensor))
+    if not_tensors:
+        raise CheckpointError(
+            f"{source}: the state dict holds entries that are not tensors: {not_tensors[:3]}"
+        )
+    if set(state) != expected:
+        for prefix in ("model.", "module."):
+            if all(str(k).startswith(prefix) for k in state):
+                return {str(k).removeprefix(prefix): v for k, v in state.items()}
+    return dict(state)
+
+
+def _config_values(config: str | Path | None, loaded: Any, domain: str, source: Path) -> Any:
+    """The model config a converted checkpoint gets: ``--config`` (a checkpoint directory
+    or its ``config.json`` of the same domain, or a bare model-config JSON object), else
+    the one scisuite's training loop stored in its Lightning checkpoint."""
+    if config is not None:
+        config = Path(config)
+        if config.is_dir():
+            meta = read_meta(config)
+        else:
+            try:
+                values = json.loads(config.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise CheckpointError(f"--config {config}: not a JSON file ({error})") from error
+            if not (isinstance(values, dict) and "model_config" in values):
+                return values
+            meta = CheckpointMeta.from_dict(values, config)
+        if meta.domain != domain:
+            raise CheckpointError(f"--config {config} is a {meta.domain} config, not {domain}")
+        return meta.model_config
+    stored = loaded.get("scisuite") if isinstance(loaded, dict) else None
+    if isinstance(stored, dict) and "config" in stored:
+        return stored["config"]
+    raise CheckpointError(
+        f"{source} does not say which architecture its weights are for (it was not written "
+        "by `sci train`); give --config with a checkpoint directory or config.json of that "
+        "architecture"
+    )
+
+
+def convert_checkpoint(
+    source: str | Path,
+    output: str | Path,
+    domain: str,
+    config: str | Path | None = None,
+    registry: PluginRegistry | None = None,
+    command: str = "",
+) -> Path:
+    """Turn a PyTorch / Lightning ``.pt`` / ``.ckpt`` file into a checkpoint directory.
+
+    The file is read with ``torch.load(weights_only=True)``: tensors and plain containers
+    only, so a file that needs code to be unpickled is refused. A Lightning ``.ckpt`` from
+    ``sci train``'s work directory (``.<output>.work/lightning/last.ckpt``) carries its
+    model config; other files need ``config``. The weights are checked against the model
+    that config builds (names and shapes) before ``output`` is written (atomically).
+
+    Args:
+        source: the ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` file.
+        output: the checkpoint directory to write (must not exist).
+        domain: the domain the weights are for.
+        config: a checkpoint directory / ``config.json`` of the same architecture, or a
+            JSON file with the domain's model config; None: the config the Lightning
+            checkpoint stores.
+        registry: plugin registry (default: installed plugins).
+        command: the command line, recorded in the new ``config.json``.
+
+    Returns:
+        ``output``.
+
+    Raises:
+        CheckpointError: the file needs unpickling of code, holds no state dict, has no
+            config to go with it, or its tensors do not fit the domain's model.
+    """
+    from scisuite._version import __version__
+    from scisuite.api.common import registry_or_default
+    from scisuite.api.training import _normalizers
+    from scisuite.core.checkpoint import check_state_fits, fingerprint_file, save_checkpoint
+
+    source, output = Path(source), Path(output)
+    plugin = registry_or_default(registry).get(domain)
+    if not source.is_file():
+        raise CheckpointError(f"{source} is not a file (give the .pt / .ckpt file to convert)")
+    if output.exists():
+        raise CheckpointError(f"output {output} exists; choose a new directory")
+    loaded = _tensors_only(source)
+    values = _config_values(config, loaded, plugin.name, source)
+    meta = CheckpointMeta(plugin.name, plugin.schema_version, values)
+    model_config = checked_config(plugin, meta, source)
+    expected = plugin.task.build_model(model_config).state_dict()
+    state = _state_of(loaded, set(expected), source)
+    check_state_fits(expected, state, source)
+    epoch = loaded.get("epoch") if isinstance(loaded, dict) else None
+    step = loaded.get("global_step") if isinstance(loaded, dict) else None
+    meta = CheckpointMeta(
+        domain=plugin.name,
+        schema_version=plugin.schema_version,
+        model_config=model_config.to_dict(),
+        normalizers=_normalizers(model_config),
+        command=command,
+        package_version=__version__,
+        extra={
+            "converted_from": {
+                "path": str(source),
+                "sha256": fingerprint_file(source),
+                **({"epoch": epoch} if isinstance(epoch, int) else {}),
+                **({"global_step": step} if isinstance(step, int) else {}),
+            }
+        },
+    )
+    return save_checkpoint(output, {k: state[k] for k in expected}, meta)

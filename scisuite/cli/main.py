@@ -14,6 +14,7 @@ from typing import Any
 
 from scisuite._version import __version__
 from scisuite.cli.common import UsageError, Verb
+from scisuite.cli.convert import Convert
 from scisuite.cli.data import Data
 from scisuite.cli.design import Design
 from scisuite.cli.evaluate import Evaluate
@@ -22,7 +23,7 @@ from scisuite.cli.predict import Predict
 from scisuite.cli.train import Train
 
 USAGE_ERROR = 2
-VERBS: list[Verb] = [Predict(), Train(), Evaluate(), Design(), Data(), Info()]
+VERBS: list[Verb] = [Predict(), Train(), Evaluate(), Design(), Data(), Info(), Convert()]
 #: Verb (``data`` means ``data generate``) -> the plugin verb name its domain options use.
 _OPTION_VERB = {
     "predict": "predict",

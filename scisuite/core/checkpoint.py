@@ -123,6 +123,15 @@ def fingerprint(items: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+def fingerprint_file(path: str | Path) -> str:
+    """sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     directory: str | Path, state_dict: Mapping[str, torch.Tensor], meta: CheckpointMeta
 ) -> Path:
