@@ -319,6 +319,12 @@ def read_meta(directory: str | Path) -> CheckpointMeta:
 
 def _checked(path: Path) -> tuple[CheckpointMeta, Path]:
     if not path.exists():
+        old = path.with_name(f".{path.name}.old")
+        if old.is_dir():
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} does not exist; a save into it was interrupted and "
+                f"left the previous checkpoint in {old}: rename that back to {path.name}"
+            )
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     if path.is_file():
         _refuse_pickle(path)

@@ -63,3 +63,15 @@ def test_atomic_outputs_get_umask_permissions_not_0600(tmp_path) -> None:
     with atomic_directory(tmp_path / "d") as tmp:
         (tmp / "a").write_text("x")
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~current
+
+
+def test_exchange_paths_swaps_two_directories_in_one_step(tmp_path) -> None:
+    from scisuite.core.io import exchange_paths
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "name").write_text(folder.name)
+    if not exchange_paths(first, second):
+        pytest.skip("this system cannot exchange two paths atomically")
+    assert (first / "name").read_text() == "b" and (second / "name").read_text() == "a"
