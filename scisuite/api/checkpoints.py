@@ -90,6 +90,36 @@ def checked_config(plugin: DomainPlugin, meta: CheckpointMeta, checkpoint: Path)
         ) from error
 
 
+def _model_shapes(plugin: DomainPlugin, config: FrozenConfig) -> dict[str, Any]:
+    """The state dict of ``config``'s model built on torch's ``meta`` device (shapes, no
+    memory); a plugin whose model cannot be built there gets a real one."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return plugin.task.build_model(config).state_dict()
+    except Exception:  # e.g. a model computing a buffer's values from real tensors at init
+        return plugin.task.build_model(config).state_dict()
+
+
+def checked_model(
+    plugin: DomainPlugin, config: FrozenConfig, state: dict[str, Any], where: Path
+) -> Any:
+    """The domain's model for ``config`` with ``state`` loaded, refused before its weights
+    are allocated when the names or shapes differ (checked on the ``meta`` device first, so
+    a tampered size in ``config.json`` costs no memory).
+
+    Raises:
+        CheckpointError: see :func:`~scisuite.core.checkpoint.check_state_fits`.
+    """
+    from scisuite.core.checkpoint import check_state_fits
+
+    check_state_fits(_model_shapes(plugin, config), state, where)
+    model = plugin.task.build_model(config)
+    model.load_state_dict(state, strict=True)
+    return model
+
+
 def _tensors_only(source: Path) -> Any:
     """``torch.load(weights_only=True)``: tensors and plain containers, never code."""
     import pickle
@@ -201,7 +231,7 @@ def convert_checkpoint(
     from scisuite._version import __version__
     from scisuite.api.common import registry_or_default
     from scisuite.api.training import _normalizers
-    from scisuite.core.checkpoint import check_state_fits, fingerprint_file, save_checkpoint
+    from scisuite.core.checkpoint import fingerprint_file, save_checkpoint
 
     source, output = Path(source), Path(output)
     plugin = registry_or_default(registry).get(domain)
@@ -213,9 +243,8 @@ def convert_checkpoint(
     values = _config_values(config, loaded, plugin.name, source)
     meta = CheckpointMeta(plugin.name, plugin.schema_version, values)
     model_config = checked_config(plugin, meta, source)
-    expected = plugin.task.build_model(model_config).state_dict()
-    state = _state_of(loaded, set(expected), source)
-    check_state_fits(expected, state, source)
+    state = _state_of(loaded, set(_model_shapes(plugin, model_config)), source)
+    model = checked_model(plugin, model_config, state, source)
     epoch = loaded.get("epoch") if isinstance(loaded, dict) else None
     step = loaded.get("global_step") if isinstance(loaded, dict) else None
     meta = CheckpointMeta(
@@ -234,4 +263,4 @@ def convert_checkpoint(
             }
         },
     )
-    return save_checkpoint(output, {k: state[k] for k in expected}, meta)
+    return save_checkpoint(output, model.state_dict(), meta)

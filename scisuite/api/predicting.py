@@ -11,14 +11,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from scisuite.api.checkpoints import checked_config, resolve_checkpoint
+from scisuite.api.checkpoints import checked_config, checked_model, resolve_checkpoint
 from scisuite.api.common import registry_or_default
-from scisuite.core.checkpoint import (
-    WEIGHTS_NAME,
-    CheckpointMeta,
-    check_state_fits,
-    load_checkpoint,
-)
+from scisuite.core.checkpoint import WEIGHTS_NAME, CheckpointMeta, load_checkpoint
 from scisuite.core.config import FrozenConfig
 from scisuite.core.devices import resolve_device
 from scisuite.core.io import TableSink, strip_suffixes
@@ -234,9 +229,7 @@ def load(
     meta, state = load_checkpoint(checkpoint)
     plugin = reg.get(meta.domain)
     config = checked_config(plugin, meta, checkpoint)
-    model = plugin.task.build_model(config)
-    check_state_fits(model.state_dict(), state, checkpoint / WEIGHTS_NAME)
-    model.load_state_dict(state, strict=True)
+    model = checked_model(plugin, config, state, checkpoint / WEIGHTS_NAME)
     target = resolve_device(device)
     return Predictor(plugin, model.eval().to(target), config, meta, target)
 

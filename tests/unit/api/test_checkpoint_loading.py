@@ -108,6 +108,13 @@ def test_weights_of_another_shape_than_the_config_are_refused(checkpoint: Path) 
     assert "different shape" in message and "[16" in message and "[32" in message
 
 
+def test_a_huge_size_in_config_json_is_refused_before_any_memory_is_used(checkpoint) -> None:
+    """d_model 2**20 would need terabytes for its weight matrices: the shapes are compared
+    on torch's meta device first."""
+    _edit(checkpoint, lambda v: v["model_config"]["backbone"].update(d_model=2**20))
+    _refused(checkpoint, "different shape")
+
+
 def test_missing_and_unexpected_tensors_are_named(checkpoint: Path) -> None:
     from safetensors.torch import load_file
 
