@@ -140,9 +140,11 @@ def _tensors_only(source: Path) -> Any:
             "refuses), which scisuite never runs: export the model's state_dict (tensors "
             "only) with torch.save where it was trained, and convert that"
         ) from error
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{source} is not a readable torch.save file ({first})") from error
+    except Exception as error:  # torch's parsers raise any Python error on damaged bytes
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise CheckpointError(
+            f"{source} is not a readable torch.save file ({type(error).__name__}: {first})"
+        ) from error
 
 
 def _state_of(loaded: Any, expected: set[str], source: Path) -> dict[str, Any]:
@@ -230,7 +232,6 @@ def convert_checkpoint(
     """
     from scisuite._version import __version__
     from scisuite.api.common import registry_or_default
-    from scisuite.api.training import _normalizers
     from scisuite.core.checkpoint import fingerprint_file, save_checkpoint
 
     source, output = Path(source), Path(output)
@@ -245,13 +246,16 @@ def convert_checkpoint(
     model_config = checked_config(plugin, meta, source)
     state = _state_of(loaded, set(_model_shapes(plugin, model_config)), source)
     model = checked_model(plugin, model_config, state, source)
+    # the target statistics, as `sci train` records them (without importing Lightning)
+    plain = model_config.to_dict()
+    normalizers = {k: v for k, v in plain.items() if k.startswith(("target_mean", "target_std"))}
     epoch = loaded.get("epoch") if isinstance(loaded, dict) else None
     step = loaded.get("global_step") if isinstance(loaded, dict) else None
     meta = CheckpointMeta(
         domain=plugin.name,
         schema_version=plugin.schema_version,
-        model_config=model_config.to_dict(),
-        normalizers=_normalizers(model_config),
+        model_config=plain,
+        normalizers=normalizers,
         command=command,
         package_version=__version__,
         extra={
