@@ -34,16 +34,21 @@ def resolve_checkpoint(
     domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
 ) -> Path:
     """The checkpoint directory :func:`~scisuite.api.load` uses: ``checkpoint``, else
-    ``domain_or_path`` when it is a directory, else the domain's shipped default.
+    ``domain_or_path`` when it is a path, else the domain's shipped default.
+
+    A registered domain name is a domain even where a folder of that name exists in the
+    working directory (write ``./molecule`` for the folder).
 
     Raises:
         CheckpointError: ``checkpoint`` is given with a domain name and is another domain's
             checkpoint (a checkpoint never switches the domain asked for), or it is not a
             readable checkpoint (see :func:`~scisuite.core.checkpoint.read_meta`).
     """
+    name = str(domain_or_path)
+    is_path = name not in registry.names() and Path(name).exists()
     if checkpoint is not None:
-        if not Path(domain_or_path).exists():
-            asked = registry.get(str(domain_or_path)).name
+        if not is_path:
+            asked = registry.get(name).name
             found = read_meta(checkpoint).domain
             if found != asked:
                 raise CheckpointError(
@@ -51,8 +56,8 @@ def resolve_checkpoint(
                     f"--domain {found}, or a {asked} checkpoint"
                 )
         return Path(checkpoint)
-    if Path(domain_or_path).exists():
-        return Path(domain_or_path)
+    if is_path:
+        return Path(name)
     plugin = registry.get(str(domain_or_path))
     shipped = shipped_checkpoint(plugin.name)
     if shipped is None:

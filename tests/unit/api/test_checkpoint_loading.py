@@ -139,6 +139,19 @@ def test_another_domains_checkpoint_never_switches_the_domain(checkpoint: Path) 
     assert "--domain toyring" in message
 
 
+def test_a_folder_named_like_the_domain_is_not_taken_as_its_checkpoint(
+    checkpoint: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``sci predict --domain toyother`` where the working directory has a ``toyother/``
+    folder (here holding a toyring checkpoint) uses the domain, not the folder."""
+    monkeypatch.chdir(tmp_path)
+    checkpoint.rename(tmp_path / "toyother")
+    with pytest.raises(CheckpointError, match="toyother domain ships no default weights"):
+        api.load("toyother", device="cpu", registry=REGISTRY)
+    _refused(tmp_path / "toyother", "is a toyring checkpoint, not toyother", domain="toyother")
+    assert api.load("./toyother", device="cpu", registry=REGISTRY).plugin.name == "toyring"
+
+
 class _Trap:
     """Unpickling this object creates ``touched``: proof that something was unpickled."""
 
