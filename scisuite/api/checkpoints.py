@@ -34,7 +34,9 @@ def resolve_checkpoint(
     domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
 ) -> Path:
     """The checkpoint directory :func:`~scisuite.api.load` uses: ``checkpoint``, else
-    ``domain_or_path`` when it is a path, else the domain's shipped default.
+    ``domain_or_path`` when it is a path, else the domain's shipped default; its
+    ``config.json`` is checked (see :func:`checked_config`) before it is returned, so that
+    every caller refuses a tampered checkpoint in one line.
 
     A registered domain name is a domain even where a folder of that name exists in the
     working directory (write ``./molecule`` for the folder).
@@ -42,30 +44,33 @@ def resolve_checkpoint(
     Raises:
         CheckpointError: ``checkpoint`` is given with a domain name and is another domain's
             checkpoint (a checkpoint never switches the domain asked for), or it is not a
-            readable checkpoint (see :func:`~scisuite.core.checkpoint.read_meta`).
+            readable checkpoint of this scisuite (see :func:`checked_config`).
     """
     name = str(domain_or_path)
     is_path = name not in registry.names() and Path(name).exists()
     if checkpoint is not None:
-        if not is_path:
-            asked = registry.get(name).name
-            found = read_meta(checkpoint).domain
-            if found != asked:
-                raise CheckpointError(
-                    f"checkpoint {checkpoint} is a {found} checkpoint, not {asked}; pass "
-                    f"--domain {found}, or a {asked} checkpoint"
-                )
-        return Path(checkpoint)
-    if is_path:
-        return Path(name)
-    plugin = registry.get(str(domain_or_path))
-    shipped = shipped_checkpoint(plugin.name)
-    if shipped is None:
-        raise CheckpointError(
-            f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
-            "(train one with `sci train`)"
-        )
-    return shipped
+        path = Path(checkpoint)
+    elif is_path:
+        path = Path(name)
+    else:
+        plugin = registry.get(name)
+        shipped = shipped_checkpoint(plugin.name)
+        if shipped is None:
+            raise CheckpointError(
+                f"the {plugin.name} domain ships no default weights yet; pass --checkpoint "
+                "(train one with `sci train`)"
+            )
+        path = shipped
+    meta = read_meta(path)
+    if checkpoint is not None and not is_path:
+        asked = registry.get(name).name
+        if meta.domain != asked:
+            raise CheckpointError(
+                f"checkpoint {checkpoint} is a {meta.domain} checkpoint, not {asked}; pass "
+                f"--domain {meta.domain}, or a {asked} checkpoint"
+            )
+    checked_config(registry.get(meta.domain), meta, path)
+    return path
 
 
 def checked_config(plugin: DomainPlugin, meta: CheckpointMeta, checkpoint: Path) -> FrozenConfig:

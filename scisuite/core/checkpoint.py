@@ -35,7 +35,14 @@ CONVERT_HINT = "sci convert checkpoint {path} -o {path_stem}_converted --domain 
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is missing, malformed, or not in the safetensors format."""
+    """A checkpoint is missing, malformed, or not in the safetensors format.
+
+    Its message is always one line: line breaks from a file (a tensor name, a path, a
+    parser's message) are shown escaped, so the CLI prints one ``sci: error:`` line.
+    """
+
+    def __str__(self) -> str:
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
 
 
 @dataclass(frozen=True)

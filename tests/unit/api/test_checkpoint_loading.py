@@ -64,6 +64,17 @@ def test_a_string_where_an_int_is_expected_names_file_key_and_type(checkpoint: P
     assert str(checkpoint / "config.json") in message and "the string '4'" in message
 
 
+def test_sharded_scoring_refuses_the_tampered_checkpoint_alike(checkpoint: Path) -> None:
+    _edit(checkpoint, lambda v: v["model_config"]["backbone"].update(num_layers="4"))
+    inputs = checkpoint.parent / "in.ring"
+    inputs.write_text("a,3,3\n")
+    with pytest.raises(CheckpointError, match="num_layers must be an integer"):
+        api.predict_sharded(
+            "toyring", inputs, checkpoint.parent / "out.csv", checkpoint=checkpoint,
+            shard_size=1, device="cpu", registry=REGISTRY,
+        )  # fmt: skip
+
+
 def test_a_string_schema_version_is_named_as_a_string(checkpoint: Path) -> None:
     _edit(checkpoint, lambda v: v.update(schema_version="1"))
     message = _refused(checkpoint, "schema_version must be an integer, got the string '1'")
@@ -121,10 +132,10 @@ def test_missing_and_unexpected_tensors_are_named(checkpoint: Path) -> None:
     state = load_file(checkpoint / "model.safetensors")
     dropped = sorted(state)[0]
     state.pop(dropped)
-    state["stowaway"] = torch.zeros(2)
+    state["stow\naway"] = torch.zeros(2)  # a line break in a name stays on one line
     save_file(state, checkpoint / "model.safetensors")
     message = _refused(checkpoint, f"missing 1: {dropped}")
-    assert "unexpected 1: stowaway" in message
+    assert "unexpected 1: stow\\naway" in message
 
 
 def test_a_missing_or_broken_weights_file_is_refused(checkpoint: Path) -> None:
