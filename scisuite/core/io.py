@@ -148,7 +148,10 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         yield tmp
         _publish_mode(tmp, directory=True)
         if path.is_dir() and exchange_paths(tmp, path):
-            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
+            if tmp.is_symlink():  # path was a link to a directory: drop the link only
+                tmp.unlink()
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
         elif path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
