@@ -244,3 +244,26 @@ def test_a_clean_run_of_every_writer_leaves_no_temporary_file(tmp_path: Path) ->
     assert _strays(tmp_path / "ckpt") == []
     assert json.loads((tmp_path / "_manifest.json").read_text())["shards"][0] == {"index": 0}
     assert not any((tmp_path / f"aborted.{fmt}").exists() for fmt in TABLE_FORMATS)
+
+
+def test_sci_predict_and_convert_leave_only_their_outputs(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "contract"))
+    from toy_plugin import PLUGIN, RingConfig
+
+    from scisuite.cli import main
+    from scisuite.core.registry import PluginRegistry
+
+    registry = PluginRegistry([PLUGIN], use_entry_points=False)
+    model = PLUGIN.task.build_model(RingConfig())
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    like = CheckpointMeta("toyring", 1, RingConfig().to_dict())
+    save_checkpoint(tmp_path / "like", model.state_dict(), like)
+    convert = ["convert", "checkpoint", str(tmp_path / "weights.pt"), "--domain", "toyring"]
+    convert += ["-o", str(tmp_path / "ckpt"), "--config", str(tmp_path / "like")]
+    assert main(convert, registry=registry) == 0
+    (tmp_path / "in.ring").write_text("a,3,3\nbroken\nb,5,5\n")
+    for suffix in ("csv", "parquet", "jsonl", "tsv", "csv"):
+        args = ["predict", "--domain", "toyring", "--checkpoint", str(tmp_path / "ckpt")]
+        args += [str(tmp_path / "in.ring"), "-o", str(tmp_path / f"out.{suffix}"), "--quiet"]
+        assert main(args, registry=registry) == 0
+    assert _strays(tmp_path) == [] and _strays(tmp_path / "ckpt") == []
