@@ -61,7 +61,7 @@ def resolve_checkpoint(
                 "(train one with `sci train`)"
             )
         path = shipped
-    meta = read_meta(path)
+    meta = read_meta(path, None if is_path else registry.get(name).name)
     if checkpoint is not None and not is_path:
         asked = registry.get(name).name
         if meta.domain != asked:

@@ -31,7 +31,7 @@ _PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol >= 2, or torch.save'
 #: Suffixes of PyTorch / Lightning / transformers pickle files (``torch.save``).
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 #: How to turn such a file into a checkpoint directory (see ``sci convert checkpoint``).
-CONVERT_HINT = "sci convert checkpoint {path} -o {path_stem}_converted --domain DOMAIN"
+CONVERT_HINT = "sci convert checkpoint {path} -o {stem}_converted --domain DOMAIN"
 
 
 class CheckpointError(ValueError):
@@ -303,28 +303,35 @@ def check_state_fits(
         )
 
 
-def _convert_hint(path: Path) -> str:
-    return CONVERT_HINT.format(path=path, path_stem=path.with_suffix(""))
+def _convert_hint(path: Path, domain: str | None) -> str:
+    hint = CONVERT_HINT.format(path=path, stem=path.stem)
+    return hint.replace("DOMAIN", domain) if domain else hint
 
 
-def _refuse_pickle(path: Path) -> None:
+def _refuse_pickle(path: Path, domain: str | None = None) -> None:
     with path.open("rb") as handle:
         head = handle.read(8)
     if any(head.startswith(magic) for magic in _PICKLE_MAGIC):
         raise CheckpointError(
             f"{path} is a pickled (torch.save) file; scisuite never unpickles a checkpoint "
-            f"(it can run arbitrary code): convert it once with `{_convert_hint(path)}`, "
+            f"(it can run arbitrary code): convert it once with `{_convert_hint(path, domain)}`, "
             "which reads tensors only (torch.load with weights_only=True)"
         )
 
 
-def read_meta(directory: str | Path) -> CheckpointMeta:
+def read_meta(directory: str | Path, domain: str | None = None) -> CheckpointMeta:
     """The metadata of a checkpoint directory (``config.json``), checked like
-    :func:`load_checkpoint` checks it but without reading the weights."""
-    return _checked(Path(directory))[0]
+    :func:`load_checkpoint` checks it but without reading the weights.
+
+    Args:
+        directory: the checkpoint directory.
+        domain: the domain asked for, filled into the converter command a refusal of a
+            ``.pt`` / ``.ckpt`` file names (default: ``DOMAIN``).
+    """
+    return _checked(Path(directory), domain)[0]
 
 
-def _checked(path: Path) -> tuple[CheckpointMeta, Path]:
+def _checked(path: Path, domain: str | None = None) -> tuple[CheckpointMeta, Path]:
     if not path.exists():
         old = path.with_name(f".{path.name}.old")
         if old.is_dir():
@@ -334,11 +341,11 @@ def _checked(path: Path) -> tuple[CheckpointMeta, Path]:
             )
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     if path.is_file():
-        _refuse_pickle(path)
+        _refuse_pickle(path, domain)
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise CheckpointError(
                 f"{path} is a PyTorch/Lightning file, not a scisuite checkpoint directory; "
-                f"convert it once with `{_convert_hint(path)}`"
+                f"convert it once with `{_convert_hint(path, domain)}`"
             )
         raise CheckpointError(
             f"{path} is a file; a scisuite checkpoint is a directory with {CONFIG_NAME} "
@@ -352,13 +359,13 @@ def _checked(path: Path) -> tuple[CheckpointMeta, Path]:
                 raise CheckpointError(
                     f"checkpoint {path} has no {required.name}, only pickled file(s) "
                     f"{[p.name for p in pickled]}, which scisuite never loads; convert one "
-                    f"with `{_convert_hint(pickled[0])}`"
+                    f"with `{_convert_hint(pickled[0], domain)}`"
                 )
             raise CheckpointError(
                 f"checkpoint {path} has no {required.name}; a checkpoint is a directory with "
                 f"{CONFIG_NAME} and {WEIGHTS_NAME} (written by `sci train`)"
             )
-    _refuse_pickle(weights_path)
+    _refuse_pickle(weights_path, domain)
     try:
         values = json.loads(config_path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:

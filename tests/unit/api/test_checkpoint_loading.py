@@ -194,8 +194,8 @@ def test_pickles_are_refused_unread_and_the_converter_is_named(tmp_path: Path, w
         )
         (folder / "model.safetensors").write_bytes(payload)
         match = "pickled .*sci convert checkpoint"
-    _refused(target, match)
-    with pytest.raises(CheckpointError, match="sci convert checkpoint"):
+    assert "--domain toyring`" in _refused(target, match)
+    with pytest.raises(CheckpointError, match="sci convert checkpoint .*--domain DOMAIN"):
         api.load(target, device="cpu", registry=REGISTRY)
     assert not trap.touched.exists(), "nothing may be unpickled"
 
