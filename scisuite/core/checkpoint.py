@@ -347,9 +347,11 @@ def _checked(path: Path, domain: str | None = None) -> tuple[CheckpointMeta, Pat
                 f"{path} is a PyTorch/Lightning file, not a scisuite checkpoint directory; "
                 f"convert it once with `{_convert_hint(path, domain)}`"
             )
+        ours = path.name in (CONFIG_NAME, WEIGHTS_NAME)
+        folder = f": pass its folder {path.parent}" if ours else ""
         raise CheckpointError(
             f"{path} is a file; a scisuite checkpoint is a directory with {CONFIG_NAME} "
-            f"and {WEIGHTS_NAME}"
+            f"and {WEIGHTS_NAME}{folder}"
         )
     config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
     for required in (config_path, weights_path):

@@ -267,3 +267,26 @@ def test_sci_predict_and_convert_leave_only_their_outputs(tmp_path: Path) -> Non
         args += [str(tmp_path / "in.ring"), "-o", str(tmp_path / f"out.{suffix}"), "--quiet"]
         assert main(args, registry=registry) == 0
     assert _strays(tmp_path) == [] and _strays(tmp_path / "ckpt") == []
+
+
+def test_a_lightning_checkpoint_killed_mid_save_keeps_the_previous_one(tmp_path: Path) -> None:
+    """``sci train``'s epoch checkpoints (``last.ckpt``, the resume point)."""
+    from scisuite.core.training import AtomicCheckpointIO
+
+    last = tmp_path / "lightning" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"epoch": 1, "state_dict": {}}, last)
+
+    def save() -> None:
+        real = torch.save
+
+        def partial(obj, target, *args, **kwargs) -> None:  # part of the file, then killed
+            real(obj, target, *args, **kwargs)
+            with open(target, "r+b") as handle:
+                handle.truncate(50)
+            _die()
+
+        torch.save = partial
+        AtomicCheckpointIO().save_checkpoint({"epoch": 2, "state_dict": {}}, last)
+
+    _killed(save)
+    assert torch.load(last, weights_only=True)["epoch"] == 1
