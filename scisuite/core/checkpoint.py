@@ -2,7 +2,13 @@
 
 The layout matches Hugging Face's (``config.json`` next to ``model.safetensors``), so
 the directory can be published as is. Lightning ``.ckpt`` files are only used to
-resume training and are never loaded here.
+resume training and are never loaded here: a ``.pt`` / ``.ckpt`` given as a checkpoint is
+refused with the command that converts it once, reading tensors only
+(``sci convert checkpoint``, :func:`scisuite.api.checkpoints.convert_checkpoint`).
+
+Everything read from ``config.json`` is checked before use (keys, JSON types, the domain
+config's own validation, tensor names and shapes against the model it describes); every
+refusal is one :class:`CheckpointError` line naming the file and the key.
 """
 
 from __future__ import annotations
