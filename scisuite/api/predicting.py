@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from scisuite.api.checkpoints import resolve_checkpoint
+from scisuite.api.checkpoints import checked_config, checked_model, resolve_checkpoint
 from scisuite.api.common import registry_or_default
-from scisuite.core.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint
+from scisuite.core.checkpoint import WEIGHTS_NAME, CheckpointMeta, load_checkpoint
 from scisuite.core.config import FrozenConfig
 from scisuite.core.devices import resolve_device
 from scisuite.core.io import TableSink, strip_suffixes
@@ -232,19 +232,19 @@ def load(
         checkpoint: checkpoint directory, overriding the shipped default.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         registry: plugin registry (default: installed plugins).
+
+    Raises:
+        CheckpointError: the checkpoint is another domain's, a pickle (``.pt``/``.ckpt``,
+            never unpickled: the message names ``sci convert checkpoint``), or its
+            ``config.json`` and ``model.safetensors`` are missing, malformed or do not fit
+            each other; one line naming the file and the key or tensor.
     """
     reg = registry_or_default(registry)
     checkpoint = resolve_checkpoint(domain_or_path, checkpoint, reg)
     meta, state = load_checkpoint(checkpoint)
     plugin = reg.get(meta.domain)
-    if meta.schema_version != plugin.schema_version:
-        raise CheckpointError(
-            f"checkpoint {checkpoint} has {meta.domain} schema v{meta.schema_version}, "
-            f"this scisuite reads v{plugin.schema_version}; retrain with `sci train`"
-        )
-    config = plugin.config_class.from_dict(meta.model_config)
-    model = plugin.task.build_model(config)
-    model.load_state_dict(state, strict=True)
+    config = checked_config(plugin, meta, checkpoint)
+    model = checked_model(plugin, config, state, checkpoint / WEIGHTS_NAME)
     target = resolve_device(device)
     return Predictor(plugin, model.eval().to(target), config, meta, target)
 

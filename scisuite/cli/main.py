@@ -15,6 +15,7 @@ from typing import Any
 
 from scisuite._version import __version__
 from scisuite.cli.common import UsageError, Verb
+from scisuite.cli.convert import Convert
 from scisuite.cli.data import Data
 from scisuite.cli.design import Design
 from scisuite.cli.evaluate import Evaluate
@@ -26,7 +27,7 @@ USAGE_ERROR = 2
 #: What a shell reports for a process ended by SIGPIPE (128 + 13): the rows after the reader
 #: stopped were not scored.
 BROKEN_PIPE = 141
-VERBS: list[Verb] = [Predict(), Train(), Evaluate(), Design(), Data(), Info()]
+VERBS: list[Verb] = [Predict(), Train(), Evaluate(), Design(), Data(), Info(), Convert()]
 #: Verb (``data`` means ``data generate``) -> the plugin verb name its domain options use.
 _OPTION_VERB = {
     "predict": "predict",

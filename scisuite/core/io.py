@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import gzip
 import io
 import os
@@ -102,16 +104,55 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns:
+        True if swapped; False where the platform or file system cannot (nothing changed).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # no libc symbol (glibc < 2.28, musl)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE):
+        code = ctypes.get_errno()
+        if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+            return False
+        raise OSError(code, os.strerror(code), str(second))
+    return True
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
-    """Like :func:`atomic_path` for a directory (checkpoints): build aside, then swap in."""
+    """Like :func:`atomic_path` for a directory (checkpoints): build aside, then swap in.
+
+    An existing ``path`` is exchanged with the new directory in one atomic step where the
+    system allows it (Linux), so a process killed at any point leaves the complete old or
+    the complete new directory under ``path``. Elsewhere the old directory is first moved
+    to ``.<name>.old`` next to it: a kill between the two renames leaves it there (the
+    loader's message names it).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         _publish_mode(tmp, directory=True)
-        if path.exists():
+        if path.is_dir() and exchange_paths(tmp, path):
+            if tmp.is_symlink():  # path was a link to a directory: drop the link only
+                tmp.unlink()
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old directory
+        elif path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)

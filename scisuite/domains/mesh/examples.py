@@ -9,6 +9,7 @@ import numpy as np
 from torch_geometric.data import Data
 
 from scisuite.core.config import FrozenConfig
+from scisuite.core.io import atomic_path
 from scisuite.core.plugin import TrainRequest
 from scisuite.core.records import Record
 from scisuite.domains.mesh.config import MeshConfig, NodeType
@@ -73,11 +74,12 @@ def write_example_file(directory: Path) -> tuple[Path, int, int]:
     directory = Path(directory)
     examples = example_trajectories()
     path = directory / "mesh_examples.h5"
-    write_h5_trajectories(path, [(f"channel_{i}", t) for i, t in enumerate(examples, 1)])
-    with h5py.File(path, "a") as handle:
-        broken = handle.create_group("no_pressure")
-        for name in ("mesh_pos", "cells", "node_type", "velocity"):
-            broken.create_dataset(name, data=handle["channel_1"][name][()])
+    with atomic_path(path) as tmp:
+        write_h5_trajectories(tmp, [(f"channel_{i}", t) for i, t in enumerate(examples, 1)])
+        with h5py.File(tmp, "a") as handle:
+            broken = handle.create_group("no_pressure")
+            for name in ("mesh_pos", "cells", "node_type", "velocity"):
+                broken.create_dataset(name, data=handle["channel_1"][name][()])
     write_vtu(directory / "case.vtu", examples[0].state(0))
     return path, len(examples) + 1, 1
 

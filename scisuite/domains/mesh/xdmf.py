@@ -121,8 +121,11 @@ def write_xdmf_series(
     """Write a flow time series as XDMF + HDF5 (ParaView), atomically.
 
     Both files are written into a temporary directory next to ``path`` and then moved into
-    place (``<stem>.h5`` first, then the ``.xdmf`` that refers to it by its file name), so a
-    crash never leaves a half-written series under the final names.
+    place: an old ``.xdmf`` is removed first, then ``<stem>.h5`` is replaced, then the new
+    ``.xdmf`` (which refers to the ``.h5`` by its file name) appears. A process killed at any
+    point leaves no half-written file under the final names and never an ``.xdmf`` next to
+    an ``.h5`` of another write: the old series, the complete new one, or (killed between
+    the three renames) an ``.h5`` without its ``.xdmf``.
 
     Args:
         path: the ``.xdmf`` file; heavy data goes to ``<stem>.h5`` beside it.
@@ -164,6 +167,8 @@ def write_xdmf_series(
                 if node_type is not None:
                     point_data["node_type"] = np.asarray(node_type, dtype=np.int64)
                 writer.write_data(float(t), point_data=point_data)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # an old .xdmf must never describe the new .h5
         os.replace(tmp_xdmf.with_suffix(".h5"), path.with_suffix(".h5"))
         os.replace(tmp_xdmf, path)
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 from torch_geometric.data import Data
 
 from scisuite.core.config import FrozenConfig
+from scisuite.core.io import atomic_path
 from scisuite.core.plugin import TrainRequest
 from scisuite.core.records import Record
 from scisuite.domains.molecule.config import MoleculeConfig
@@ -90,7 +91,8 @@ def write_file(directory: Path) -> tuple[Path, int, int]:
         "salt,CC(=O)[O-].[Na+]",
         "noheavy,[H][H]",
     ]
-    path.write_text("\n".join(rows) + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(rows) + "\n")
     return path, 6, 3
 
 
@@ -111,7 +113,7 @@ def training_request(directory: Path) -> TrainRequest:
     """:data:`FREESOLV_ROWS` written as ``freesolv30.csv`` under ``directory``, split at random
     80/10/10 (24/3/3 molecules)."""
     path = Path(directory) / "freesolv30.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "smiles", "expt"])
         writer.writerows(FREESOLV_ROWS)

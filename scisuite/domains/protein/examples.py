@@ -11,7 +11,7 @@ import pandas as pd
 from torch_geometric.data import Data
 
 from scisuite.core.config import FrozenConfig
-from scisuite.core.io import write_table
+from scisuite.core.io import atomic_path, write_table
 from scisuite.core.plugin import TrainRequest
 from scisuite.core.records import Record
 from scisuite.domains.protein.catalogue import DATASETS
@@ -71,7 +71,8 @@ def write_example_file(directory: Path) -> tuple[Path, int, int]:
         ">digits_only line numbers but no residues\n1 61 121",
         f">{EXAMPLES[2][0]} {EXAMPLES[2][1]}\n{EXAMPLES[2][2].lower()}",
     ]
-    path.write_text("\n".join(entries) + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(entries) + "\n")
     return path, 5, 2
 
 
@@ -96,5 +97,6 @@ def training_request(directory: Path) -> TrainRequest:
     frame = pd.DataFrame(PEPTIDE_ROWS, columns=["sequence", "label", "task", "split"])
     write_table(frame, target / table)
     provenance = {"source": "rows of PyPI modlamp 4.3.3", "split": "example split"}
-    (target / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
+    with atomic_path(target / PROVENANCE_FILE) as tmp:
+        tmp.write_text(json.dumps(provenance, indent=2) + "\n")
     return TrainRequest(dataset="peptides", columns={"data_dir": str(directory)})

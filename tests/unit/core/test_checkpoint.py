@@ -97,3 +97,11 @@ def test_missing_pieces_give_clear_errors(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="config.json"):
         load_checkpoint(tmp_path / "empty")
+
+
+def test_a_file_of_a_checkpoint_names_its_folder(tmp_path) -> None:
+    model = _model()
+    save_checkpoint(tmp_path / "ckpt", model.state_dict(), CheckpointMeta("toy", 1, {}))
+    for name in ("model.safetensors", "config.json"):
+        with pytest.raises(CheckpointError, match=f"pass its folder {tmp_path / 'ckpt'}$"):
+            load_checkpoint(tmp_path / "ckpt" / name)

@@ -63,3 +63,32 @@ def test_atomic_outputs_get_umask_permissions_not_0600(tmp_path) -> None:
     with atomic_directory(tmp_path / "d") as tmp:
         (tmp / "a").write_text("x")
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o777 & ~current
+
+
+def test_exchange_paths_swaps_two_directories_in_one_step(tmp_path) -> None:
+    from scisuite.core.io import exchange_paths
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "name").write_text(folder.name)
+    if not exchange_paths(first, second):
+        pytest.skip("this system cannot exchange two paths atomically")
+    assert (first / "name").read_text() == "b" and (second / "name").read_text() == "a"
+
+
+def test_atomic_directory_replaces_a_directory_or_a_link_to_one_and_leaves_nothing(
+    tmp_path,
+) -> None:
+    from scisuite.core.io import atomic_directory
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / "plain").mkdir()
+    for name in ("plain", "linked", "new"):
+        with atomic_directory(tmp_path / name) as tmp:
+            (tmp / "file").write_text(name)
+        assert (tmp_path / name / "file").read_text() == name
+        assert not (tmp_path / name).is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "linked", "new", "plain"]

@@ -1,0 +1,67 @@
+"""#16 finding 6 as reported, on copies of the shipped checkpoints: ``num_layers: "4"``,
+``schema_version: "2"`` and a protein checkpoint passed with ``--domain molecule`` each end
+in one ``sci: error:`` line naming the file and the key (exit 1, no traceback); the shipped
+configs themselves pass every check."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scisuite import api
+from scisuite.api.checkpoints import checked_config
+from scisuite.cli import main
+from scisuite.core.checkpoint import read_meta
+from scisuite.core.registry import PluginRegistry
+
+
+@pytest.mark.parametrize("domain", ["molecule", "protein", "mesh"])
+def test_the_shipped_configs_pass_the_type_checks(domain: str) -> None:
+    shipped = api.shipped_checkpoint(domain)
+    assert shipped is not None
+    plugin = PluginRegistry().get(domain)
+    config = checked_config(plugin, read_meta(shipped), shipped)
+    assert config.to_dict() == read_meta(shipped).model_config
+
+
+def _copy(domain: str, tmp_path: Path, change=None) -> Path:
+    shipped = api.shipped_checkpoint(domain)
+    assert shipped is not None
+    target = tmp_path / f"{domain}_ckpt"
+    shutil.copytree(shipped, target)
+    if change is not None:
+        values = json.loads((target / "config.json").read_text())
+        change(values)
+        (target / "config.json").write_text(json.dumps(values))
+    return target
+
+
+def _predict_error(checkpoint: Path, domain: str, capsys) -> str:
+    code = main(["predict", "--domain", domain, "--checkpoint", str(checkpoint), "CCO"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_num_layers_as_a_string(tmp_path: Path, capsys) -> None:
+    checkpoint = _copy(
+        "molecule", tmp_path, lambda v: v["model_config"]["backbone"].update(num_layers="4")
+    )
+    err = _predict_error(checkpoint, "molecule", capsys)
+    assert str(checkpoint / "config.json") in err
+    assert "model_config.backbone.num_layers must be an integer, got the string '4'" in err
+
+
+def test_schema_version_as_a_string(tmp_path: Path, capsys) -> None:
+    checkpoint = _copy("molecule", tmp_path, lambda v: v.update(schema_version="2"))
+    err = _predict_error(checkpoint, "molecule", capsys)
+    assert "schema_version must be an integer, got the string '2'" in err
+
+
+def test_a_protein_checkpoint_never_becomes_the_molecule_domain(tmp_path: Path, capsys) -> None:
+    checkpoint = _copy("protein", tmp_path)
+    err = _predict_error(checkpoint, "molecule", capsys)
+    assert f"checkpoint {checkpoint} is a protein checkpoint, not molecule" in err
