@@ -34,6 +34,7 @@ _SOURCES = {
     "info": "scisuite.api.environment",
     "parse_overrides": "scisuite.api.commands",
     "checkpoint_meta": "scisuite.api.checkpoints",
+    "convert_checkpoint": "scisuite.api.checkpoints",
     "shipped_checkpoint": "scisuite.api.checkpoints",
     "UnsupportedError": "scisuite.api.common",
     "domain_options": "scisuite.api.common",
@@ -75,6 +76,7 @@ __all__ = [
     "build_dataset",
     "checkpoint_fingerprint",
     "checkpoint_meta",
+    "convert_checkpoint",
     "datasets",
     "design",
     "domain_options",
@@ -111,7 +113,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from scisuite.api.batch import DEFAULT_SHARD_SIZE, BatchSummary, predict_sharded
-    from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
+    from scisuite.api.checkpoints import checkpoint_meta, convert_checkpoint, shipped_checkpoint
     from scisuite.api.commands import (
         Designs,
         build_dataset,

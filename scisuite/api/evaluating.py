@@ -98,7 +98,8 @@ def evaluate(
     """
     if checkpoint is None and domain is None:
         raise ValueError("give a checkpoint or a domain (to use its shipped default)")
-    predictor = load(checkpoint or domain, device=device, registry=registry)  # type: ignore[arg-type]
+    # with both, the checkpoint must be of that domain (load refuses another one)
+    predictor = load(domain or checkpoint, checkpoint=checkpoint, device=device, registry=registry)  # type: ignore[arg-type]
     plugin = predictor.plugin
     graphs = plugin.data.evaluation_data(request, predictor.config)
     if not graphs:

@@ -65,3 +65,12 @@ def test_a_protein_checkpoint_never_becomes_the_molecule_domain(tmp_path: Path, 
     checkpoint = _copy("protein", tmp_path)
     err = _predict_error(checkpoint, "molecule", capsys)
     assert f"checkpoint {checkpoint} is a protein checkpoint, not molecule" in err
+
+
+def test_evaluate_never_switches_the_domain_asked_for(tmp_path, capsys) -> None:
+    protein = _copy("protein", tmp_path)
+    sample = Path(__file__).parents[2] / "data" / "freesolv_sample.csv"
+    argv = ["evaluate", "--domain", "molecule", "--checkpoint", str(protein), str(sample)]
+    assert main([*argv, "--target-columns", "expt"]) == 1
+    err = capsys.readouterr().err
+    assert "is a protein checkpoint, not molecule" in err and "Traceback" not in err
