@@ -25,6 +25,25 @@ def shipped_checkpoint(domain: str) -> Path | None:
     return folder if (folder / CONFIG_NAME).exists() else None
 
 
+#: ``sci train --init-from pretrained``: the domain's shipped pretrained backbone.
+PRETRAINED = "pretrained"
+
+
+def pretrained_checkpoint(domain: str) -> Path:
+    """The pretrained backbone shipped in ``scisuite/weights/<domain>-pretrained/``.
+
+    Raises:
+        CheckpointError: the domain ships none.
+    """
+    folder = Path(str(resources.files("scisuite") / "weights" / f"{domain}-pretrained"))
+    if not (folder / CONFIG_NAME).exists():
+        raise CheckpointError(
+            f"the {domain} domain ships no pretrained backbone; pass a checkpoint directory "
+            "to --init-from"
+        )
+    return folder
+
+
 def checkpoint_meta(path: str | Path) -> CheckpointMeta:
     """The metadata of a checkpoint directory (domain, config, metrics, command)."""
     return read_meta(path)

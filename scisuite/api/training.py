@@ -13,6 +13,7 @@ from lightning import Callback
 from torch import nn
 
 from scisuite._version import __version__
+from scisuite.api.checkpoints import PRETRAINED, pretrained_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.api.evaluating import metrics_on
 from scisuite.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
@@ -136,34 +137,46 @@ def _write_checkpoint(
 
 
 def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) -> dict[str, Any]:
-    """Copy a checkpoint's weights into a freshly built model (all tensors, same shapes).
+    """Start a freshly built model from a checkpoint's weights (``--init-from``): the
+    tensors the task's :meth:`~scisuite.core.plugin.Task.transferable_weights` maps (for
+    molecules: the backbone into every ensemble member; heads when their targets match);
+    the rest keep their fresh initialisation. ``path`` may be ``"pretrained"``: the domain's
+    shipped pretrained backbone.
 
     Returns:
-        what the new checkpoint records about its start: path, command and data fingerprint.
+        what the new checkpoint records about its start: path, command, data fingerprint,
+        and which tensors were transferred or re-initialised.
+
+    Raises:
+        ValueError: another domain's checkpoint, or one whose weights cover less than half of
+            the new model's parameters (its architecture differs).
     """
+    if str(path) == PRETRAINED:
+        path = pretrained_checkpoint(plugin.name)
     meta, state = load_checkpoint(path)
     if meta.domain != plugin.name:
         raise ValueError(f"--init-from {path} is a {meta.domain} checkpoint, not {plugin.name}")
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or reshaped:
-        problems = [
-            f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
-            for label, keys in (
-                ("missing", missing),
-                ("unexpected", unexpected),
-                ("different shape", reshaped),
-            )
-            if keys
-        ]
+    chosen = plugin.task.transferable_weights(own, state)
+    fresh = sorted(set(own) - set(chosen))
+    covered = sum(own[name].numel() for name in chosen)
+    total = sum(tensor.numel() for tensor in own.values())
+    if covered * 2 < total:
+        different = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
         raise ValueError(
-            f"--init-from {path} does not fit the model being trained ({'; '.join(problems)}); "
-            "give the same architecture settings (--set) as the checkpoint's config.json"
+            f"--init-from {path} covers {covered:,} of the {total:,} parameters of the model "
+            f"being trained (different shapes: {', '.join(different[:5]) or 'none'}; missing: "
+            f"{', '.join(fresh[:5])}); give the same architecture settings (--set) as the "
+            "checkpoint's config.json"
         )
-    model.load_state_dict(state)
-    return {"path": str(path), "command": meta.command, "data_fingerprint": meta.data_fingerprint}
+    model.load_state_dict({**own, **chosen})
+    return {
+        "path": str(path),
+        "command": meta.command,
+        "data_fingerprint": meta.data_fingerprint,
+        "transferred_tensors": len(chosen),
+        "reinitialised_tensors": fresh,
+    }
 
 
 def _normalizers(config: FrozenConfig) -> dict[str, Any]:

@@ -47,7 +47,8 @@ class Train:
             type=Path,
             metavar="CHECKPOINT",
             help="start from this checkpoint's weights (fine-tuning or a curriculum stage; "
-            "same domain and architecture)",
+            "same domain and backbone; heads for other targets start fresh), or 'pretrained': "
+            "the domain's shipped pretrained backbone",
         )
         parser.add_argument(
             "--resume",

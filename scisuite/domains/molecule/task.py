@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -47,6 +48,9 @@ def masked_loss(outputs: Tensor, target: Tensor, config: MoleculeConfig) -> Tens
     return masked_mean(losses, known.expand_as(outputs))
 
 
+_MEMBER = re.compile(r"members\.(\d+)\.(.*)")
+
+
 class MoleculeTask(Task):
     """Property prediction for small molecules with a GraphGPS-style ensemble."""
 
@@ -76,6 +80,24 @@ class MoleculeTask(Task):
 
     def loss(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor:
         return masked_loss(outputs, batch.y, MoleculeConfig.coerce(config))
+
+    def transferable_weights(
+        self, own: Mapping[str, Tensor], source: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """Same-name, same-shape tensors; a member the source lacks (a one-member pretrained
+        backbone fine-tuned as an ensemble) starts from the source's member 0, and heads
+        whose targets differ keep their fresh initialisation."""
+        chosen = {}
+        for name, tensor in own.items():
+            candidates = [name]
+            member = _MEMBER.match(name)
+            if member:
+                candidates.append(f"members.0.{member.group(2)}")
+            for candidate in candidates:
+                if candidate in source and source[candidate].shape == tensor.shape:
+                    chosen[name] = source[candidate]
+                    break
+        return chosen
 
     def evaluation_arrays(
         self, outputs: Tensor, batch: Batch, config: FrozenConfig
