@@ -7,6 +7,7 @@ SCI := $(VENV)/bin/sci
 STAMP := $(VENV)/.scisuite-installed
 
 .PHONY: install demo test test-slow fuzz lint bench-attention bench-molecule weights-molecule \
+	weights-molecule-pretrained \
 	weights-protein weights-mesh bench-protein-synergy bench-protein-gor bench-mesh clean
 
 install: $(STAMP)
@@ -48,6 +49,14 @@ bench-attention: install
 weights-molecule: install
 	$(SCI) train --domain molecule --dataset freesolv+solubility --split auto --seed 0 \
 		--epochs 60 --batch-size 32 -o scisuite/weights/molecule --quiet
+
+# Reproduces the pretrained molecule backbone (scisuite/weights/molecule-pretrained): RDKit 2D
+# descriptors of 100k MOSES molecules (molsets 0.3.1; computed once, cached) as regression
+# targets for the default architecture. Resumable: add --resume after an interruption.
+weights-molecule-pretrained: install
+	$(SCI) train --domain molecule --dataset moses-descriptors --split random --seed 0 \
+		--epochs 10 --batch-size 64 --lr 1e-3 --set ensemble_size=1 --set fingerprint_use=off \
+		-o scisuite/weights/molecule-pretrained $(RESUME)
 
 # Reproduces the shipped protein default (scisuite/weights/protein): builds the offline data
 # sets (8-state DSSP needs the Debian package `dssp`, UniProt the package `mmseqs2-examples`),
