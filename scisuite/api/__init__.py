@@ -56,6 +56,8 @@ _SOURCES = {
     "UnknownDomainError": "scisuite.core.registry",
     "ResumeError": "scisuite.core.io",
     "end_distributed": "scisuite.core.training",
+    "set_threads": "scisuite.core.threads",
+    "stream_rows": "scisuite.core.table_stream",
     "is_global_zero": "scisuite.core.training",
 }
 __all__ = [
@@ -94,7 +96,9 @@ __all__ = [
     "predict_sharded",
     "read_manifest",
     "read_records",
+    "set_threads",
     "shipped_checkpoint",
+    "stream_rows",
     "train",
 ]
 
@@ -136,4 +140,6 @@ if TYPE_CHECKING:
     from scisuite.core.plugin import TrainRequest
     from scisuite.core.predicting import InputError
     from scisuite.core.registry import UnknownDomainError
+    from scisuite.core.table_stream import stream_rows
+    from scisuite.core.threads import set_threads
     from scisuite.core.training import end_distributed, is_global_zero

@@ -105,10 +105,10 @@ def _silence_stdout() -> None:
 
 def _set_threads(threads: int | None) -> int:
     """``--threads``: torch's thread count for this run (the default never oversubscribes)."""
-    from scisuite.core.threads import set_threads
+    from scisuite import api
 
     try:
-        return set_threads(threads)
+        return api.set_threads(threads)
     except ValueError as error:
         raise UsageError(str(error)) from error
 

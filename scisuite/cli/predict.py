@@ -179,7 +179,7 @@ def _to_stdout(
     header: bool,
 ) -> tuple[int, int]:
     """Stream ``path``'s rows to stdout a batch at a time; returns (rows, error rows)."""
-    from scisuite.core.table_stream import stream_rows
+    from scisuite import api
 
     errors = 0
 
@@ -191,7 +191,7 @@ def _to_stdout(
             errors += row["status"] == "error"
             yield row
 
-    count = stream_rows(
+    count = api.stream_rows(
         rows(), sys.stdout, predictor.columns(), args.format or "csv", header, args.batch_size
     )
     return count, errors
