@@ -19,7 +19,7 @@ from scisuite.core.devices import resolve_device
 from scisuite.core.io import TableSink, strip_suffixes
 from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
 from scisuite.core.predicting import OnError, predict_records
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.records import BadRecord, InputFileError, Record
 from scisuite.core.registry import PluginRegistry
 
 
@@ -77,8 +77,22 @@ class Predictor:
     device: torch.device
 
     def records(self, inputs: Any, **reader_options: Any) -> Iterator[Record | BadRecord]:
-        """Turn a file path, ``"-"`` (stdin) or an iterable of Python objects into records."""
-        if isinstance(inputs, str | Path) and (str(inputs) == "-" or Path(inputs).exists()):
+        """Turn a file path, ``"-"`` (stdin) or Python objects into records.
+
+        What is a path (read with the domain's reader; a missing one is an error, never
+        data):
+
+        - a :class:`~pathlib.Path`, and ``"-"`` (stdin);
+        - a ``str`` naming an existing file or directory;
+        - a ``str`` that ends with a suffix the domain reads (``"x.fasta"``, ``"m.csv.gz"``,
+          ``"flow.vtu"``) even when no such file exists: ``FileNotFoundError``.
+
+        Any other ``str`` is one Python object (a SMILES, a sequence); anything else is an
+        iterable of objects (``plugin.io.from_objects``).
+        """
+        if isinstance(inputs, Path) or (
+            isinstance(inputs, str) and is_input_path(self.plugin, inputs)
+        ):
             return read_records(self.plugin, inputs, **reader_options)
         if isinstance(inputs, str):
             inputs = [inputs]
@@ -184,19 +198,50 @@ class Predictor:
         return [*self.plugin.task.output_columns(self.config), "status", "error"]
 
 
+def is_input_path(plugin: DomainPlugin, text: str) -> bool:
+    """Whether the string ``text`` names an input file for ``plugin`` (see
+    :meth:`Predictor.records`): ``"-"``, an existing path, or a name with a suffix the
+    domain reads."""
+    if text == "-":
+        return True
+    try:
+        if Path(text).exists():
+            return True
+    except OSError:  # e.g. a long sequence is too long to be a file name
+        return False
+    suffix = strip_suffixes(text)
+    return bool(suffix) and suffix in plugin.io.readers
+
+
 def read_records(
     plugin: DomainPlugin, path: str | Path, **reader_options: Any
 ) -> Iterator[Record | BadRecord]:
-    """Stream records from a file with the domain's reader for its suffix (``"-"``: stdin)."""
+    """Stream records from a file with the domain's reader for its suffix (``"-"``: stdin).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        InputFileError: ``path`` is a directory the domain does not read, or has a suffix
+            it has no reader for.
+        ValueError: the domain reads no stdin.
+    """
     if str(path) == "-":
         reader = plugin.io.stdin
         if reader is None:
-            raise ValueError(f"the {plugin.name} domain does not read standard input")
+            raise InputFileError(f"the {plugin.name} domain does not read standard input")
     else:
+        if not Path(path).exists():
+            raise FileNotFoundError(
+                f"input file {str(path)!r} does not exist (looked in {Path.cwd()}); check the path"
+            )
         suffix = strip_suffixes(path)
-        reader = plugin.io.readers.get(suffix)
+        reader = plugin.io.readers.get("" if Path(path).is_dir() else suffix)
+        if reader is None and Path(path).is_dir():
+            raise InputFileError(
+                f"{str(path)!r} is a directory; the {plugin.name} domain reads files, pass "
+                f"the files in it (e.g. {Path(path) / '*'}{sorted(plugin.io.readers)[0]})"
+            )
         if reader is None:
-            raise ValueError(
+            raise InputFileError(
                 f"the {plugin.name} domain cannot read {suffix or 'suffix-less'} files "
                 f"({path}); supported: {sorted(plugin.io.readers)}"
             )
