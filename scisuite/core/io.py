@@ -201,11 +201,11 @@ def open_text(path: str | Path, errors: str = "strict") -> Iterator[IO[str]]:
         except DamagedInputError:
             head = b""  # raised again, with the reader's position, at the first read
         encoding = next((codec for bom, codec in _BOMS if head.startswith(bom)), "utf-8")
-        if encoding in ("utf-8", "utf-8-sig") and b"\0" in head:
-            nul = head.index(b"\0")
+        if encoding in ("utf-8", "utf-8-sig") and _looks_binary(head):
             raise InputFileError(
-                f"{source_name(path)} is binary data (a NUL byte at byte {nul}), "
-                "not text; pass a text file (optionally gzipped)"
+                f"{source_name(path)} is binary data, not text (its first {len(head)} bytes "
+                "hold NUL bytes and are mostly control characters or not UTF-8); pass a text "
+                "file (optionally gzipped)"
             )
         if encoding.startswith(("utf-16", "utf-32")):
             errors = "replace"
@@ -214,6 +214,22 @@ def open_text(path: str | Path, errors: str = "strict") -> Iterator[IO[str]]:
             yield handle
         finally:
             handle.detach()  # the stream (stdin included) is closed by open_binary, not here
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Whether the first bytes of an input are binary data rather than text with a few bad
+    bytes: they hold a NUL byte and more than 30% of them are control characters or not
+    UTF-8 (one stray byte in a text file refuses its record, never the file)."""
+    if b"\0" not in head:
+        return False
+    text = head.decode("utf-8", "surrogateescape")
+    odd = sum(
+        1 for char in text if (ord(char) < 32 and char not in "\t\n\r\f\v") or char in _ESCAPES
+    )
+    return odd > 0.3 * len(text)
+
+
+_ESCAPES = frozenset(map(chr, range(0xDC80, 0xDD00)))
 
 
 class TextLines:

@@ -121,7 +121,12 @@ _ESCAPED = range(0xDC80, 0xDD00)
 def undecodable(text: str, unit: str = "column") -> str | None:
     """Why ``text`` (decoded with ``errors="surrogateescape"``) is not UTF-8, or None if it is:
     names the first bad byte and its 1-based ``unit`` (column, position)."""
-    for column, char in enumerate(text, start=1):
+    try:
+        text.encode("utf-8")
+        return None  # the common case, at C speed
+    except UnicodeEncodeError as error:
+        start = error.start
+    for column, char in enumerate(text[start:], start=start + 1):
         if ord(char) in _ESCAPED:
             byte = ord(char) - 0xDC00
             return (

@@ -46,7 +46,8 @@ File-level policy (:func:`iter_fasta`):
 - Encoding: UTF-8, or UTF-16/UTF-32/UTF-8 with a byte-order mark (the mark says which).
   A byte that is not UTF-8 refuses only its entry (a BadRecord naming the byte and where
   it is); the entries around it are read as usual. A file that is binary from the start
-  (a NUL byte in its first 4 KiB) is refused whole with
+  (NUL bytes and mostly control characters or non-UTF-8 bytes in its first 4 KiB) is
+  refused whole with
   :class:`~scisuite.core.records.InputFileError`.
 - Damaged gzip (truncated or corrupt): the entries before the damage are read; the entry
   the damage cuts (or, between entries, the damage itself) becomes one BadRecord naming

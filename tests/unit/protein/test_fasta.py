@@ -247,7 +247,7 @@ def test_a_byte_that_is_not_utf8_refuses_only_its_entry(tmp_path) -> None:
 
 def test_binary_file_is_refused_with_a_clear_error(tmp_path) -> None:
     path = tmp_path / "x.fasta"
-    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00>a\nMQ\n")
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00>a\nMQ\n")
     with pytest.raises(InputFileError, match="x.fasta is binary data"):
         list(read_fasta(path))
 
