@@ -120,7 +120,8 @@ _ESCAPED = range(0xDC80, 0xDD00)
 
 def undecodable(text: str, unit: str = "column") -> str | None:
     """Why ``text`` (decoded with ``errors="surrogateescape"``) is not UTF-8, or None if it is:
-    names the first bad byte and its 1-based ``unit`` (column, position)."""
+    names the first bad byte (or other lone surrogate, from Python strings) and its 1-based
+    ``unit`` (column, position)."""
     try:
         text.encode("utf-8")
         return None  # the common case, at C speed
@@ -134,6 +135,8 @@ def undecodable(text: str, unit: str = "column") -> str | None:
                 "as some spreadsheets export, writes e.g. 'e acute' as 0xE9); convert the file "
                 "with `iconv -f cp1252 -t utf-8 IN > OUT` or re-save it as UTF-8"
             )
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            return f"U+{ord(char):04X} at {unit} {column} is a lone surrogate, not a character"
     return None
 
 

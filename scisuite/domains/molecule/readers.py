@@ -130,6 +130,8 @@ def _first_header(header: Sequence[str], names: Sequence[str], skip: set[int]) -
 
 
 def _parses_as_smiles(text: str) -> bool:
+    if undecodable(text) is not None:
+        return False  # RDKit cannot even be handed bytes that are not UTF-8
     with rdBase.BlockLogs():
         return Chem.MolFromSmiles(text, sanitize=False) is not None
 
@@ -849,6 +851,10 @@ def records_from_smiles(smiles: Iterable[str], ids: Iterable[str] | None = None)
             yield BadRecord(
                 record_id, "empty SMILES", line=line, source=PYTHON_SOURCE, fields=fields
             )
+        elif undecodable(value) is not None:
+            reason = f"the SMILES is not text: {undecodable(value)}"
+            fields = {"smiles": printable(value)}
+            yield BadRecord(record_id, reason, line=line, source=PYTHON_SOURCE, fields=fields)
         elif strip_suffixes(value.strip()) in READERS:
             reason = (
                 f"{value!r} looks like a molecule file name, not a SMILES; to read the file "

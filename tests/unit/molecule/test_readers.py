@@ -425,3 +425,15 @@ def test_directory_and_binary_inputs_are_typed_errors(tmp_path: Path) -> None:
     (tmp_path / "b.smi").write_bytes(b"CCO\x00\x01\x02")
     with pytest.raises(InputFileError, match="is binary data"):
         list(read_smi(tmp_path / "b.smi"))
+
+
+def test_bytes_that_are_not_utf8_in_the_sniffed_sample_do_not_reach_rdkit(tmp_path: Path) -> None:
+    # Found by tests/fuzz: RDKit raised UnicodeEncodeError on an escaped byte while the SMILES
+    # column was being detected, and on a lone surrogate from Python.
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"a,b\n\x80,CCO\nx,CCN\n")
+    items = list(read_csv(path))
+    assert [type(i).__name__ for i in items] == ["BadRecord", "Record"]
+    assert items[1].payload["smiles"] == "CCN"
+    (item,) = list(records_from_smiles(["C\ud800C"]))
+    assert isinstance(item, BadRecord) and "lone surrogate" in item.reason
