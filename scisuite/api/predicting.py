@@ -107,7 +107,13 @@ class Predictor:
         **reader_options: Any,
     ) -> Iterator[Predicted]:
         """Stream one :class:`Predicted` (row + the record's typed prediction, e.g. a mesh
-        rollout) per input record, in input order, with bounded memory."""
+        rollout) per input record, in input order, with bounded memory.
+
+        Raises:
+            ValueError: ``batch_size < 1``, ``num_workers < 0`` or an unknown ``on_error``
+                (at the call, before any record is read).
+        """
+        check_run_options(batch_size, on_error, num_workers)
         return predict_records(
             self.plugin.task,
             self.plugin.io.echo_columns,
@@ -165,6 +171,7 @@ class Predictor:
         per-residue tracks and a plot for proteins) are written next to ``output`` from the
         same stream. Memory stays at one batch whatever the input size.
         """
+        check_run_options(batch_size, on_error, num_workers)
         output = Path(output)
         summary = WriteSummary(output)
         writer = None if fmt else self.plugin.io.writers.get(strip_suffixes(output))
@@ -196,6 +203,17 @@ class Predictor:
     def columns(self) -> list[str]:
         """The output table's columns, in order."""
         return [*self.plugin.task.output_columns(self.config), "status", "error"]
+
+
+def check_run_options(batch_size: int, on_error: str, num_workers: int = 0) -> None:
+    """Refuse run options that would silently do something else (``on_error="Skip"`` acted
+    as skip, ``num_workers=-1`` as 0) or fail only once the first batch is due."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
 
 
 def is_input_path(plugin: DomainPlugin, text: str) -> bool:

@@ -160,3 +160,19 @@ def test_python_strings_that_name_missing_files_are_errors(molecules, tmp_path) 
     assert "looks like a molecule file name" in frame["error"].iloc[0]
     with pytest.raises(FileNotFoundError):
         molecules.predict(tmp_path / "CCO")  # a Path is always a file
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a whole number >= 1, got 0"),
+        ({"num_workers": -1}, "num_workers must be a whole number >= 0, got -1"),
+        ({"on_error": "Skip"}, "on_error must be 'raise' or 'skip', got 'Skip'"),
+    ],
+)
+def test_python_run_options_are_checked_at_the_call(molecules, tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        molecules.iter_rows(["CCO"], **options)
+    with pytest.raises(ValueError, match=message):
+        molecules.predict_file(["CCO"], tmp_path / "p.csv", **options)
+    assert not (tmp_path / "p.csv").exists()
