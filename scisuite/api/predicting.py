@@ -135,10 +135,10 @@ class Predictor:
         **reader_options: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stream one output row per input record (bounded memory)."""
-        for predicted in self.iter_predictions(
+        predictions = self.iter_predictions(
             inputs, batch_size, on_error, num_workers, **reader_options
-        ):
-            yield predicted.row
+        )
+        return (predicted.row for predicted in predictions)
 
     def predict(
         self,
