@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,12 +209,19 @@ class Predictor:
 def check_run_options(batch_size: int, on_error: str, num_workers: int = 0) -> None:
     """Refuse run options that would silently do something else (``on_error="Skip"`` acted
     as skip, ``num_workers=-1`` as 0) or fail only once the first batch is due."""
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-    if not isinstance(num_workers, int) or num_workers < 0:
+    if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
         raise ValueError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
+def _exists(path: str | Path) -> bool:
+    try:
+        return Path(path).exists()
+    except OSError:  # e.g. a long sequence is too long to be a file name
+        return False
 
 
 def is_input_path(plugin: DomainPlugin, text: str) -> bool:
@@ -222,11 +230,8 @@ def is_input_path(plugin: DomainPlugin, text: str) -> bool:
     domain reads."""
     if text == "-":
         return True
-    try:
-        if Path(text).exists():
-            return True
-    except OSError:  # e.g. a long sequence is too long to be a file name
-        return False
+    if _exists(text):
+        return True
     suffix = strip_suffixes(text)
     return bool(suffix) and suffix in plugin.io.readers
 
@@ -247,7 +252,7 @@ def read_records(
         if reader is None:
             raise InputFileError(f"the {plugin.name} domain does not read standard input")
     else:
-        if not Path(path).exists():
+        if not _exists(path):
             raise FileNotFoundError(
                 f"input file {str(path)!r} does not exist (looked in {Path.cwd()}); check the path"
             )

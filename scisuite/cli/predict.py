@@ -187,7 +187,7 @@ def add_distributed(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("distributed prediction (Lightning; tables only)")
     group.add_argument(
         "--devices",
-        type=devices,
+        type=parse_devices,
         default="1",
         help="processes (CPU) or GPUs per node: a number >= 1, -1 or auto (all), or GPU "
         "indices such as 0,1 (1)",
@@ -198,7 +198,7 @@ def add_distributed(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def devices(text: str) -> str:
+def parse_devices(text: str) -> str:
     """An argparse ``type`` for ``--devices``: what Lightning accepts, checked up front."""
     value = text.strip()
     if value in ("auto", "-1") or (value.isdigit() and int(value) >= 1):
@@ -212,7 +212,7 @@ def devices(text: str) -> str:
     )
 
 
-devices.__name__ = "devices"
+parse_devices.__name__ = "devices"
 
 
 def is_distributed(args: argparse.Namespace) -> bool:

@@ -160,6 +160,8 @@ def test_python_strings_that_name_missing_files_are_errors(molecules, tmp_path) 
     assert "looks like a molecule file name" in frame["error"].iloc[0]
     with pytest.raises(FileNotFoundError):
         molecules.predict(tmp_path / "CCO")  # a Path is always a file
+    # a string too long to be a file name is data (Path.exists raised ENAMETOOLONG)
+    assert len(molecules.predict("C" * 300)) == 1
 
 
 @pytest.mark.parametrize(
