@@ -18,6 +18,12 @@ parses.
 Ids come from an id column / property when there is one, else ``"<file name>:<line>"``
 (``"<file name>:<record>"`` for SD files). The second and later rows with an id already
 seen become a :class:`BadRecord` saying where the id was first seen.
+
+Damage stays local (#16): a table row is one physical line (an unmatched quote refuses its
+line only); an SD record is cut by its structure, so a truncated one never swallows the
+next; a row or record holding bytes that are not UTF-8 is refused with the byte and where
+it is, the rest is read (UTF-16/32 and UTF-8 with a byte-order mark are decoded); damaged
+gzip ends the stream with one BadRecord after every record before the damage.
 """
 
 from __future__ import annotations
