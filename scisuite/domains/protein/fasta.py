@@ -126,6 +126,8 @@ def normalise_sequence(
         RecordError: an invalid character, an internal stop ``*``, or no residues at all.
     """
     text = "".join(raw.split())
+    if text.isascii() and text.isalpha():  # letters only (the usual case): no loop needed
+        return _normalise_letters(text)
     residues: list[str] = []
     positions: list[int] = []
     digits = gaps = 0
@@ -174,10 +176,17 @@ def normalise_sequence(
         notes.append(f"removed {gaps} gap character(s) ('-', '.')")
     if stops:
         notes.append("removed terminal stop '*'")
-    lower = sum(char.islower() for char in residues)
-    if lower:
+    sequence, letter_notes = _normalise_letters("".join(residues))
+    return sequence, "; ".join([*notes, letter_notes] if letter_notes else notes)
+
+
+def _normalise_letters(letters: str) -> tuple[str, str]:
+    """Upper-case and map ASCII letters (the last steps of :func:`normalise_sequence`)."""
+    upper = letters.upper()
+    notes = []
+    if upper != letters:
+        lower = sum(map(str.islower, letters))
         notes.append(f"upper-cased {lower} lower-case letter(s)")
-    upper = "".join(residues).upper()
     for letter, (target, meaning) in RESIDUE_MAP.items():
         count = upper.count(letter)
         if count:
