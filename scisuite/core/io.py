@@ -116,7 +116,13 @@ class _SalvagingGzip(io.RawIOBase):
             # zlib returns nothing of a call that fails: replay it byte by byte from the copy
             # to deliver what decompresses before the damage.
             self._pending = _inflate_until_error(backup, data)
-            self._damaged(f"corrupt gzip data ({error})")
+            detail = f"corrupt gzip data ({error})"
+            if "check" in str(error):  # the CRC / length check at the end of a member
+                detail += (
+                    "; the check covers the whole gzip member, so the records read from it "
+                    "may be damaged too"
+                )
+            self._damaged(detail)
             return
         if self._inflate.eof:
             self._leftover = self._inflate.unused_data

@@ -293,6 +293,7 @@ def test_corrupt_gzip_ends_with_one_error_row(tmp_path, monkeypatch) -> None:
     items = list(read_fasta(_damaged_gzip(tmp_path, text, "crc")))
     assert len(items) == 50 and isinstance(items[-1], BadRecord)
     assert "incorrect data check" in items[-1].reason
+    assert "the records read from it may be damaged too" in items[-1].reason
     raw = _damaged_gzip(tmp_path, text, "truncated").read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
     piped = list(read_fasta("-"))
