@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from scisuite.core.io import TableSink, strip_suffixes
 from scisuite.core.plugin import DomainPlugin, Predicted, PredictionSink
 from scisuite.core.predicting import OnError, predict_records
 from scisuite.core.progress import progress_bar, wanted
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.records import BadRecord, InputFileError, Record
 from scisuite.core.registry import PluginRegistry
 
 
@@ -78,8 +79,22 @@ class Predictor:
     device: torch.device
 
     def records(self, inputs: Any, **reader_options: Any) -> Iterator[Record | BadRecord]:
-        """Turn a file path, ``"-"`` (stdin) or an iterable of Python objects into records."""
-        if isinstance(inputs, str | Path) and (str(inputs) == "-" or Path(inputs).exists()):
+        """Turn a file path, ``"-"`` (stdin) or Python objects into records.
+
+        What is a path (read with the domain's reader; a missing one is an error, never
+        data):
+
+        - a :class:`~pathlib.Path`, and ``"-"`` (stdin);
+        - a ``str`` naming an existing file or directory;
+        - a ``str`` that ends with a suffix the domain reads (``"x.fasta"``, ``"m.csv.gz"``,
+          ``"flow.vtu"``) even when no such file exists: ``FileNotFoundError``.
+
+        Any other ``str`` is one Python object (a SMILES, a sequence); anything else is an
+        iterable of objects (``plugin.io.from_objects``).
+        """
+        if isinstance(inputs, Path) or (
+            isinstance(inputs, str) and is_input_path(self.plugin, inputs)
+        ):
             return read_records(self.plugin, inputs, **reader_options)
         if isinstance(inputs, str):
             inputs = [inputs]
@@ -94,7 +109,13 @@ class Predictor:
         **reader_options: Any,
     ) -> Iterator[Predicted]:
         """Stream one :class:`Predicted` (row + the record's typed prediction, e.g. a mesh
-        rollout) per input record, in input order, with bounded memory."""
+        rollout) per input record, in input order, with bounded memory.
+
+        Raises:
+            ValueError: ``batch_size < 1``, ``num_workers < 0`` or an unknown ``on_error``
+                (at the call, before any record is read).
+        """
+        check_run_options(batch_size, on_error, num_workers)
         return predict_records(
             self.plugin.task,
             self.plugin.io.echo_columns,
@@ -116,10 +137,10 @@ class Predictor:
         **reader_options: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stream one output row per input record (bounded memory)."""
-        for predicted in self.iter_predictions(
+        predictions = self.iter_predictions(
             inputs, batch_size, on_error, num_workers, **reader_options
-        ):
-            yield predicted.row
+        )
+        return (predicted.row for predicted in predictions)
 
     def predict(
         self,
@@ -155,6 +176,7 @@ class Predictor:
         on stderr with records/s (and the ETA for a file, whose records are counted first);
         None shows it when stderr is a terminal.
         """
+        check_run_options(batch_size, on_error, num_workers)
         output = Path(output)
         summary = WriteSummary(output)
         writer = None if fmt else self.plugin.io.writers.get(strip_suffixes(output))
@@ -199,19 +221,65 @@ class Predictor:
         return [*self.plugin.task.output_columns(self.config), "status", "error"]
 
 
+def check_run_options(batch_size: int, on_error: str, num_workers: int = 0) -> None:
+    """Refuse run options that would silently do something else (``on_error="Skip"`` acted
+    as skip, ``num_workers=-1`` as 0) or fail only once the first batch is due."""
+    if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+        raise ValueError(f"num_workers must be a whole number >= 0, got {num_workers!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
+def _exists(path: str | Path) -> bool:
+    try:
+        return Path(path).exists()
+    except OSError:  # e.g. a long sequence is too long to be a file name
+        return False
+
+
+def is_input_path(plugin: DomainPlugin, text: str) -> bool:
+    """Whether the string ``text`` names an input file for ``plugin`` (see
+    :meth:`Predictor.records`): ``"-"``, an existing path, or a name with a suffix the
+    domain reads."""
+    if text == "-":
+        return True
+    if _exists(text):
+        return True
+    suffix = strip_suffixes(text)
+    return bool(suffix) and suffix in plugin.io.readers
+
+
 def read_records(
     plugin: DomainPlugin, path: str | Path, **reader_options: Any
 ) -> Iterator[Record | BadRecord]:
-    """Stream records from a file with the domain's reader for its suffix (``"-"``: stdin)."""
+    """Stream records from a file with the domain's reader for its suffix (``"-"``: stdin).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        InputFileError: ``path`` is a directory the domain does not read, or has a suffix
+            it has no reader for.
+        ValueError: the domain reads no stdin.
+    """
     if str(path) == "-":
         reader = plugin.io.stdin
         if reader is None:
-            raise ValueError(f"the {plugin.name} domain does not read standard input")
+            raise InputFileError(f"the {plugin.name} domain does not read standard input")
     else:
+        if not _exists(path):
+            raise FileNotFoundError(
+                f"input file {str(path)!r} does not exist (looked in {Path.cwd()}); check the path"
+            )
         suffix = strip_suffixes(path)
-        reader = plugin.io.readers.get(suffix)
+        reader = plugin.io.readers.get("" if Path(path).is_dir() else suffix)
+        if reader is None and Path(path).is_dir():
+            raise InputFileError(
+                f"{str(path)!r} is a directory; the {plugin.name} domain reads files, pass "
+                f"the files in it (e.g. {Path(path) / '*'}{sorted(plugin.io.readers)[0]})"
+            )
         if reader is None:
-            raise ValueError(
+            raise InputFileError(
                 f"the {plugin.name} domain cannot read {suffix or 'suffix-less'} files "
                 f"({path}); supported: {sorted(plugin.io.readers)}"
             )

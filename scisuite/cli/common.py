@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,21 +28,63 @@ class Verb(Protocol):
         ...
 
 
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number in ``[minimum, maximum]``; anything else is a
+    usage error naming the flag (argparse adds it) and the allowed range, not a traceback
+    or a silently empty run (``--batch-size 0`` used to exit 0 with no rows)."""
+    allowed = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number {allowed}, got {text!r}"
+            ) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def finite_number(text: str) -> float:
+    """An argparse ``type``: a finite float (``nan`` and ``inf`` are usage errors)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+finite_number.__name__ = "number"
+
+#: ``--seed``: what numpy's and torch's generators both accept.
+SEED = whole_number(0, 2**63 - 1)
+POSITIVE = whole_number(1)
+NON_NEGATIVE = whole_number(0)
+
+
 def add_common(parser: argparse.ArgumentParser, *, domain: bool = True) -> None:
     """``--domain --checkpoint --batch-size --device --num-workers --threads --seed --quiet``."""
     if domain:
         parser.add_argument("--domain", required=True, help="molecule, protein or mesh")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint directory (default: shipped)")
-    parser.add_argument("--batch-size", type=int, default=64, help="records per batch (64)")
+    parser.add_argument("--batch-size", type=POSITIVE, default=64, help="records per batch (64)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (auto)")
-    parser.add_argument("--num-workers", type=int, default=0, help="data-loading workers (0)")
+    parser.add_argument(
+        "--num-workers", type=NON_NEGATIVE, default=0, help="data-loading workers (0)"
+    )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=POSITIVE,
         help="CPU threads for torch (default: the usable cores that no other process keeps "
         "busy, at least 1; `sci info` shows the figure)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -59,7 +102,7 @@ def add_training_data(parser: argparse.ArgumentParser) -> None:
     )
 
 
-_TYPES: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
+_TYPES: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": finite_number}
 _PREFIX = "opt_"
 
 
@@ -75,6 +118,26 @@ def add_domain_options(parser: argparse.ArgumentParser, options: Sequence[Any]) 
             help=option.help,
             default=option.default,
         )
+
+
+def check_inputs(inputs: Sequence[str]) -> None:
+    """Input arguments are always files or ``-`` (stdin), never data: a name that is not
+    there is an error before anything runs (``sci predict x.fasta`` in the wrong folder used
+    to predict the sequence ``XFASTA`` and exit 0).
+
+    Raises:
+        FileNotFoundError: inputs that do not exist (all of them named).
+        UsageError: ``-`` given more than once (stdin can be read only once).
+    """
+    missing = [path for path in inputs if path != "-" and not Path(path).exists()]
+    if missing:
+        names = ", ".join(repr(path) for path in missing)
+        raise FileNotFoundError(
+            f"input file(s) {names} do not exist (looked in {Path.cwd()}); inputs are file "
+            "paths or '-' for stdin; check the path"
+        )
+    if list(inputs).count("-") > 1:
+        raise UsageError("'-' (stdin) can be given only once: stdin is read once")
 
 
 def domain_values(args: argparse.Namespace) -> dict[str, Any]:

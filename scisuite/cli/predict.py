@@ -8,15 +8,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scisuite.cli.common import UsageError, add_common, add_domain_options, domain_values
+from scisuite.cli.common import (
+    POSITIVE,
+    UsageError,
+    add_common,
+    add_domain_options,
+    check_inputs,
+    domain_values,
+)
 
 
-def output_for(output: Path, path: str, several: bool) -> Path:
-    """Where the predictions of input ``path`` go: ``output``, or with several inputs
-    ``<input stem>.<output name>`` next to it."""
-    if not several:
-        return output
-    return output.with_name(f"{Path(path).name.split('.')[0]}.{output.name}")
+def outputs_for(output: Path, inputs: Sequence[str]) -> list[Path]:
+    """Where the predictions of each input go: ``output`` for one input; with several,
+    ``<input stem>.<output name>`` next to it (``stdin`` for ``-``), and where two inputs share
+    a stem (``a/x.csv b/x.csv a/x.smi``) each of them gets its 1-based position in the
+    argument list, ``x.1.<output name>``, so that no output overwrites another."""
+    if len(inputs) == 1:
+        return [output]
+    stems = ["stdin" if path == "-" else Path(path).name.split(".")[0] for path in inputs]
+    names = [
+        f"{stem}.{position}.{output.name}" if stems.count(stem) > 1 else f"{stem}.{output.name}"
+        for position, stem in enumerate(stems, start=1)
+    ]
+    return [output.with_name(name) for name in names]
+
+
+def input_path(path: str) -> str | Path:
+    """A CLI input as the API takes it: ``-`` (stdin), else a :class:`Path`, so that it is
+    always read as a file and never taken as a SMILES or a sequence."""
+    return path if path == "-" else Path(path)
 
 
 _DATASET = "parquet-dataset"
@@ -54,7 +74,7 @@ class Predict:
         )
         parser.add_argument(
             "--shard-size",
-            type=int,
+            type=POSITIVE,
             help="records per shard and part file (10000); scores in shards",
         )
         parser.add_argument(
@@ -68,6 +88,7 @@ class Predict:
     def run(self, args: argparse.Namespace, registry: Any) -> int:
         from scisuite import api
 
+        check_inputs(args.inputs)
         sharded = args.resume or args.shard_size or args.keep_parts or args.format == _DATASET
         if is_distributed(args):
             if sharded:
@@ -88,13 +109,16 @@ class Predict:
         )
         options = domain_values(args)
         total, errors = 0, 0
-        for path in args.inputs:
+        outputs = outputs_for(args.output, args.inputs) if args.output else []
+        for index, path in enumerate(args.inputs):
             if args.output is None:
-                count, bad = _to_stdout(predictor, path, args, options, header=total == 0)
+                count, bad = _to_stdout(
+                    predictor, input_path(path), args, options, header=total == 0
+                )
             else:
-                out = output_for(args.output, path, len(args.inputs) > 1)
+                out = outputs[index]
                 summary = predictor.predict_file(
-                    path,
+                    input_path(path),
                     out,
                     args.format,
                     args.batch_size,
@@ -129,11 +153,10 @@ class Predict:
             )
         options = domain_values(args)
         total, errors = 0, 0
-        for path in args.inputs:
-            out = output_for(args.output, path, len(args.inputs) > 1)
+        for path, out in zip(args.inputs, outputs_for(args.output, args.inputs), strict=True):
             summary = api.predict_sharded(
                 args.domain,
-                path,
+                input_path(path),
                 out,
                 checkpoint=args.checkpoint,
                 fmt=args.format,
@@ -200,9 +223,34 @@ def _to_stdout(
 def add_distributed(parser: argparse.ArgumentParser) -> None:
     """``--devices --strategy --num-nodes``: scoring on several processes through Lightning."""
     group = parser.add_argument_group("distributed prediction (Lightning; tables only)")
-    group.add_argument("--devices", default="1", help="processes (CPU) or GPUs per node (1)")
+    group.add_argument(
+        "--devices",
+        type=parse_devices,
+        default="1",
+        help="processes (CPU) or GPUs per node: a number >= 1, -1 or auto (all), or GPU "
+        "indices such as 0,1 (1)",
+    )
     group.add_argument("--strategy", help="Lightning strategy, e.g. ddp (default: one process)")
-    group.add_argument("--num-nodes", type=int, default=1, help="machines scoring together (1)")
+    group.add_argument(
+        "--num-nodes", type=POSITIVE, default=1, help="machines scoring together (1)"
+    )
+
+
+def parse_devices(text: str) -> str:
+    """An argparse ``type`` for ``--devices``: what Lightning accepts, checked up front."""
+    value = text.strip()
+    if value in ("auto", "-1") or (value.isdigit() and int(value) >= 1):
+        return value
+    indices = value.rstrip(",").split(",")
+    if "," in value and all(index.strip().isdigit() for index in indices):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected a number >= 1, -1 or auto (all devices), or GPU indices such as 0,1; got "
+        f"{text!r}"
+    )
+
+
+parse_devices.__name__ = "devices"
 
 
 def is_distributed(args: argparse.Namespace) -> bool:
@@ -222,11 +270,10 @@ def run_distributed(args: argparse.Namespace, registry: Any) -> int:
     )
     devices = int(args.devices) if args.devices.isdigit() else args.devices
     total, errors = 0, 0
-    for path in args.inputs:
-        out = output_for(args.output, path, len(args.inputs) > 1)
+    for path, out in zip(args.inputs, outputs_for(args.output, args.inputs), strict=True):
         summary = api.predict_distributed(
             predictor,
-            path,
+            input_path(path),
             out,
             args.format,
             args.batch_size,

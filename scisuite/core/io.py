@@ -1,21 +1,24 @@
-"""File helpers shared by every domain: transparent gzip / stdin, atomic writes, tables."""
+"""File helpers shared by every domain: transparent gzip / stdin / byte-order marks for inputs,
+atomic writes, tables."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import errno
-import gzip
 import io
 import os
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+
+from scisuite.core.records import DamagedInputError, InputFileError, source_name
 
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -38,40 +41,226 @@ def _publish_mode(path: Path, directory: bool) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
+#: Byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE), and the codec that reads
+#: (and drops) them.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+#: Bytes of (decompressed) input looked at for a byte-order mark and binary content.
+_SNIFF_BYTES = 4096
+_COMPRESSED_CHUNK = 64 * 1024
+_INFLATED_CHUNK = 1024 * 1024
+
+
+class _SalvagingGzip(io.RawIOBase):
+    """Decompresses gzip (one or more members) and, at a truncation or corruption, first
+    delivers every byte decompressed before it and only then raises
+    :class:`~scisuite.core.records.DamagedInputError` (``gzip.GzipFile`` raises ``EOFError``
+    or ``BadGzipFile`` and loses what it had decompressed of the current block)."""
+
+    def __init__(self, raw: IO[bytes], source: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._source = source
+        self._inflate: Any = None
+        self._pending = b""
+        self._leftover = b""
+        self._delivered = 0
+        self._error: DamagedInputError | None = None
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and self._error is None and not self._eof:
+            self._fill()
+        if self._pending:
+            size = min(len(buffer), len(self._pending))
+            buffer[:size] = self._pending[:size]
+            self._pending = self._pending[size:]
+            self._delivered += size
+            return size
+        if self._error is not None:
+            raise self._error
+        return 0
+
+    def _damaged(self, detail: str) -> None:
+        self._error = DamagedInputError(self._source, detail, self._delivered + len(self._pending))
+
+    def _fill(self) -> None:
+        if self._inflate is not None and self._inflate.unconsumed_tail:
+            data = self._inflate.unconsumed_tail
+        elif self._leftover:
+            data, self._leftover = self._leftover, b""
+        else:
+            data = self._raw.read(_COMPRESSED_CHUNK)
+            if not data:
+                self._eof = True
+                if self._inflate is not None:
+                    self._damaged("the gzip data ends early (the file is truncated)")
+                return
+        if self._inflate is None:
+            if not data.strip(b"\0"):
+                return  # zero padding after the last member, as tape tools write
+            if not data.startswith(_GZIP_MAGIC[: len(data)]):
+                self._damaged("bytes after the end of the gzip data are not gzip")
+                return
+            self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        backup = self._inflate.copy()
+        try:
+            self._pending = self._inflate.decompress(data, _INFLATED_CHUNK)
+        except zlib.error as error:
+            # zlib returns nothing of a call that fails: replay it byte by byte from the copy
+            # to deliver what decompresses before the damage.
+            self._pending = _inflate_until_error(backup, data)
+            detail = f"corrupt gzip data ({error})"
+            if "check" in str(error):  # the CRC / length check at the end of a member
+                detail += (
+                    "; the check covers the whole gzip member, so the records read from it "
+                    "may be damaged too"
+                )
+            self._damaged(detail)
+            return
+        if self._inflate.eof:
+            self._leftover = self._inflate.unused_data
+            self._inflate = None
+
+
+def _inflate_until_error(inflate: Any, data: bytes) -> bytes:
+    """What ``inflate`` gives for ``data`` fed one byte at a time, up to its first error."""
+    out = []
+    for index in range(len(data)):
+        try:
+            out.append(inflate.decompress(data[index : index + 1]))
+        except zlib.error:
+            break
+    return b"".join(out)
+
+
+def _open_raw(path: str | Path, stack: contextlib.ExitStack) -> IO[bytes]:
+    """The raw bytes of an input: stdin for ``"-"``, else the file (typed errors if it is
+    missing, a directory or unreadable)."""
+    if str(path) == "-":
+        return sys.stdin.buffer
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(
+            f"input file {str(path)!r} does not exist (looked in {Path.cwd()}); check the path"
+        )
+    if file.is_dir():
+        raise InputFileError(
+            f"{str(path)!r} is a directory, not an input file; pass the files in it "
+            f"(e.g. {str(Path(path) / '*')})"
+        )
+    try:
+        return stack.enter_context(file.open("rb"))
+    except OSError as error:
+        raise InputFileError(f"cannot open input file {str(path)!r}: {error.strerror}") from error
+
+
 @contextlib.contextmanager
 def open_binary(path: str | Path) -> Iterator[IO[bytes]]:
-    """Open a binary input: ``"-"`` is stdin; gzip (magic ``1f 8b``) is decompressed."""
+    """Open a binary input: ``"-"`` is stdin; gzip (magic ``1f 8b``) is decompressed.
+
+    Damaged gzip data delivers every byte before the damage, then raises
+    :class:`~scisuite.core.records.DamagedInputError` from ``read``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        InputFileError: ``path`` is a directory or cannot be opened.
+    """
     with contextlib.ExitStack() as stack:
-        if str(path) == "-":
-            raw: IO[bytes] = sys.stdin.buffer
-        else:
-            if not Path(path).exists():
-                raise FileNotFoundError(f"input file {str(path)!r} does not exist")
-            raw = stack.enter_context(Path(path).open("rb"))
+        raw = _open_raw(path, stack)
         buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
         if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            yield stack.enter_context(gzip.GzipFile(fileobj=buffered, mode="rb"))
+            yield io.BufferedReader(_SalvagingGzip(buffered, source_name(path)))
         else:
             yield buffered
 
 
 @contextlib.contextmanager
-def open_text(path: str | Path) -> Iterator[IO[str]]:
-    """Open a text input: ``"-"`` is stdin, ``*.gz`` is decompressed on the fly."""
-    if str(path) == "-":
-        yield sys.stdin
+def open_text(path: str | Path, errors: str = "strict") -> Iterator[IO[str]]:
+    """Open a text input: ``"-"`` is stdin, gzip is decompressed on the fly (see
+    :func:`open_binary`); lines keep their line endings (``newline=""``).
+
+    The encoding is UTF-8, or what a byte-order mark says (UTF-8, UTF-16 or UTF-32 with a BOM;
+    the mark is dropped). Readers pass ``errors="surrogateescape"`` so that a byte that is not
+    UTF-8 does not stop the read: it arrives as a lone surrogate that
+    :func:`~scisuite.core.records.undecodable` finds, and only its record is refused. UTF-16/32
+    text always decodes with ``errors="replace"`` (U+FFFD for a broken pair).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        InputFileError: ``path`` is a directory, cannot be opened, or is binary (a NUL byte
+            in its first 4 KiB outside UTF-16/32).
+    """
+    if str(path) == "-" and not hasattr(sys.stdin, "buffer"):
+        yield sys.stdin  # already text (a test's StringIO, an embedding application)
         return
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"input file {str(path)!r} does not exist")
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == _GZIP_MAGIC
-    if gzipped:
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+    with open_binary(path) as stream:
+        buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
+        try:
+            head = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+        except DamagedInputError:
+            head = b""  # raised again, with the reader's position, at the first read
+        encoding = next((codec for bom, codec in _BOMS if head.startswith(bom)), "utf-8")
+        if encoding in ("utf-8", "utf-8-sig") and _looks_binary(head):
+            raise InputFileError(
+                f"{source_name(path)} is binary data, not text (its first {len(head)} bytes "
+                "hold NUL bytes and are mostly control characters or not UTF-8); pass a text "
+                "file (optionally gzipped)"
+            )
+        if encoding.startswith(("utf-16", "utf-32")):
+            errors = "replace"
+        handle = io.TextIOWrapper(buffered, encoding=encoding, errors=errors, newline="")
+        try:
             yield handle
-    else:
-        with path.open("r", encoding="utf-8", newline="") as handle:
-            yield handle
+        finally:
+            handle.detach()  # the stream (stdin included) is closed by open_binary, not here
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Whether the first bytes of an input are binary data rather than text with a few bad
+    bytes: they hold a NUL byte and more than 30% of them are control characters or not
+    UTF-8 (one stray byte in a text file refuses its record, never the file)."""
+    if b"\0" not in head:
+        return False
+    text = head.decode("utf-8", "surrogateescape")
+    odd = sum(
+        1 for char in text if (ord(char) < 32 and char not in "\t\n\r\f\v") or char in _ESCAPES
+    )
+    return odd > 0.3 * len(text)
+
+
+_ESCAPES = frozenset(map(chr, range(0xDC80, 0xDD00)))
+
+
+class TextLines:
+    """The lines of a text handle, counted, stopping at damage instead of raising.
+
+    Attributes:
+        count: lines delivered so far.
+        damage: the :class:`~scisuite.core.records.DamagedInputError` that stopped the lines,
+            or None (the input ended normally).
+    """
+
+    def __init__(self, handle: Iterable[str]) -> None:
+        self._handle = handle
+        self.count = 0
+        self.damage: DamagedInputError | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for line in self._handle:
+                self.count += 1
+                yield line
+        except DamagedInputError as error:
+            self.damage = error
 
 
 def strip_suffixes(path: str | Path) -> str:

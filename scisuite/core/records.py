@@ -75,6 +75,80 @@ class RecordError(ValueError):
         super().__init__(f"record {record_id!r}{where}: {reason}")
 
 
+class InputFileError(ValueError):
+    """A whole input cannot be read as given: it is missing, a directory, binary, or has no
+    usable header. The message names the file and says what to do; no record of it is read.
+    (Damage found part-way through a file is not this error: the records read before it keep
+    their rows and the damage becomes one :class:`BadRecord`, see
+    :class:`DamagedInputError`.)"""
+
+
+class DamagedInputError(InputFileError):
+    """The compressed data of an input is truncated or corrupt part-way through.
+
+    Raised by the input stream when it reaches the damage, after every byte before it has
+    been delivered; readers catch it and report it as one :class:`BadRecord` after the
+    records read so far (see :func:`damage_record`).
+
+    Args:
+        source: the input's name (file name or ``"<stdin>"``).
+        detail: what is wrong, e.g. ``"the gzip stream ends before its end marker"``.
+        offset: bytes of decompressed data delivered before the damage.
+    """
+
+    def __init__(self, source: str, detail: str, offset: int) -> None:
+        self.source = source
+        self.detail = detail
+        self.offset = offset
+        super().__init__(f"{source} is damaged after {offset} decompressed bytes: {detail}")
+
+
+def damage_record(error: DamagedInputError, line: int, what: str = "line") -> BadRecord:
+    """The one row a damaged input ends with: id ``"<source>:<line>"``, where ``line`` is the
+    first line (or record, per ``what``) that could not be read."""
+    reason = (
+        f"the input is damaged: {error.detail}; reading stopped at {what} {line} after "
+        f"{error.offset} decompressed bytes; the records before it were read, any after it are "
+        "lost; re-download or re-compress the file (e.g. `gzip -t FILE` shows the damage)"
+    )
+    return BadRecord(f"{error.source}:{line}", reason, line=line, source=error.source)
+
+
+#: Lone surrogates U+DC80..U+DCFF: the bytes that were not UTF-8, kept by ``surrogateescape``.
+_ESCAPED = range(0xDC80, 0xDD00)
+
+
+def undecodable(text: str, unit: str = "column") -> str | None:
+    """Why ``text`` (decoded with ``errors="surrogateescape"``) is not UTF-8, or None if it is:
+    names the first bad byte (or other lone surrogate, from Python strings) and its 1-based
+    ``unit`` (column, position)."""
+    try:
+        text.encode("utf-8")
+        return None  # the common case, at C speed
+    except UnicodeEncodeError as error:
+        start = error.start
+    for column, char in enumerate(text[start:], start=start + 1):
+        if ord(char) in _ESCAPED:
+            byte = ord(char) - 0xDC00
+            return (
+                f"byte 0x{byte:02X} at {unit} {column} is not UTF-8 text (Latin-1 / Windows-1252, "
+                "as some spreadsheets export, writes e.g. 'e acute' as 0xE9); convert the file "
+                "with `iconv -f cp1252 -t utf-8 IN > OUT` or re-save it as UTF-8"
+            )
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            return f"U+{ord(char):04X} at {unit} {column} is a lone surrogate, not a character"
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with undecodable bytes (lone surrogates) shown as U+FFFD, safe to write."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+    return text
+
+
 def location(record: Record | BadRecord) -> str:
     """``"file.csv line 17"``-style location for messages."""
     parts = [record.source or "input"]

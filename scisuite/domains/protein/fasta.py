@@ -43,7 +43,15 @@ File-level policy (:func:`iter_fasta`):
   becomes one BadRecord ``not FASTA`` (id ``"<source>:<line>"``), listed before the entries
   that follow; a file without any ``>`` header therefore yields just that one BadRecord.
   An empty (or all-blank) input yields nothing.
-- Bytes that are not UTF-8 text stop the read with a :class:`ValueError` naming the file.
+- Encoding: UTF-8, or UTF-16/UTF-32/UTF-8 with a byte-order mark (the mark says which).
+  A byte that is not UTF-8 refuses only its entry (a BadRecord naming the byte and where
+  it is); the entries around it are read as usual. A file that is binary from the start
+  (NUL bytes and mostly control characters or non-UTF-8 bytes in its first 4 KiB) is
+  refused whole with
+  :class:`~scisuite.core.records.InputFileError`.
+- Damaged gzip (truncated or corrupt): the entries before the damage are read; the entry
+  the damage cuts (or, between entries, the damage itself) becomes one BadRecord naming
+  the line where reading stopped; nothing after it can be read.
 
 Positions in messages count the characters of the sequence after whitespace removal, from 1.
 """
@@ -59,9 +67,18 @@ from typing import IO, Any
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
-from scisuite.core.io import open_text
+from scisuite.core.io import TextLines, open_text, strip_suffixes
 from scisuite.core.plugin import Reader
-from scisuite.core.records import PYTHON_SOURCE, BadRecord, Record, RecordError, source_name
+from scisuite.core.records import (
+    PYTHON_SOURCE,
+    BadRecord,
+    Record,
+    RecordError,
+    damage_record,
+    printable,
+    source_name,
+    undecodable,
+)
 
 RecordStream = Iterator[Record | BadRecord]
 
@@ -109,6 +126,8 @@ def normalise_sequence(
         RecordError: an invalid character, an internal stop ``*``, or no residues at all.
     """
     text = "".join(raw.split())
+    if text.isascii() and text.isalpha():  # letters only (the usual case): no loop needed
+        return _normalise_letters(text)
     residues: list[str] = []
     positions: list[int] = []
     digits = gaps = 0
@@ -157,10 +176,17 @@ def normalise_sequence(
         notes.append(f"removed {gaps} gap character(s) ('-', '.')")
     if stops:
         notes.append("removed terminal stop '*'")
-    lower = sum(char.islower() for char in residues)
-    if lower:
+    sequence, letter_notes = _normalise_letters("".join(residues))
+    return sequence, "; ".join([*notes, letter_notes] if letter_notes else notes)
+
+
+def _normalise_letters(letters: str) -> tuple[str, str]:
+    """Upper-case and map ASCII letters (the last steps of :func:`normalise_sequence`)."""
+    upper = letters.upper()
+    notes = []
+    if upper != letters:
+        lower = sum(map(str.islower, letters))
         notes.append(f"upper-cased {lower} lower-case letter(s)")
-    upper = "".join(residues).upper()
     for letter, (target, meaning) in RESIDUE_MAP.items():
         count = upper.count(letter)
         if count:
@@ -187,6 +213,7 @@ class _LineTracker:
         self.headers: deque[int] = deque()
         self.preamble_first: tuple[int, str] | None = None
         self.preamble_lines = 0
+        self.done = False
 
     def __iter__(self) -> Iterator[str]:
         seen_header = False
@@ -200,11 +227,13 @@ class _LineTracker:
                     self.preamble_first = (number, raw.strip())
             if raw:
                 yield raw
+        self.done = True
 
 
 def _preamble_record(tracker: _LineTracker, source: str) -> BadRecord:
     assert tracker.preamble_first is not None
     line, first = tracker.preamble_first
+    first = printable(first)
     preview = first if len(first) <= _PREVIEW_CHARS else first[:_PREVIEW_CHARS] + "..."
     reason = (
         f"not FASTA: {tracker.preamble_lines} line(s) of text before the first '>' header "
@@ -226,23 +255,35 @@ def iter_fasta(handle: IO[str] | Iterable[str], source: str) -> RecordStream:
         Records with payload ``{"sequence", "description", "notes"}`` and ``line`` = the
         header's line; BadRecords for refused entries, duplicates and non-FASTA text.
     """
-    tracker = _LineTracker(handle)
+    lines = handle if isinstance(handle, TextLines) else TextLines(handle)
+    tracker = _LineTracker(lines)
     first_seen: dict[str, int] = {}
     preamble_reported = False
+    cut = False
     for title, raw in SimpleFastaParser(iter(tracker)):
         if not preamble_reported and tracker.preamble_first is not None:
             yield _preamble_record(tracker, source)
         preamble_reported = True
         line = tracker.headers.popleft()
         words = title.split(None, 1)
-        record_id = words[0] if words else f"{source}:{line}"
-        description = words[1].strip() if len(words) > 1 else ""
-        fields = {"sequence": raw, "description": description}
+        record_id = printable(words[0]) if words else f"{source}:{line}"
+        description = printable(words[1].strip()) if len(words) > 1 else ""
+        fields = {"sequence": printable(raw), "description": description}
+        if tracker.done and lines.damage is not None:
+            cut = True  # the parser's last entry, cut short by the damage
+            damaged = damage_record(lines.damage, lines.count + 1)
+            reason = f"this entry (header on line {line}) is incomplete: {damaged.reason}"
+            yield BadRecord(record_id, reason, line=line, source=source, fields=fields)
+            continue
         if record_id in first_seen:
             reason = f"duplicate id {record_id!r} (first seen on line {first_seen[record_id]})"
             yield BadRecord(record_id, reason, line=line, source=source, fields=fields)
             continue
         first_seen[record_id] = line
+        bad_bytes = _undecodable_entry(title, raw)
+        if bad_bytes is not None:
+            yield BadRecord(record_id, bad_bytes, line=line, source=source, fields=fields)
+            continue
         try:
             sequence, notes = normalise_sequence(raw, record_id, line)
         except RecordError as error:
@@ -252,24 +293,29 @@ def iter_fasta(handle: IO[str] | Iterable[str], source: str) -> RecordStream:
         yield Record(record_id, payload, line=line, source=source)
     if not preamble_reported and tracker.preamble_first is not None:
         yield _preamble_record(tracker, source)
+    if lines.damage is not None and not cut:
+        yield damage_record(lines.damage, lines.count + 1)
+
+
+def _undecodable_entry(title: str, raw: str) -> str | None:
+    """Why an entry holds bytes that are not UTF-8 (in its header or sequence), or None."""
+    for part, text, unit in (("header", ">" + title, "column"), ("sequence", raw, "position")):
+        reason = undecodable(text, unit)
+        if reason is not None:
+            return f"in the {part}: {reason}"
+    return None
 
 
 def read_fasta(path: str | Path, **_options: Any) -> RecordStream:
-    """Stream records from a FASTA file (``.gz`` transparently; ``"-"`` is stdin).
+    """Stream records from a FASTA file (``.gz`` transparently; ``"-"`` is stdin; UTF-8, or
+    UTF-16/32 with a byte-order mark).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not UTF-8 text (e.g. a binary file).
+        InputFileError: ``path`` is a directory or binary data.
     """
-    source = source_name(path)
-    with open_text(path) as handle:
-        try:
-            yield from iter_fasta(handle, source)
-        except UnicodeDecodeError as error:
-            raise ValueError(
-                f"{str(path)!r} is not UTF-8 text ({error.reason} at byte {error.start}); "
-                "pass a FASTA text file (optionally gzipped)"
-            ) from error
+    with open_text(path, errors="surrogateescape") as handle:
+        yield from iter_fasta(TextLines(handle), source_name(path))
 
 
 #: Format suffix (under any ``.gz``) -> reader taking ``(path)``.
@@ -293,8 +339,8 @@ def records_from_sequences(
 
     Yields:
         One Record per sequence (``source="<python>"``, ``line`` = 1-based position,
-        ``description=""``), or a BadRecord for a non-string, a refused sequence or a
-        repeated id.
+        ``description=""``), or a BadRecord for a non-string, a string that is a FASTA file
+        name (``"x.fasta"``), a refused sequence or a repeated id.
 
     Raises:
         ValueError: ``ids`` and ``sequences`` have different lengths (raised when one runs
@@ -313,6 +359,11 @@ def records_from_sequences(
             first_seen[record_id] = position
             if not isinstance(value, str):
                 reason = f"expected a sequence string, got {type(value).__name__}"
+            elif strip_suffixes(value) in READERS:
+                reason = (
+                    f"{value!r} looks like a FASTA file name, not a sequence; to read the file "
+                    "pass its path itself (a str or Path, not inside a list)"
+                )
         if reason is None:
             try:
                 sequence, notes = normalise_sequence(value, record_id, position)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rdkit import Chem
 
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.records import BadRecord, InputFileError, Record
 from scisuite.domains.molecule.readers import (
     READERS,
     iter_csv,
@@ -223,7 +223,9 @@ def test_sdf_records_bad_block_and_duplicates(tmp_path: Path) -> None:
         ("Record", "benzene", 4),
         ("BadRecord", "ethanol", 5),
     ]
-    assert "could not parse SD record 2" in items[1].reason
+    assert items[1].reason.startswith(
+        "SD record 2 (lines 18-23) is incomplete: line 22 should be atom 1 of its 2 atoms"
+    )
     assert items[4].reason == "duplicate id 'ethanol' (first seen on record 1)"
     alanine = items[2].payload
     assert alanine["smiles"] == "C[C@H](N)C(=O)O"  # stereo read from the wedge survives
@@ -282,3 +284,156 @@ def test_example_file_reads_one_item_per_row() -> None:
     # chemistry is the featurizer's job: the reader passes these through unchanged
     assert by_id["sodium acetate"].payload["smiles"] == "CC(=O)[O-].[Na+]"
     assert by_id["unclosed ring (invalid SMILES)"].payload["smiles"] == "C1CC(C"
+
+
+# --------------------------------------------------------------------------- #16 findings
+
+
+def test_truncated_sd_record_does_not_swallow_the_next(tmp_path: Path) -> None:
+    # RDKit's supplier read a record cut in its atom block on to the next '$$$$' and lost
+    # the following record: 4 records in, 3 out (#16 finding 2).
+    rows = [("CCO", "m1", {}), ("c1ccccc1", "m2", {}), ("CC(=O)O", "m3", {}), ("CCN", "m4", {})]
+    blocks = [sd_text([row]) for row in rows]
+    cut = "".join(blocks[1].splitlines(keepends=True)[:7])  # header, counts, 3 of 6 atoms
+    no_terminator = blocks[2].replace("$$$$\n", "")  # complete, only its '$$$$' is missing
+    path = write(tmp_path / "t.sdf", blocks[0] + cut + no_terminator + blocks[3])
+    items = list(read_sdf(path))
+    assert summary(items) == [
+        ("Record", "m1", 1),
+        ("BadRecord", "t.sdf:2", 2),
+        ("Record", "m3", 3),
+        ("Record", "m4", 4),
+    ]
+    assert "SD record 2 (lines 12-18) is incomplete: line 19 should be atom 4" in items[1].reason
+    tail = write(tmp_path / "tail.sdf", blocks[0] + cut)
+    assert summary(list(read_sdf(tail))) == [("Record", "m1", 1), ("BadRecord", "tail.sdf:2", 2)]
+
+
+def test_blank_lines_between_sd_records_are_layout(tmp_path: Path) -> None:
+    text = sd_text([("CCO", "a", {})]) + "\n\n" + sd_text([("CCN", "b", {})]) + "\n\n"
+    assert [item.id for item in read_sdf(write(tmp_path / "b.sdf", text))] == ["a", "b"]
+
+
+def test_sd_property_that_is_not_utf8_refuses_its_record(tmp_path: Path) -> None:
+    text = sd_text([("CCO", "a", {"NOTE": "caf@"}), ("CCN", "b", {})]).encode()
+    path = tmp_path / "l.sdf"
+    path.write_bytes(text.replace(b"caf@", b"caf\xe9"))
+    items = list(read_sdf(path))
+    assert summary(items) == [("BadRecord", "l.sdf:1", 1), ("Record", "b", 2)]
+    assert "holds byte 0xE9, which is not UTF-8" in items[0].reason
+
+
+def _damage(data: bytes, how: str) -> bytes:
+    if how == "truncated":
+        return data[: len(data) // 2]
+    return data[:-8] + bytes(b ^ 0xFF for b in data[-8:-4]) + data[-4:]  # wrong CRC
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+def test_damaged_gzip_table_keeps_the_rows_before_the_damage(tmp_path: Path, how: str) -> None:
+    text = "id,smiles\n" + "".join(f"m{i},CCO\n" for i in range(5000))
+    path = tmp_path / "m.csv.gz"
+    path.write_bytes(_damage(gzip.compress(text.encode()), how))
+    items = list(read_csv(path))
+    good = [item for item in items if isinstance(item, Record)]
+    assert [item.id for item in good] == [f"m{i}" for i in range(len(good))]
+    assert len(good) > (2000 if how == "truncated" else 4900)
+    (last,) = [item for item in items if isinstance(item, BadRecord)]
+    assert last is items[-1] and last.id == f"m.csv.gz:{len(good) + 2}"
+    assert "the input is damaged" in last.reason and "reading stopped at line" in last.reason
+
+
+def test_damaged_gzip_on_stdin_and_sdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = "id,smiles\n" + "".join(f"m{i},CCO\n" for i in range(3000))
+    raw = _damage(gzip.compress(table.encode()), "truncated")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    items = list(read_csv("-"))
+    assert isinstance(items[-1], BadRecord) and items[-1].source == "<stdin>"
+    assert all(isinstance(item, Record) for item in items[:-1]) and len(items) > 1000
+    sdf = sd_text([(s, f"m{i}", {}) for i, s in enumerate(["CCO", "CCN", "CCC"] * 30)])
+    path = tmp_path / "m.sdf.gz"
+    path.write_bytes(_damage(gzip.compress(sdf.encode()), "truncated"))
+    items = list(read_sdf(path))
+    assert [item.id for item in items[:-1]] == [f"m{i}" for i in range(len(items) - 1)]
+    assert items[-1].id == f"m.sdf.gz:{len(items)}" and "is incomplete" in items[-1].reason
+
+
+def test_one_latin1_byte_refuses_its_row_only(tmp_path: Path) -> None:
+    # Until #16 one Latin-1 byte on row 1,501 stopped the read with a UnicodeDecodeError
+    # naming neither the file nor the line, and all 2,001 rows were lost.
+    lines = [f"m{i},CCO,name {i}\n".encode() for i in range(2001)]
+    lines[1499] = "m1499,CCO,caf\u00e9\n".encode("latin-1")  # row 1,500 = line 1,501
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"id,smiles,name\n" + b"".join(lines))
+    items = list(read_csv(path))
+    assert len(items) == 2001 and [item.id for item in items][1499] == "m1499"
+    bad = [item for item in items if isinstance(item, BadRecord)]
+    assert [(item.id, item.line) for item in bad] == [("m1499", 1501)]
+    assert bad[0].reason.startswith("column 'name': byte 0xE9 at character 4 is not UTF-8")
+    assert bad[0].fields["name"] == "caf\ufffd"
+
+
+def test_utf16_table_with_bom(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_bytes("id,smiles\r\na,CCO\r\nb,CCN\r\n".encode("utf-16"))
+    assert [(i.id, i.payload["smiles"]) for i in read_csv(path)] == [("a", "CCO"), ("b", "CCN")]
+
+
+def test_unmatched_quote_refuses_its_line_only(tmp_path: Path) -> None:
+    # csv.reader read on to the next quote: the rows after a stray '"' became one value.
+    text = 'id,smiles\na,CCO\nb,"CCN\nc,CCC\nd,"C,C"\n'
+    items = list(read_csv(write(tmp_path / "q.csv", text)))
+    assert summary(items) == [
+        ("Record", "a", 2),
+        ("BadRecord", "q.csv:3", 3),
+        ("Record", "c", 4),
+        ("Record", "d", 5),
+    ]
+    assert "a quoted value is not closed on this line" in items[1].reason
+
+
+@pytest.mark.parametrize("column", [None, "CCO"])
+def test_bare_smiles_on_stdin_keep_the_first_molecule(
+    monkeypatch: pytest.MonkeyPatch, column: str | None
+) -> None:
+    # `printf 'CCO\nc1ccccc1\n' | sci predict -` took CCO as the header, with or without the
+    # suggested --smiles-column CCO, and lost the first molecule.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("CCO\nc1ccccc1\nCC(=O)O ethanoic acid\n"))
+    items = list(read_csv("-", smiles_column=column))
+    assert [(i.id, i.payload["smiles"]) for i in items] == [
+        ("<stdin>:1", "CCO"),
+        ("<stdin>:2", "c1ccccc1"),
+        ("ethanoic acid", "CC(=O)O"),
+    ]
+
+
+def test_one_column_table_with_a_header_is_still_a_table(tmp_path: Path) -> None:
+    items = list(read_csv(write(tmp_path / "s.csv", "SMILES\nCCO\nCCN\n")))
+    assert [i.id for i in items] == ["s.csv:2", "s.csv:3"]
+
+
+def test_records_from_smiles_refuses_a_file_name() -> None:
+    items = list(records_from_smiles(["mols.csv", "CCO", "x.sdf.gz"]))
+    assert [type(i).__name__ for i in items] == ["BadRecord", "Record", "BadRecord"]
+    assert "looks like a molecule file name, not a SMILES" in items[0].reason
+
+
+def test_directory_and_binary_inputs_are_typed_errors(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(InputFileError, match="is a directory"):
+        list(read_csv(tmp_path / "d.csv"))
+    (tmp_path / "b.smi").write_bytes(b"CCO\x00\x01\x02")
+    with pytest.raises(InputFileError, match="is binary data"):
+        list(read_smi(tmp_path / "b.smi"))
+
+
+def test_bytes_that_are_not_utf8_in_the_sniffed_sample_do_not_reach_rdkit(tmp_path: Path) -> None:
+    # Found by tests/fuzz: RDKit raised UnicodeEncodeError on an escaped byte while the SMILES
+    # column was being detected, and on a lone surrogate from Python.
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"a,b\n\x80,CCO\nx,CCN\n")
+    items = list(read_csv(path))
+    assert [type(i).__name__ for i in items] == ["BadRecord", "Record"]
+    assert items[1].payload["smiles"] == "CCN"
+    (item,) = list(records_from_smiles(["C\ud800C"]))
+    assert isinstance(item, BadRecord) and "lone surrogate" in item.reason

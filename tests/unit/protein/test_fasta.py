@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from scisuite.core.records import BadRecord, Record, RecordError
+from scisuite.core.records import BadRecord, InputFileError, Record, RecordError
 from scisuite.domains.protein.fasta import (
     READERS,
     SEQUENCE_ALPHABET,
@@ -227,11 +227,84 @@ def test_read_fasta_from_stdin(monkeypatch) -> None:
     assert (item.id, item.source) == ("a", "<stdin>")
 
 
+def test_a_byte_that_is_not_utf8_refuses_only_its_entry(tmp_path) -> None:
+    # Until #16 one such byte stopped the whole file with a ValueError; now only the entry
+    # holding it is refused, naming the byte, and the entries around it are read.
+    path = tmp_path / "x.fasta"
+    path.write_bytes(b">a\nMQIF\n>b caf\xe9\nMKV\n>c\nMQ\xff\xfeIF\n>d\nGAV\n")
+    items = list(read_fasta(path))
+    assert [(type(i).__name__, i.id, i.line) for i in items] == [
+        ("Record", "a", 1),
+        ("BadRecord", "b", 3),
+        ("BadRecord", "c", 5),
+        ("Record", "d", 7),
+    ]
+    assert "in the header: byte 0xE9 at column 7 is not UTF-8" in items[1].reason
+    assert "in the sequence: byte 0xFF at position 3" in items[2].reason
+    assert "iconv" in items[1].reason
+    assert items[2].fields["sequence"] == "MQ\ufffd\ufffdIF"  # printable in the output row
+
+
 def test_binary_file_is_refused_with_a_clear_error(tmp_path) -> None:
     path = tmp_path / "x.fasta"
-    path.write_bytes(b">a\nMQ\xff\xfeIF\n")
-    with pytest.raises(ValueError, match="is not UTF-8 text"):
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00>a\nMQ\n")
+    with pytest.raises(InputFileError, match="x.fasta is binary data"):
         list(read_fasta(path))
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_byte_order_mark_picks_the_encoding(tmp_path, codec) -> None:
+    path = tmp_path / "x.fasta"
+    text = ">a Ubiquitin \u00e9\r\nMQIF\r\nVKTL\r\n>b\r\nGAV\r\n"
+    data = text.encode(codec)
+    if codec == "utf-16-be":
+        data = b"\xfe\xff" + data
+    path.write_bytes(data)
+    items = list(read_fasta(path))
+    assert [(i.id, i.payload["sequence"]) for i in items] == [("a", "MQIFVKTL"), ("b", "GAV")]
+    assert items[0].payload["description"] == "Ubiquitin \u00e9"
+
+
+def _damaged_gzip(tmp_path, text: str, how: str):
+    data = gzip.compress(text.encode())
+    if how == "truncated":
+        data = data[: len(data) * 2 // 3]
+    else:
+        data = data[:-8] + bytes(b ^ 0xFF for b in data[-8:-4]) + data[-4:]  # wrong CRC
+    path = tmp_path / "x.fasta.gz"
+    path.write_bytes(data)
+    return path
+
+
+def test_truncated_gzip_keeps_the_entries_before_the_damage(tmp_path) -> None:
+    text = "".join(f">p{i}\n{UBIQUITIN}\n" for i in range(3000))
+    items = list(read_fasta(_damaged_gzip(tmp_path, text, "truncated")))
+    good = [i for i in items if isinstance(i, Record)]
+    assert len(good) > 1500 and [i.id for i in good] == [f"p{n}" for n in range(len(good))]
+    assert all(i.payload["sequence"] == UBIQUITIN for i in good)
+    (last,) = [i for i in items if isinstance(i, BadRecord)]
+    assert last is items[-1] and last.id == f"p{len(good)}"
+    assert "is incomplete: the input is damaged: the gzip data ends early" in last.reason
+    assert "reading stopped at line" in last.reason
+
+
+def test_corrupt_gzip_ends_with_one_error_row(tmp_path, monkeypatch) -> None:
+    text = "".join(f">p{i}\n{UBIQUITIN}\n" for i in range(50))
+    items = list(read_fasta(_damaged_gzip(tmp_path, text, "crc")))
+    assert len(items) == 50 and isinstance(items[-1], BadRecord)
+    assert "incorrect data check" in items[-1].reason
+    assert "the records read from it may be damaged too" in items[-1].reason
+    raw = _damaged_gzip(tmp_path, text, "truncated").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    piped = list(read_fasta("-"))
+    assert isinstance(piped[-1], BadRecord) and piped[-1].source == "<stdin>"
+    assert "the gzip data ends early" in piped[-1].reason
+
+
+def test_directory_is_refused(tmp_path) -> None:
+    (tmp_path / "d.fasta").mkdir()
+    with pytest.raises(InputFileError, match="is a directory, not an input file"):
+        list(read_fasta(tmp_path / "d.fasta"))
 
 
 def test_missing_file() -> None:
@@ -257,3 +330,10 @@ def test_records_from_sequences_default_ids_and_length_mismatch() -> None:
     assert [r.id for r in records_from_sequences(["MQ", "IF"])] == ["0", "1"]
     with pytest.raises(ValueError):
         list(records_from_sequences(["MQ", "IF"], ids=["only-one"]))
+
+
+def test_records_from_sequences_refuses_a_file_name() -> None:
+    # ["proteins.fasta"] used to be read as the sequence PRKTEINSFASTA with status ok (#16).
+    items = list(records_from_sequences(["proteins.fasta", "MQIF", "db.fa.gz"]))
+    assert [type(i).__name__ for i in items] == ["BadRecord", "Record", "BadRecord"]
+    assert "looks like a FASTA file name, not a sequence" in items[0].reason
