@@ -91,7 +91,11 @@ class Predictor:
 
         Any other ``str`` is one Python object (a SMILES, a sequence); anything else is an
         iterable of objects (``plugin.io.from_objects``).
+
+        Raises:
+            TypeError: a reader option the domain does not declare (it would be ignored).
         """
+        check_reader_options(self.plugin, reader_options)
         if isinstance(inputs, Path) or (
             isinstance(inputs, str) and is_input_path(self.plugin, inputs)
         ):
@@ -251,6 +255,22 @@ def is_input_path(plugin: DomainPlugin, text: str) -> bool:
     return bool(suffix) and suffix in plugin.io.readers
 
 
+def check_reader_options(plugin: DomainPlugin, options: dict[str, Any]) -> None:
+    """Refuse keyword options the domain's ``predict`` does not declare: a misspelt or
+    CLI-style name (``steps=3`` for ``rollout_steps``) used to be dropped without a word.
+
+    Raises:
+        TypeError: names the unknown options and the known ones.
+    """
+    known = {option.dest for option in plugin.options_for("predict")}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(
+            f"the {plugin.name} domain's predict takes no option(s) {unknown}; "
+            f"it takes {sorted(known)}"
+        )
+
+
 def read_records(
     plugin: DomainPlugin, path: str | Path, **reader_options: Any
 ) -> Iterator[Record | BadRecord]:
@@ -261,7 +281,9 @@ def read_records(
         InputFileError: ``path`` is a directory the domain does not read, or has a suffix
             it has no reader for.
         ValueError: the domain reads no stdin.
+        TypeError: a reader option the domain does not declare.
     """
+    check_reader_options(plugin, reader_options)
     if str(path) == "-":
         reader = plugin.io.stdin
         if reader is None:

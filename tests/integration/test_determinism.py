@@ -63,3 +63,9 @@ def test_predictions_are_identical_across_runs_and_workers_and_bounded_across_ba
         difference = np.nanmax(np.abs(_numeric(other) - _numeric(reference)))
         assert difference <= BATCH_SIZE_BOUND, (batch_size, difference)
         assert other[text_columns].equals(reference[text_columns])
+
+
+def test_an_option_the_domain_does_not_declare_is_refused_not_dropped() -> None:
+    predictor = api.load("mesh", device="cpu")
+    with pytest.raises(TypeError, match=r"takes no option\(s\) \['steps'\].*rollout_steps"):
+        predictor.predict(DATA / "mesh_example.vtu", steps=3)
