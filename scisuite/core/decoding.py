@@ -174,11 +174,13 @@ def attention_step(
         ``[B, L, d]`` attention output (before the caller's residual) and the grown cache.
     """
     b, length, _ = x.shape
-    q, k, v = (_heads(t, module.num_heads) for t in module.qkv(x).chunk(3, dim=-1))
+    heads = module.num_heads
+    query_key, value = module.qkv(x).split([2 * module.d_model, module.d_model], dim=-1)
+    query_key = _heads(query_key, 2 * heads)  # queries and keys rotated in one pass
     if module.rotary:
         assert context.cos is not None and context.sin is not None
-        q = q * context.cos + rotate_half(q) * context.sin
-        k = k * context.cos + rotate_half(k) * context.sin
+        query_key = query_key * context.cos + rotate_half(query_key) * context.sin
+    q, k, v = query_key[:, :heads], query_key[:, heads:], _heads(value, heads)
     used = cache.length if cache else 0
     key_buffer = _write(cache.key_buffer if cache else None, used, k)
     value_buffer = _write(cache.value_buffer if cache else None, used, v)
