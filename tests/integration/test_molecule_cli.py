@@ -114,3 +114,18 @@ def test_unknown_override_is_a_clear_error(tmp_path, capsys) -> None:
         ]
     )
     assert code == 1 and "d_modle" in capsys.readouterr().err
+
+
+def test_fine_tuning_the_two_target_default_on_a_one_target_csv(tmp_path) -> None:
+    shipped = Path(__file__).parents[2] / "scisuite" / "weights" / "molecule"
+    out = tmp_path / "tuned"
+    argv = ["train", "--domain", "molecule", "--data", str(SAMPLE), "--target-columns", "expt"]
+    argv += ["--split", "random", "--init-from", str(shipped), "--epochs", "1"]
+    assert main([*argv, "--batch-size", "16", "-o", str(out), "--quiet"]) == 0
+    meta, state = load_checkpoint(out)
+    start = meta.extra["init_from"]
+    assert meta.model_config["target_names"] == ["expt"]
+    # the backbone comes from the checkpoint, the output layer for the new target is fresh
+    assert start["transferred_tensors"] > len(start["reinitialised_tensors"])
+    assert any(name.endswith("mlp.2.weight") for name in start["reinitialised_tensors"])
+    assert not any(".backbone." in name for name in start["reinitialised_tensors"])
