@@ -322,3 +322,45 @@ def test_evaluation_extras_score_generation_on_a_named_dataset(
     assert 0.0 <= metrics["q3"] <= 1.0 and 0.0 <= metrics["q8"] <= 1.0
     assert "amp_accuracy" in metrics and "acp_accuracy" in metrics
     assert not any(key.startswith("design_") for key in metrics)  # no design task trained
+
+
+@pytest.mark.parametrize(
+    ("target", "letter", "position"),
+    [("HHHHEEEXCC", "X", 8), ("ss=HEC1", "1", 4), ("hhhZ", "Z", 4), ("prefix=MKXT", "X", 3)],
+)
+def test_parse_target_names_the_bad_letter_and_position(target, letter, position) -> None:
+    # A bare string with one letter outside HEC used to become an amino-acid prefix.
+    with pytest.raises(ValueError, match=rf"letter '{letter}' at position {position}"):
+        parse_target(target, None, ProteinConfig())
+
+
+def test_parse_target_bare_prefix_needs_the_prefix_task() -> None:
+    config = ProteinConfig()
+    assert parse_target("MKT", "design_prefix", config)[1].prefix == "MKT"
+    with pytest.raises(ValueError, match="prefix="):
+        parse_target("MKT", None, config)
+
+
+@pytest.mark.parametrize(
+    ("options", "flag"),
+    [
+        ({"num_designs": 0}, "--num-designs"),
+        ({"num_designs": -3}, "--num-designs"),
+        ({"num_designs": 10**9}, "--num-designs"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"top_p": 0.0}, "--top-p"),
+        ({"top_p": 1.5}, "--top-p"),
+        ({"top_k": -1}, "--top-k"),
+        ({"temperature": -0.5}, "--temperature"),
+        ({"temperature": float("inf")}, "--temperature"),
+        ({"temperature": float("nan")}, "--temperature"),
+        ({"repetition_penalty": 0.0}, "--repetition-penalty"),
+    ],
+)
+def test_design_refuses_out_of_range_flags(tiny_config, options, flag) -> None:
+    # 0 used to fall back to the default (-n 0 wrote 10 designs, --top-p 0 meant 1.0).
+    config = tiny_config()
+    model = PLUGIN.task.build_model(config).eval()
+    base = {"target": "HHHHCCEE", "num_designs": 2, "temperature": 1.0, "seed": 3}
+    with pytest.raises(ValueError, match=flag):
+        design(model, config, {**base, **options})
