@@ -35,9 +35,10 @@ OBSTACLE_DATASET = "obstacle-flow"
 
 #: Default cap on mesh nodes per record. Memory of one rollout step grows linearly with the
 #: nodes (sparse attention and message passing are O(E)): the shipped model on CPU, one
-#: thread, peaked 349 MiB above its loaded state for a 14,400-node channel mesh (2 steps,
-#: featurizing included), about 25 KiB per node, so the default (~12 GiB) fits half of a
-#: 24 GiB machine. ``--max-nodes`` raises it for one run.
+#: thread, 2 steps, featurizing included, peaked 103 MiB above its loaded state for a
+#: 3,600-node channel mesh and 349 MiB for 14,400 nodes (23 KiB per extra node; 25 KiB
+#: with margin), so the default (~12 GiB) fits half of a 24 GiB machine. ``--max-nodes``
+#: raises it for one run.
 MEMORY_PER_NODE_KIB = 25.0
 DEFAULT_MAX_NODES = 500_000
 #: Default cap on rollout steps per record (``--steps``); each step is one model forward.
