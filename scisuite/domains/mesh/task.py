@@ -44,12 +44,13 @@ def limit_reason(
     limit and how to raise it; None when it is within both."""
     max_nodes = source.max_nodes or config.max_nodes
     if mesh.num_nodes > max_nodes:
-        gib = mesh.num_nodes * MEMORY_PER_NODE_KIB / 2**20
+        mib = mesh.num_nodes * MEMORY_PER_NODE_KIB / 1024
+        need = f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
         return (
             f"mesh has {mesh.num_nodes:,} nodes, above the limit of {max_nodes:,} nodes per "
             f"step (max_nodes; one step needs about {MEMORY_PER_NODE_KIB:g} KiB per node, "
-            f"~{gib:.1f} GiB here); raise it with --max-nodes {mesh.num_nodes} if the machine "
-            "has the memory, or coarsen the mesh"
+            f"~{need} here); raise it with --max-nodes {mesh.num_nodes} if the machine has "
+            "the memory, or coarsen the mesh"
         )
     max_steps = source.max_steps or config.max_rollout_steps
     if steps > max_steps:

@@ -49,9 +49,11 @@ def design(model: nn.Module, config: FrozenConfig, options: Mapping[str, Any]) -
     low, high = _length_range(options.get("length"), task, example, config)
     sampling = sampling_options(options)
     count = _number(options, "num_designs", int, 10)
-    if not 1 <= count <= MAX_DESIGNS:
+    if count < 1:
+        raise ValueError(f"--num-designs must be >= 1, got {count}")
+    if count > MAX_DESIGNS:
         raise ValueError(
-            f"--num-designs must be in 1..{MAX_DESIGNS}, got {count}; for more designs run "
+            f"--num-designs {count} is above the limit of {MAX_DESIGNS} designs per run; run "
             "several times with different --seed values"
         )
     batch_size = _number(options, "batch_size", int, 64)
