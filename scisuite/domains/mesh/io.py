@@ -104,6 +104,22 @@ def _check_mesh(points: np.ndarray, triangles: np.ndarray, node_type: np.ndarray
         )
 
 
+def integer_array(name: str, values: Any, where: str) -> np.ndarray:
+    """``values`` as int64; floats must be finite whole numbers (a NaN or 2.5 in a cell list
+    or node-type field is an error, not a silently cast index)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    if array.dtype.kind == "b" or array.dtype.kind not in "f":
+        raise MeshFormatError(f"{where}: {name} must hold integers, got dtype {array.dtype}")
+    check_finite(name, array, where)
+    if not np.all(array == np.round(array)):
+        raise MeshFormatError(f"{where}: {name} must hold whole numbers (integer codes/indices)")
+    if array.size and np.abs(array).max() >= 2**62:
+        raise MeshFormatError(f"{where}: {name} holds values too large for indices or codes")
+    return array.astype(np.int64)
+
+
 def _first(indices: np.ndarray, count: int = 5) -> str:
     shown = ", ".join(str(int(i)) for i in indices[:count])
     return shown + (", ..." if len(indices) > count else "")
@@ -182,14 +198,10 @@ class MeshState:
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name, dtype in (
-            ("points", np.float64),
-            ("triangles", np.int64),
-            ("node_type", np.int64),
-            ("velocity", np.float64),
-            ("pressure", np.float64),
-        ):
-            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=dtype))
+        for name in ("triangles", "node_type"):
+            object.__setattr__(self, name, integer_array(name, getattr(self, name), "mesh state"))
+        for name in ("points", "velocity", "pressure"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
         _check_mesh(self.points, self.triangles, self.node_type, "mesh state")
         n = self.num_nodes
         if self.velocity.shape != (n, 2):
@@ -228,8 +240,8 @@ class MeshTrajectory:
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "triangles", np.asarray(self.triangles, dtype=np.int64))
-        object.__setattr__(self, "node_type", np.asarray(self.node_type, dtype=np.int64))
+        for name in ("triangles", "node_type"):
+            object.__setattr__(self, name, integer_array(name, getattr(self, name), "trajectory"))
         object.__setattr__(self, "times", np.asarray(self.times, dtype=np.float64))
         _check_mesh(np.asarray(self.points), self.triangles, self.node_type, "trajectory")
         n, f = self.num_nodes, len(self.times)

@@ -447,3 +447,12 @@ def test_bad_cells_in_a_file_are_one_bad_record(tmp_path) -> None:
     (record,) = read_mesh_file(path)
     assert isinstance(record, BadRecord) and "degenerate" in record.reason
     assert record.reason.startswith("d.vtu:")
+
+
+def test_cells_and_node_types_must_be_whole_numbers() -> None:
+    # A NaN in a float cell list used to be cast to a huge negative index.
+    with pytest.raises(MeshFormatError, match="triangles has 3 NaN/inf"):
+        _state(triangles=np.where(TRIANGLES == 4, np.nan, TRIANGLES))
+    with pytest.raises(MeshFormatError, match="node_type must hold whole numbers"):
+        _state(node_type=np.array([4, 0, 5, 6, 6, 6.5]))
+    assert _state(triangles=TRIANGLES.astype(float)).triangles.dtype == np.int64
