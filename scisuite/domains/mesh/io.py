@@ -44,6 +44,8 @@ During a rollout, inflow nodes keep their initial velocity and wall nodes zero v
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -466,14 +468,19 @@ def read_single_mesh(path: str | Path) -> MeshState:
     if not path.exists():
         raise FileNotFoundError(f"mesh file {str(path)!r} does not exist")
     where = path.name
+    # meshio prints why a reader failed (to stdout, which may be the CSV output, and to
+    # stderr) before raising SystemExit; keep that text for the error row instead.
+    said = io.StringIO()
     try:
-        mesh = meshio.read(path)
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            mesh = meshio.read(path)
     # meshio raises many types for unreadable input, and SystemExit when no reader for the
     # suffix can parse the file.
     except (Exception, SystemExit) as err:
+        detail = " ".join(said.getvalue().split()) or f"{type(err).__name__}: {err}"
         raise MeshFormatError(
-            f"{where}: meshio could not read the file ({type(err).__name__}: {err}); use a "
-            "format meshio reads (e.g. .vtu, .vtk, .msh, .xdmf)"
+            f"{where}: meshio could not read the file ({detail[:300]}); use a format meshio "
+            "reads (e.g. .vtu, .vtk, .msh, .xdmf)"
         ) from err
     points = points_2d(mesh.points, where)
     triangles, line_blocks = triangle_cells(mesh.cells, where)
