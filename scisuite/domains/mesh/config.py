@@ -43,6 +43,11 @@ MEMORY_PER_NODE_KIB = 25.0
 DEFAULT_MAX_NODES = 500_000
 #: Default cap on rollout steps per record (``--steps``); each step is one model forward.
 DEFAULT_MAX_ROLLOUT_STEPS = 10_000
+#: Bytes a rollout holds per node and stored frame: the float32 ``(u, v, p)`` frames (12),
+#: the row's float32 copy (12) and the float64 copy the XDMF writer makes (24).
+FRAME_BYTES_PER_NODE_STEP = 48
+#: Default cap on that memory per record, GiB (``--max-frames-gib``).
+DEFAULT_MAX_FRAMES_GIB = 8.0
 #: Training-domain ranges of the shipped mesh default, whose config.json predates them:
 #: measured on its 26 training trajectories of the generated obstacle-flow data set (node
 #: counts, peak inflow speed in m/s, larger bounding-box side in m).
@@ -189,6 +194,8 @@ class MeshConfig(FrozenConfig):
         max_nodes: resource limit: meshes with more nodes are refused with a per-record
             error (``--max-nodes`` raises it for one run; see :data:`DEFAULT_MAX_NODES`).
         max_rollout_steps: resource limit on ``--steps`` per record (``--max-steps``).
+        max_frames_gib: resource limit on the predicted frames one record holds, GiB
+            (nodes x (steps + 1) x :data:`FRAME_BYTES_PER_NODE_STEP`; ``--max-frames-gib``).
         train_nodes: ``(min, max)`` node count of the training meshes (applicability flags;
             set by the normaliser pass; the defaults are the shipped model's data).
         train_inflow_speed: ``(min, max)`` over training trajectories of the peak inflow
@@ -219,6 +226,7 @@ class MeshConfig(FrozenConfig):
     head_hidden: int = 0
     max_nodes: int = field(default_factory=lambda: DEFAULT_MAX_NODES)
     max_rollout_steps: int = field(default_factory=lambda: DEFAULT_MAX_ROLLOUT_STEPS)
+    max_frames_gib: float = field(default_factory=lambda: DEFAULT_MAX_FRAMES_GIB)
     train_nodes: tuple[float, ...] = SHIPPED_TRAIN_NODES
     train_inflow_speed: tuple[float, ...] = SHIPPED_TRAIN_INFLOW_SPEED
     train_extent: tuple[float, ...] = SHIPPED_TRAIN_EXTENT
@@ -229,6 +237,7 @@ class MeshConfig(FrozenConfig):
             self.max_rollout_steps >= 1,
             f"max_rollout_steps must be >= 1, got {self.max_rollout_steps}",
         )
+        require(self.max_frames_gib > 0, f"max_frames_gib must be > 0, got {self.max_frames_gib}")
         for name in ("train_nodes", "train_inflow_speed", "train_extent"):
             values = getattr(self, name)
             require(

@@ -28,6 +28,7 @@ from scisuite.core.plugin import (
 from scisuite.domains.mesh import commands, examples
 from scisuite.domains.mesh.config import (
     DATASET_NAME,
+    DEFAULT_MAX_FRAMES_GIB,
     DEFAULT_MAX_NODES,
     DEFAULT_MAX_ROLLOUT_STEPS,
     MeshConfig,
@@ -67,6 +68,14 @@ OPTIONS = (
         f"refuse --steps above this, per record (default: the model's max_rollout_steps, "
         f"{DEFAULT_MAX_ROLLOUT_STEPS:,})",
         type="int",
+        verbs=("predict",),
+    ),
+    CliOption(
+        "--max-frames-gib",
+        "max_frames_gib",
+        f"refuse rollouts whose predicted frames need more GiB, per record (default: the "
+        f"model's max_frames_gib, {DEFAULT_MAX_FRAMES_GIB:g})",
+        type="float",
         verbs=("predict",),
     ),
     CliOption(

@@ -37,6 +37,8 @@ class MeshInput:
         start_frame: first frame of a trajectory input (``--start-frame``).
         max_nodes: this run's node limit (``--max-nodes``); None = the model config's.
         max_steps: this run's rollout-step limit (``--max-steps``); None = the config's.
+        max_frames_gib: this run's limit on the frames one record holds, GiB
+            (``--max-frames-gib``); None = the config's.
     """
 
     mesh: MeshState | MeshTrajectory
@@ -44,6 +46,7 @@ class MeshInput:
     start_frame: int = 0
     max_nodes: int | None = None
     max_steps: int | None = None
+    max_frames_gib: float | None = None
 
 
 def _one_file(read: Callable[[Path], MeshState | MeshTrajectory]) -> Callable[..., RecordStream]:
@@ -90,12 +93,13 @@ def with_options(read: Callable[..., RecordStream]) -> Reader:
     """``read`` as a prediction reader: each record's payload becomes a :class:`MeshInput`
     with the ``rollout_steps`` (``--steps``) and ``start_frame`` (``--start-frame``) options.
 
-    The limits ``max_nodes`` (``--max-nodes``) and ``max_steps`` (``--max-steps``) ride
-    along too; the featurizer checks every record against them.
+    The limits ``max_nodes`` (``--max-nodes``), ``max_steps`` (``--max-steps``) and
+    ``max_frames_gib`` (``--max-frames-gib``) ride along too; the featurizer checks every
+    record against them.
 
     Raises (when iterated):
-        ValueError: ``rollout_steps < 1``, ``start_frame < 0``, ``max_nodes < 1`` or
-            ``max_steps < 1``.
+        ValueError: ``rollout_steps < 1``, ``start_frame < 0``, ``max_nodes < 1``,
+            ``max_steps < 1`` or ``max_frames_gib <= 0``.
     """
 
     def reader(
@@ -104,8 +108,12 @@ def with_options(read: Callable[..., RecordStream]) -> Reader:
         start_frame: int | None = None,
         max_nodes: int | None = None,
         max_steps: int | None = None,
+        max_frames_gib: float | None = None,
         **_: Any,
     ) -> RecordStream:
+        if max_frames_gib is not None and not float(max_frames_gib) > 0:
+            raise ValueError(f"--max-frames-gib must be > 0, got {max_frames_gib}")
+        frames_cap = None if max_frames_gib is None else float(max_frames_gib)
         for flag, value, least in (
             ("--steps", rollout_steps, 1),
             ("--start-frame", start_frame, 0),
@@ -120,7 +128,7 @@ def with_options(read: Callable[..., RecordStream]) -> Reader:
         for record in read(path):
             if isinstance(record, Record):
                 payload = MeshInput(
-                    record.payload, steps, int(start_frame or 0), nodes_cap, steps_cap
+                    record.payload, steps, int(start_frame or 0), nodes_cap, steps_cap, frames_cap
                 )
                 record = dataclasses.replace(record, payload=payload)
             yield record

@@ -17,6 +17,7 @@ from scisuite.core.config import FrozenConfig
 from scisuite.core.plugin import Predicted, Task, TrainingProgress
 from scisuite.core.records import Record, RecordError
 from scisuite.domains.mesh.config import (
+    FRAME_BYTES_PER_NODE_STEP,
     MEMORY_PER_NODE_KIB,
     VELOCITY_START,
     MeshConfig,
@@ -58,6 +59,17 @@ def limit_reason(
             f"--steps {steps:,} is above the limit of {max_steps:,} rollout steps "
             f"(max_rollout_steps); raise it with --max-steps {steps}, or predict in pieces "
             "(--start-frame on the written trajectory)"
+        )
+    max_gib = source.max_frames_gib or config.max_frames_gib
+    per_frame = mesh.num_nodes * FRAME_BYTES_PER_NODE_STEP
+    gib = per_frame * (steps + 1) / 2**30
+    if gib > max_gib:
+        fits = max(int(max_gib * 2**30 // per_frame) - 1, 0)
+        return (
+            f"{steps:,} steps on {mesh.num_nodes:,} nodes would hold {gib:.1f} GiB of "
+            f"predicted frames, above the limit of {max_gib:g} GiB (max_frames_gib); use at "
+            f"most --steps {fits}, or raise it with --max-frames-gib {gib:.1f} if the machine "
+            "has the memory"
         )
     return None
 

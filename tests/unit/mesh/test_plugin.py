@@ -36,6 +36,7 @@ def test_plugin_is_a_wiring_table_and_registers() -> None:
         "--start-frame",
         "--max-nodes",
         "--max-steps",
+        "--max-frames-gib",
     ]
 
 

@@ -85,6 +85,10 @@ def test_resource_limits_are_per_record_errors_that_say_how_to_raise_them() -> N
         TASK.featurize(Record("long", MeshInput(state, 10_001)), config)
     graph = TASK.featurize(Record("ok", MeshInput(state, 5, max_steps=5)), config)
     assert int(graph.rollout_steps[0]) == 5
+    # frames of 78 nodes x 11 stored steps x 48 B = 41,184 B: over a 40,000 B budget
+    tight = MeshInput(state, 10, max_frames_gib=40_000 / 2**30)
+    with pytest.raises(RecordError, match=r"above the limit of .* GiB.*use at most --steps 9"):
+        TASK.featurize(Record("frames", tight), config)
 
 
 def test_applicability_flags_name_what_is_outside_the_training_domain() -> None:
