@@ -33,6 +33,29 @@ DATASET_NAME = "cylinder-flow"
 OBSTACLE_DATASET = "obstacle-flow"
 
 
+#: Default cap on mesh nodes per record. Memory of one rollout step grows linearly with the
+#: nodes (sparse attention and message passing are O(E)): the shipped model on CPU, one
+#: thread, 2 steps, featurizing included, peaked 103 MiB above its loaded state for a
+#: 3,600-node channel mesh and 349 MiB for 14,400 nodes (23 KiB per extra node; 25 KiB
+#: with margin), so the default (~12 GiB) fits half of a 24 GiB machine. ``--max-nodes``
+#: raises it for one run.
+MEMORY_PER_NODE_KIB = 25.0
+DEFAULT_MAX_NODES = 500_000
+#: Default cap on rollout steps per record (``--steps``); each step is one model forward.
+DEFAULT_MAX_ROLLOUT_STEPS = 10_000
+#: Bytes a rollout holds per node and stored frame: the float32 ``(u, v, p)`` frames (12),
+#: the row's float32 copy (12) and the float64 copy the XDMF writer makes (24).
+FRAME_BYTES_PER_NODE_STEP = 48
+#: Default cap on that memory per record, GiB (``--max-frames-gib``).
+DEFAULT_MAX_FRAMES_GIB = 8.0
+#: Training-domain ranges of the shipped mesh default, whose config.json predates them:
+#: measured on its 26 training trajectories of the generated obstacle-flow data set (node
+#: counts, peak inflow speed in m/s, larger bounding-box side in m).
+SHIPPED_TRAIN_NODES = (1793.0, 1974.0)
+SHIPPED_TRAIN_INFLOW_SPEED = (0.461, 1.928)
+SHIPPED_TRAIN_EXTENT = (1.6, 1.6)
+
+
 class NodeType(IntEnum):
     """MeshGraphNets node-type codes (the subset used for incompressible flow)."""
 
@@ -168,6 +191,17 @@ class MeshConfig(FrozenConfig):
         target_mean, target_std: output normaliser for ``(du, dv, dp)`` (``p`` after the
             step without ``pressure_input``): the one-step changes, m/s and m^2/s^2.
         head_hidden: hidden width of the node decoder (0 = ``backbone.d_model``).
+        max_nodes: resource limit: meshes with more nodes are refused with a per-record
+            error (``--max-nodes`` raises it for one run; see :data:`DEFAULT_MAX_NODES`).
+        max_rollout_steps: resource limit on ``--steps`` per record (``--max-steps``).
+        max_frames_gib: resource limit on the predicted frames one record holds, GiB
+            (nodes x (steps + 1) x :data:`FRAME_BYTES_PER_NODE_STEP`; ``--max-frames-gib``).
+        train_nodes: ``(min, max)`` node count of the training meshes (applicability flags;
+            set by the normaliser pass; the defaults are the shipped model's data).
+        train_inflow_speed: ``(min, max)`` over training trajectories of the peak inflow
+            speed, m/s.
+        train_extent: ``(min, max)`` of the training meshes' bounding-box size (its larger
+            side), m.
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
@@ -190,8 +224,26 @@ class MeshConfig(FrozenConfig):
     target_mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     target_std: tuple[float, ...] = (1.0, 1.0, 1.0)
     head_hidden: int = 0
+    max_nodes: int = field(default_factory=lambda: DEFAULT_MAX_NODES)
+    max_rollout_steps: int = field(default_factory=lambda: DEFAULT_MAX_ROLLOUT_STEPS)
+    max_frames_gib: float = field(default_factory=lambda: DEFAULT_MAX_FRAMES_GIB)
+    train_nodes: tuple[float, ...] = SHIPPED_TRAIN_NODES
+    train_inflow_speed: tuple[float, ...] = SHIPPED_TRAIN_INFLOW_SPEED
+    train_extent: tuple[float, ...] = SHIPPED_TRAIN_EXTENT
 
     def validate(self) -> None:
+        require(self.max_nodes >= 1, f"max_nodes must be >= 1, got {self.max_nodes}")
+        require(
+            self.max_rollout_steps >= 1,
+            f"max_rollout_steps must be >= 1, got {self.max_rollout_steps}",
+        )
+        require(self.max_frames_gib > 0, f"max_frames_gib must be > 0, got {self.max_frames_gib}")
+        for name in ("train_nodes", "train_inflow_speed", "train_extent"):
+            values = getattr(self, name)
+            require(
+                len(values) == 2 and values[0] <= values[1],
+                f"{name} must be (min, max), got {values}",
+            )
         require(self.history >= 0, f"history must be >= 0, got {self.history}")
         require(self.noise_std >= 0, f"noise_std must be >= 0, got {self.noise_std}")
         require(

@@ -411,17 +411,25 @@ def fit_normalisers(
 
     Returns:
         ``config`` with ``velocity_*``, ``pressure_*``, ``edge_*`` and ``target_*``
-        statistics.
+        statistics, and the training domain (``train_nodes``, ``train_inflow_speed``,
+        ``train_extent``) for the applicability flags.
 
     Raises:
         ValueError: no frames at all.
     """
     velocity, pressure, edges = RunningMoments(2), RunningMoments(1), RunningMoments(3)
     change, pressure_target = RunningMoments(2), RunningMoments(1)
+    nodes, speeds, extents = [], [], []
     for trajectory, frames in sources:
         frames = list(frames)
         if not frames:
             continue
+        nodes.append(float(trajectory.num_nodes))
+        extents.append(float(np.ptp(np.asarray(trajectory.points), axis=0).max()))
+        inflow = np.asarray(trajectory.node_type) == NodeType.INFLOW
+        if inflow.any():
+            inflow_velocity = np.asarray(trajectory.velocity)[:, inflow]
+            speeds.append(float(np.hypot(inflow_velocity[..., 0], inflow_velocity[..., 1]).max()))
         pos = torch.as_tensor(np.asarray(trajectory.points), dtype=torch.float64)
         edge_index = edges_from_triangles(trajectory.triangles, trajectory.num_nodes)
         edges.update(relative_position_features(pos, edge_index))
@@ -446,6 +454,9 @@ def fit_normalisers(
         edge_std=edges.std(),
         target_mean=change.mean() + pressure_target.mean(),
         target_std=change.std() + pressure_target.std(),
+        train_nodes=(min(nodes), max(nodes)),
+        train_inflow_speed=(min(speeds), max(speeds)) if speeds else config.train_inflow_speed,
+        train_extent=(min(extents), max(extents)),
     )
 
 

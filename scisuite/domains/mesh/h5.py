@@ -26,9 +26,17 @@ H5_FIELDS = ("mesh_pos", "cells", "node_type", "velocity", "pressure")
 H5_SUFFIXES = (".h5", ".hdf5")
 
 
-def _static(data: np.ndarray, trailing_dims: int) -> np.ndarray:
+#: What h5py raises on damaged files and datasets of the wrong kind (besides our own).
+_DAMAGE_ERRORS = (OSError, KeyError, ValueError, RuntimeError, IndexError, TypeError)
+
+
+def _static(data: np.ndarray, trailing_dims: int, name: str, where: str) -> np.ndarray:
     """Drop a leading time axis of a static field (converted MeshGraphNets data has one)."""
-    return data[0] if data.ndim == trailing_dims + 1 else data
+    if data.ndim == trailing_dims + 1:
+        if data.shape[0] == 0:
+            raise MeshFormatError(f"{where}: {name} has an empty time axis {data.shape}")
+        return data[0]
+    return data
 
 
 def _attr_value(value: Any) -> Any:
@@ -48,11 +56,11 @@ def _trajectory_from_group(group: h5py.Group, where: str) -> MeshTrajectory:
             f"{where}: missing dataset(s) {missing}; a MeshGraphNets-style trajectory needs "
             f"{list(H5_FIELDS)}"
         )
-    points = _static(np.asarray(group["mesh_pos"][()]), 2)
-    cells = _static(np.asarray(group["cells"][()]), 2)
+    points = _static(np.asarray(group["mesh_pos"][()]), 2, "mesh_pos", where)
+    cells = _static(np.asarray(group["cells"][()]), 2, "cells", where)
     node_type = np.asarray(group["node_type"][()])
     if node_type.ndim == 3:
-        node_type = node_type[0]
+        node_type = _static(node_type, 2, "node_type", where)
     if node_type.ndim == 2 and node_type.shape[1] == 1:
         node_type = node_type[:, 0]
     velocity = np.asarray(group["velocity"][()])
@@ -95,29 +103,49 @@ def _records_from_file(path: Path, id_prefix: str) -> RecordStream:
         )
         return
     with handle:
-        if "mesh_pos" in handle:
-            entries: list[tuple[str, h5py.Group]] = [(path.stem, handle)]
-        else:
-            entries = [
-                (f"{id_prefix}{name}", handle[name])
-                for name in sorted(handle)
-                if isinstance(handle[name], h5py.Group)
-            ]
-            if not entries:
-                yield BadRecord(
-                    id=path.stem,
-                    reason=(
-                        f"{path.name} holds neither a trajectory (mesh_pos, cells, ...) at its "
-                        "root nor groups of trajectories"
-                    ),
-                    source=source,
-                )
-                return
+        try:
+            # Any trajectory dataset at the root makes the root one trajectory (a missing
+            # one is then named), else each group is one.
+            if any(name in handle for name in H5_FIELDS):
+                entries: list[tuple[str, h5py.Group]] = [(path.stem, handle)]
+            else:
+                entries = [
+                    (f"{id_prefix}{name}", handle[name])
+                    for name in sorted(handle)
+                    if isinstance(handle[name], h5py.Group)
+                ]
+        except _DAMAGE_ERRORS as err:
+            yield BadRecord(
+                id=path.stem,
+                reason=(
+                    f"{path.name}: the H5 file is damaged ({type(err).__name__}: {err}); "
+                    "rewrite or re-download it"
+                ),
+                source=source,
+            )
+            return
+        if not entries:
+            yield BadRecord(
+                id=path.stem,
+                reason=(
+                    f"{path.name} holds neither a trajectory (mesh_pos, cells, ...) at its "
+                    "root nor groups of trajectories"
+                ),
+                source=source,
+            )
+            return
         for number, (record_id, group) in enumerate(entries, start=1):
+            where = f"{path.name}:{group.name}"
             try:
-                trajectory = _trajectory_from_group(group, f"{path.name}:{group.name}")
-            except (MeshFormatError, OSError, KeyError, ValueError) as err:
+                trajectory = _trajectory_from_group(group, where)
+            except MeshFormatError as err:
                 yield BadRecord(id=record_id, reason=str(err), line=number, source=source)
+            except _DAMAGE_ERRORS as err:
+                reason = (
+                    f"{where}: cannot read the trajectory ({type(err).__name__}: {err}); the "
+                    "file is damaged or a dataset has the wrong type"
+                )
+                yield BadRecord(id=record_id, reason=reason, line=number, source=source)
             else:
                 yield Record(id=record_id, payload=trajectory, line=number, source=source)
 

@@ -21,8 +21,12 @@ mesh) are what every reader produces (2D triangle meshes, SI units). Three input
 
 The single-mesh convention (also for XDMF):
 
-* cells: triangles. Quads are split into two triangles along their 0-2 diagonal; ``line``
-  and ``vertex`` cells are read only as boundary tags; any other cell type is an error.
+* cells: triangles. Quads are split into two triangles along their 0-2 diagonal (the row's
+  ``notes`` column says so, and the predicted fields are written on those triangles);
+  ``line`` and ``vertex`` cells are read only as boundary tags; any other cell type is an
+  error.
+* every point belongs to a triangle, and no triangle is degenerate (zero area) or inverted
+  (wound against the rest of the mesh): :func:`check_cells`.
 * points: 2D, or 3D with one constant ``z`` (dropped).
 * point fields (names compared case-insensitively): ``velocity`` with 2 components (3 are
   accepted when the third is zero), ``pressure`` (scalar), and ``node_type`` with
@@ -40,6 +44,8 @@ During a rollout, inflow nodes keep their initial velocity and wall nodes zero v
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +94,8 @@ def _check_mesh(points: np.ndarray, triangles: np.ndarray, node_type: np.ndarray
             f"{where}: triangle vertex indices must be in [0, {n}), "
             f"got [{triangles.min()}, {triangles.max()}]"
         )
+    check_finite("points", points, where)
+    check_cells(points, triangles, where)
     if node_type.shape != (n,):
         raise MeshFormatError(f"{where}: node_type must be [{n}], got shape {node_type.shape}")
     unknown = sorted(set(np.unique(node_type).tolist()) - KNOWN_NODE_TYPES)
@@ -96,7 +104,76 @@ def _check_mesh(points: np.ndarray, triangles: np.ndarray, node_type: np.ndarray
             f"{where}: unknown node_type code(s) {unknown}; use MeshGraphNets codes "
             "0 normal, 4 inflow, 5 outflow, 6 wall"
         )
-    check_finite("points", points, where)
+
+
+def integer_array(name: str, values: Any, where: str) -> np.ndarray:
+    """``values`` as int64; floats must be finite whole numbers (a NaN or 2.5 in a cell list
+    or node-type field is an error, not a silently cast index)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64)
+    if array.dtype.kind == "b" or array.dtype.kind not in "f":
+        raise MeshFormatError(f"{where}: {name} must hold integers, got dtype {array.dtype}")
+    check_finite(name, array, where)
+    if not np.all(array == np.round(array)):
+        raise MeshFormatError(f"{where}: {name} must hold whole numbers (integer codes/indices)")
+    if array.size and np.abs(array).max() >= 2**62:
+        raise MeshFormatError(f"{where}: {name} holds values too large for indices or codes")
+    return array.astype(np.int64)
+
+
+def _first(indices: np.ndarray, count: int = 5) -> str:
+    shown = ", ".join(str(int(i)) for i in indices[:count])
+    return shown + (", ..." if len(indices) > count else "")
+
+
+def check_cells(points: np.ndarray, triangles: np.ndarray, where: str) -> None:
+    """Refuse what a flow model cannot be given: nodes no triangle uses (they have no
+    neighbours, so the model would move them from nothing), degenerate (zero-area)
+    triangles and inverted ones (wound against the rest of the mesh: the mesh folds over
+    itself or its vertex order is broken).
+
+    Args:
+        points: ``[N, 2]`` finite coordinates.
+        triangles: ``[T, 3]`` vertex indices in ``[0, N)``.
+
+    Raises:
+        MeshFormatError: naming how many cells or nodes are bad and the first indices.
+    """
+    used = np.zeros(len(points), dtype=bool)
+    used[triangles.ravel()] = True
+    isolated = np.flatnonzero(~used)
+    if len(isolated):
+        raise MeshFormatError(
+            f"{where}: {len(isolated)} of {len(points)} point(s) belong to no triangle "
+            f"(point indices {_first(isolated)}); a node without cells has no neighbours to "
+            "take its flow from: remove the unused points (and their field values) and "
+            "renumber the cells"
+        )
+    corners = points[triangles]  # [T, 3, 2]
+    e1 = corners[:, 1] - corners[:, 0]
+    e2 = corners[:, 2] - corners[:, 0]
+    twice_area = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    longest = np.max(np.sum((corners - np.roll(corners, 1, axis=1)) ** 2, axis=2), axis=1)
+    # Zero area relative to the triangle's own size (a sliver whose height is below 1e-6
+    # of its longest edge counts as degenerate; so does a triangle with a repeated vertex).
+    degenerate = np.flatnonzero(np.abs(twice_area) <= 1e-6 * longest)
+    if len(degenerate):
+        raise MeshFormatError(
+            f"{where}: {len(degenerate)} of {len(triangles)} triangle(s) are degenerate "
+            f"(zero area: collinear or repeated vertices; cell indices {_first(degenerate)}); "
+            "remove or remesh them"
+        )
+    clockwise = twice_area < 0
+    minority = clockwise if 2 * int(clockwise.sum()) <= len(triangles) else ~clockwise
+    inverted = np.flatnonzero(minority)
+    if len(inverted):
+        raise MeshFormatError(
+            f"{where}: {len(inverted)} of {len(triangles)} triangle(s) are inverted (wound "
+            f"against the rest of the mesh; cell indices {_first(inverted)}): the mesh "
+            "folds over itself or those cells list their vertices in the opposite order; "
+            "fix their vertex order or remesh"
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +187,8 @@ class MeshState:
         velocity: ``[N, 2]`` float64, m/s.
         pressure: ``[N]`` float64 (kinematic, m^2/s^2, for the generated data).
         time: simulation time of the state, s, when known.
+        notes: what the reader changed that the user should know (e.g. quads split into
+            triangles); shown in the ``notes`` column of the prediction row.
     """
 
     points: np.ndarray
@@ -118,16 +197,13 @@ class MeshState:
     velocity: np.ndarray
     pressure: np.ndarray
     time: float | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name, dtype in (
-            ("points", np.float64),
-            ("triangles", np.int64),
-            ("node_type", np.int64),
-            ("velocity", np.float64),
-            ("pressure", np.float64),
-        ):
-            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=dtype))
+        for name in ("triangles", "node_type"):
+            object.__setattr__(self, name, integer_array(name, getattr(self, name), "mesh state"))
+        for name in ("points", "velocity", "pressure"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
         _check_mesh(self.points, self.triangles, self.node_type, "mesh state")
         n = self.num_nodes
         if self.velocity.shape != (n, 2):
@@ -166,8 +242,8 @@ class MeshTrajectory:
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "triangles", np.asarray(self.triangles, dtype=np.int64))
-        object.__setattr__(self, "node_type", np.asarray(self.node_type, dtype=np.int64))
+        for name in ("triangles", "node_type"):
+            object.__setattr__(self, name, integer_array(name, getattr(self, name), "trajectory"))
         object.__setattr__(self, "times", np.asarray(self.times, dtype=np.float64))
         _check_mesh(np.asarray(self.points), self.triangles, self.node_type, "trajectory")
         n, f = self.num_nodes, len(self.times)
@@ -392,14 +468,19 @@ def read_single_mesh(path: str | Path) -> MeshState:
     if not path.exists():
         raise FileNotFoundError(f"mesh file {str(path)!r} does not exist")
     where = path.name
+    # meshio prints why a reader failed (to stdout, which may be the CSV output, and to
+    # stderr) before raising SystemExit; keep that text for the error row instead.
+    said = io.StringIO()
     try:
-        mesh = meshio.read(path)
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            mesh = meshio.read(path)
     # meshio raises many types for unreadable input, and SystemExit when no reader for the
     # suffix can parse the file.
     except (Exception, SystemExit) as err:
+        detail = " ".join(said.getvalue().split()) or f"{type(err).__name__}: {err}"
         raise MeshFormatError(
-            f"{where}: meshio could not read the file ({type(err).__name__}: {err}); use a "
-            "format meshio reads (e.g. .vtu, .vtk, .msh, .xdmf)"
+            f"{where}: meshio could not read the file ({detail[:300]}); use a format meshio "
+            "reads (e.g. .vtu, .vtk, .msh, .xdmf)"
         ) from err
     points = points_2d(mesh.points, where)
     triangles, line_blocks = triangle_cells(mesh.cells, where)
@@ -408,8 +489,10 @@ def read_single_mesh(path: str | Path) -> MeshState:
     node_type = resolve_node_type(
         n, mesh.point_data, mesh.cells, line_blocks, mesh.cell_data, mesh.field_data, where
     )
+    quads = sum(len(block.data) for block in mesh.cells if block.type == "quad")
+    notes = (f"{quads} quad cell(s) split into {2 * quads} triangles",) if quads else ()
     try:
-        return MeshState(points, triangles, node_type, velocity, pressure)
+        return MeshState(points, triangles, node_type, velocity, pressure, notes=notes)
     except MeshFormatError as err:
         raise MeshFormatError(f"{where}: {err}") from err
 

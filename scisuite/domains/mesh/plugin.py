@@ -26,7 +26,13 @@ from scisuite.core.plugin import (
     RecordIO,
 )
 from scisuite.domains.mesh import commands, examples
-from scisuite.domains.mesh.config import DATASET_NAME, MeshConfig
+from scisuite.domains.mesh.config import (
+    DATASET_NAME,
+    DEFAULT_MAX_FRAMES_GIB,
+    DEFAULT_MAX_NODES,
+    DEFAULT_MAX_ROLLOUT_STEPS,
+    MeshConfig,
+)
 from scisuite.domains.mesh.readers import READERS, echo_columns, records_from_objects
 from scisuite.domains.mesh.report import MeshReports
 from scisuite.domains.mesh.task import MeshTask
@@ -46,6 +52,30 @@ OPTIONS = (
         "start_frame",
         "first frame of an H5/XDMF trajectory input (0)",
         type="int",
+        verbs=("predict",),
+    ),
+    CliOption(
+        "--max-nodes",
+        "max_nodes",
+        f"refuse meshes with more nodes, per record (default: the model's max_nodes, "
+        f"{DEFAULT_MAX_NODES:,})",
+        type="int",
+        verbs=("predict",),
+    ),
+    CliOption(
+        "--max-steps",
+        "max_steps",
+        f"refuse --steps above this, per record (default: the model's max_rollout_steps, "
+        f"{DEFAULT_MAX_ROLLOUT_STEPS:,})",
+        type="int",
+        verbs=("predict",),
+    ),
+    CliOption(
+        "--max-frames-gib",
+        "max_frames_gib",
+        f"refuse rollouts whose predicted frames need more GiB, per record (default: the "
+        f"model's max_frames_gib, {DEFAULT_MAX_FRAMES_GIB:g})",
+        type="float",
         verbs=("predict",),
     ),
     CliOption(

@@ -48,7 +48,17 @@ def output_columns(config: MeshConfig) -> list[str]:
         "max_speed",
         "mean_pressure",
         "finite",
+        "applicability",
+        "notes",
     ]
+
+
+def _text(batch: Batch, name: str, i: int) -> str:
+    """Graph ``i``'s string attribute ``name`` ("" for graphs built without it)."""
+    values = getattr(batch, name, None)
+    if values is None:
+        return ""
+    return str(values[i] if isinstance(values, list | tuple) else values)
 
 
 def postprocess(prediction: MeshPrediction, batch: Batch, config: MeshConfig) -> list[Predicted]:
@@ -74,6 +84,8 @@ def postprocess(prediction: MeshPrediction, batch: Batch, config: MeshConfig) ->
             "max_speed": float(speed.max()),
             "mean_pressure": float(np.nanmean(last[:, 2])) if steps else math.nan,
             "finite": bool(np.isfinite(own[1:]).all()),
+            "applicability": _text(batch, "applicability", i),
+            "notes": _text(batch, "notes", i),
         }
         rollout = PredictedRollout(
             points=graph.pos.numpy() if "pos" in graph else None,

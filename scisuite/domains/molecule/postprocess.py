@@ -31,7 +31,16 @@ def value_columns(config: MoleculeConfig) -> list[str]:
 
 
 def output_columns(config: MoleculeConfig) -> list[str]:
-    return [*ECHO_COLUMNS, "canonical_smiles", *value_columns(config), "standardisation"]
+    """Echoed input, canonical SMILES, the values, the standardisation note and
+    ``applicability`` (empty in the training domain, else ``;``-joined reasons such as
+    ``heavy_atoms>max_train(47)``, ``element:Pt``, ``fragments_dropped:2``)."""
+    return [
+        *ECHO_COLUMNS,
+        "canonical_smiles",
+        *value_columns(config),
+        "standardisation",
+        "applicability",
+    ]
 
 
 def postprocess(
@@ -45,6 +54,7 @@ def postprocess(
         row: dict[str, Any] = {
             "canonical_smiles": batch.canonical_smiles[i],
             "standardisation": batch.standardisation[i],
+            "applicability": batch.applicability[i],
         }
         for name in config.target_names:
             row[name] = values.mean[name]

@@ -16,6 +16,7 @@ from scisuite.core.records import Record
 from scisuite.domains.molecule import postprocess
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.featurize import (
+    applicability_flags,
     mol_to_graph,
     morgan_counts,
     parse_smiles,
@@ -73,6 +74,9 @@ class MoleculeTask(Task):
         data.cliff = torch.tensor([math.nan if cliff is None else float(cliff)])
         data.canonical_smiles = std.canonical_smiles
         data.standardisation = std.note
+        data.applicability = ";".join(
+            applicability_flags(mol, std.mol, config.train_max_heavy_atoms, config.train_elements)
+        )
         return data
 
     def build_model(self, config: FrozenConfig) -> nn.Module:

@@ -26,6 +26,7 @@ from scisuite.core.records import BadRecord, Record
 from scisuite.domains.molecule import selection
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.datasets import MoleculeDataset, dataset_specs, load_dataset
+from scisuite.domains.molecule.featurize import training_domain
 from scisuite.domains.molecule.readers import reader_for
 from scisuite.domains.molecule.splits import Split, carve_validation, random_split, scaffold_split
 from scisuite.domains.molecule.task import MoleculeTask
@@ -161,11 +162,12 @@ def build_training_data(request: TrainRequest, task: MoleculeTask) -> TrainingDa
         return [graphs[i] for i in indices if graphs[i] is not None]  # type: ignore[misc]
 
     train, val, test = part(split.train), part(split.val), part(split.test)
-    config = base
+    largest, elements = training_domain([g.canonical_smiles for g in train])
+    config = base.replace(train_max_heavy_atoms=largest, train_elements=elements)
     if task_type == "regression":
         y = torch.cat([g.y for g in train]).double().numpy()
         mean, std = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-        config = base.replace(
+        config = config.replace(
             target_mean=tuple(float(m) for m in mean),
             target_std=tuple(float(s) if s > 0 else 1.0 for s in std),
         )

@@ -92,6 +92,13 @@ class ProteinConfig(FrozenConfig):
         bucket_tokens: training / validation graphs hold several examples of similar length,
             up to this many padded tokens (train with ``--batch-size 1``: one bucket per
             step cuts attention padding several-fold on CPU); 0 = one example per graph.
+        train_peptide_length: ``(min, max)`` length of the training peptides of the ``amp``
+            / ``acp`` tasks; a probability given outside it is flagged in the
+            ``applicability`` column. Set at training; the default is the shipped model's
+            documented peptide range (modlamp 4.3.3 sets, 7-174 residues).
+        train_max_chain_length: longest training chain of the structure tasks (0: unknown,
+            no flag; the shipped default predates it, and its windows of at most 82
+            residues make chain length matter less than for a whole-chain model).
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
@@ -111,8 +118,16 @@ class ProteinConfig(FrozenConfig):
     design_min_length: int = 40
     design_max_length: int = 120
     bucket_tokens: int = 0
+    train_peptide_length: tuple[int, ...] = (7, 174)
+    train_max_chain_length: int = 0
 
     def validate(self) -> None:
+        require(
+            len(self.train_peptide_length) == 2
+            and 1 <= self.train_peptide_length[0] <= self.train_peptide_length[1],
+            f"train_peptide_length must be (min, max), got {self.train_peptide_length}",
+        )
+        require(self.train_max_chain_length >= 0, "train_max_chain_length must be >= 0")
         require(
             self.backbone.vocab_size == VOCAB_SIZE,
             f"the protein backbone reads byte tokens: vocab_size must be {VOCAB_SIZE}",

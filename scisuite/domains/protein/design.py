@@ -21,6 +21,7 @@ from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.generation import SamplingConfig, design_sequences, predict_sequences
 from scisuite.domains.protein.metrics import content_error, is_valid_design, q_accuracy
 from scisuite.domains.protein.prompts import (
+    AMINO_ACIDS,
     CONTENT_CLASSES,
     SS3_ALPHABET,
     Example,
@@ -29,6 +30,10 @@ from scisuite.domains.protein.prompts import (
 )
 
 DESIGN_TASKS = ("design_content", "design_ss3", "design_amp", "design_prefix")
+#: Most designs one ``sci design`` run samples (each one is generated and then
+#: forward-predicted, and all rows are held for the table); more: several runs with
+#: different ``--seed`` values.
+MAX_DESIGNS = 100_000
 
 
 def design(model: nn.Module, config: FrozenConfig, options: Mapping[str, Any]) -> DesignResult:
@@ -42,22 +47,24 @@ def design(model: nn.Module, config: FrozenConfig, options: Mapping[str, Any]) -
     config = ProteinConfig.coerce(config)
     task, example, target_text = parse_target(options.get("target"), options.get("task"), config)
     low, high = _length_range(options.get("length"), task, example, config)
-    sampling = SamplingConfig(
-        temperature=float(options.get("temperature", 1.0)),
-        top_k=int(options.get("top_k") or 0),
-        top_p=float(options.get("top_p") or 1.0),
-        repetition_penalty=float(options.get("repetition_penalty") or 1.0),
-        seed=int(options.get("seed", 0)),
-    )
-    count = int(options.get("num_designs") or 10)
+    sampling = sampling_options(options)
+    count = _number(options, "num_designs", int, 10)
     if count < 1:
-        raise ValueError("--num-designs must be >= 1")
+        raise ValueError(f"--num-designs must be >= 1, got {count}")
+    if count > MAX_DESIGNS:
+        raise ValueError(
+            f"--num-designs {count} is above the limit of {MAX_DESIGNS} designs per run; run "
+            "several times with different --seed values"
+        )
+    batch_size = _number(options, "batch_size", int, 64)
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
     designs = design_sequences(model, config, example, count, sampling, low, high)
     predicted = predict_sequences(
         model,
         [d.sequence for d in designs],
         config.replace(predict_tasks=("ss3", "amp")),
-        int(options.get("batch_size") or 64),
+        batch_size,
     )
     rows, fasta = [], []
     for index, (generated, p) in enumerate(zip(designs, predicted, strict=True)):
@@ -72,6 +79,62 @@ def design(model: nn.Module, config: FrozenConfig, options: Mapping[str, Any]) -
             _design_row(name, task, target_text, example, generated, p, sampling, low, high)
         )
     return DesignResult("\n".join(fasta) + "\n", rows)
+
+
+def _number(options: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:
+    """``options[name]`` as ``kind`` (``default`` only when absent or None, so ``0`` stays
+    ``0``); a non-finite or unreadable value is a :class:`ValueError` naming the flag."""
+    flag = "--" + name.replace("_", "-")
+    value = options.get(name)
+    if value is None:
+        return default
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"{flag} must be a number, got {value!r}") from error
+    if not math.isfinite(number):
+        raise ValueError(f"{flag} must be finite, got {value!r}")
+    return number
+
+
+def sampling_options(options: Mapping[str, Any]) -> SamplingConfig:
+    """The design flags that choose tokens -> :class:`SamplingConfig`.
+
+    Raises:
+        ValueError: a flag out of range (``--temperature`` < 0, ``--top-k`` < 0, ``--top-p``
+            outside (0, 1], ``--repetition-penalty`` <= 0, or a non-finite value), naming the
+            flag.
+    """
+    temperature = _number(options, "temperature", float, 1.0)
+    top_k = _number(options, "top_k", int, 0)
+    top_p = _number(options, "top_p", float, 1.0)
+    penalty = _number(options, "repetition_penalty", float, 1.0)
+    for ok, message in (
+        (temperature >= 0, f"--temperature must be >= 0 (0 = greedy), got {temperature:g}"),
+        (top_k >= 0, f"--top-k must be >= 0 (0 = off), got {top_k}"),
+        (0 < top_p <= 1, f"--top-p must be in (0, 1] (1 = off), got {top_p:g}"),
+        (penalty > 0, f"--repetition-penalty must be > 0 (1 = off), got {penalty:g}"),
+    ):
+        if not ok:
+            raise ValueError(message)
+    return SamplingConfig(
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=penalty,
+        seed=_number(options, "seed", int, 0),
+    )
+
+
+def _check_letters(text: str, alphabet: str, what: str, target: str | None, hint: str) -> None:
+    """Refuse the first letter of ``text`` outside ``alphabet``, naming it and its 1-based
+    position."""
+    for position, letter in enumerate(text, start=1):
+        if letter not in alphabet:
+            raise ValueError(
+                f"--target {target!r}: {what} letter {letter!r} at position {position} is not "
+                f"one of {alphabet}; {hint}"
+            )
 
 
 def parse_target(
@@ -95,7 +158,9 @@ def parse_target(
         raise ValueError(f"--task must be one of {list(DESIGN_TASKS)}, got {task!r}")
     fields = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
     if not fields and "=" not in text:
-        fields = {"ss": text} if set(text.upper()) <= set(SS3_ALPHABET) else {"prefix": text}
+        # A bare string is an SS target (``--task design_prefix`` makes it a prefix): a
+        # letter outside HEC is a typo to report, never an amino-acid prefix guessed.
+        fields = {"prefix": text} if task == "design_prefix" else {"ss": text}
     inferred = (
         "design_content"
         if set(fields) & set(CONTENT_CLASSES)
@@ -132,8 +197,16 @@ def parse_target(
         return task, Example(task, values=values), canonical
     if task == "design_ss3":
         ss = fields.get("ss", "").upper()
-        if not ss or not set(ss) <= set(SS3_ALPHABET):
+        if not ss:
             raise ValueError(f"--target {target!r}: an SS string uses only H, E and C")
+        _check_letters(
+            ss,
+            SS3_ALPHABET,
+            "SS",
+            target,
+            "an SS string uses only H (helix), E (strand) and C (coil); for an amino-acid "
+            "prefix write prefix=...",
+        )
         return task, Example(task, ss=ss), f"ss={ss}"
     if task == "design_amp":
         label = fields.get("amp", "1")
@@ -141,8 +214,15 @@ def parse_target(
             raise ValueError(f"--target {target!r}: use amp=1 (antimicrobial) or amp=0")
         return task, Example(task, values=(float(label),)), f"amp={label}"
     prefix = fields.get("prefix", "").upper()
-    if not prefix or not prefix.isalpha():
+    if not prefix:
         raise ValueError(f"--target {target!r}: prefix=MKT... needs amino-acid letters")
+    _check_letters(
+        prefix,
+        AMINO_ACIDS,
+        "prefix",
+        target,
+        "a prefix names standard amino acids only (no X or digits)",
+    )
     return task, Example(task, prefix=prefix), f"prefix={prefix}"
 
 

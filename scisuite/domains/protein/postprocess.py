@@ -21,7 +21,9 @@ echo_columns = EchoField("sequence")
 
 def output_columns(config: FrozenConfig) -> list[str]:
     """Row columns: id, sequence, SS fractions and strings, activity probabilities, the
-    ``content`` / ``solubility`` columns when those tasks are predicted, windows, notes."""
+    ``content`` / ``solubility`` columns when those tasks are predicted, windows, notes,
+    ``applicability`` (empty in the training domain, else ``;``-joined reasons: see
+    :func:`~scisuite.domains.protein.featurize.applicability_flags`)."""
     config = ProteinConfig.coerce(config)
     columns = ["id", "sequence", "length", *CONTENT_CLASSES, "dssp3", "dssp8"]
     columns += ["antimicrobial_probability", "anticancer_probability"]
@@ -29,11 +31,16 @@ def output_columns(config: FrozenConfig) -> list[str]:
         columns += [f"content_{c}" for c in CONTENT_CLASSES]
     if "solubility" in config.predict_tasks:
         columns.append("solubility")
-    return [*columns, "windows", "notes"]
+    return [*columns, "windows", "notes", "applicability"]
 
 
 def _row(
-    sequence: str, note: str, p: SequencePrediction, config: ProteinConfig, columns: set[str]
+    sequence: str,
+    note: str,
+    flags: str,
+    p: SequencePrediction,
+    config: ProteinConfig,
+    columns: set[str],
 ) -> dict[str, Any]:
     helix, strand, coil = ss_content(p.ss3) if p.ss3 else (math.nan,) * 3
     remarks = [note] if note else []
@@ -56,6 +63,7 @@ def _row(
         "anticancer_probability": p.acp,
         "windows": p.windows,
         "notes": "; ".join(remarks),
+        "applicability": flags,
     }
     for name, value in zip(CONTENT_CLASSES, p.content, strict=True):
         row[f"content_{name}"] = value
@@ -71,7 +79,8 @@ def postprocess(
     config = ProteinConfig.coerce(config)
     columns = set(output_columns(config)) - {"id", "sequence"}
     sequences, notes = list(batch.sequence), list(batch.notes)
+    flags = list(getattr(batch, "applicability", None) or [""] * len(sequences))
     return [
-        Predicted(_row(sequence, note, p, config, columns), p)
-        for sequence, note, p in zip(sequences, notes, predictions, strict=True)
+        Predicted(_row(sequence, note, flag, p, config, columns), p)
+        for sequence, note, flag, p in zip(sequences, notes, flags, predictions, strict=True)
     ]

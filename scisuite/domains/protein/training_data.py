@@ -30,7 +30,7 @@ from scisuite.domains.protein.catalogue import (
 )
 from scisuite.domains.protein.config import DEFAULT_TASK_WEIGHTS, DEFAULT_TASKS, ProteinConfig
 from scisuite.domains.protein.datasets import PROVENANCE_FILE, load_solubility_csv
-from scisuite.domains.protein.prompts import TASK_NAMES, get_task
+from scisuite.domains.protein.prompts import TASK_NAMES, Example, get_task
 from scisuite.domains.protein.tasks import (
     Sources,
     bucket_examples,
@@ -123,6 +123,20 @@ def resolve_tasks(request: TrainRequest) -> tuple[tuple[str, ...], tuple[float, 
     return tasks, tuple(weights.get(t, 1.0) for t in tasks)
 
 
+def training_domain(examples: Sequence[Example]) -> dict[str, Any]:
+    """The ``train_*`` fields of the config from the training examples (for the
+    applicability flags): the peptide length range of the ``amp`` / ``acp`` examples and the
+    longest chain of the structure tasks; a field the examples say nothing of is kept."""
+    peptides = [len(e.sequence) for e in examples if e.task in ("amp", "acp") and e.sequence]
+    chains = [len(e.sequence) for e in examples if e.task in ("ss3", "ss8") and e.sequence]
+    values: dict[str, Any] = {}
+    if peptides:
+        values["train_peptide_length"] = (min(peptides), max(peptides))
+    if chains:
+        values["train_max_chain_length"] = max(chains)
+    return values
+
+
 def build_training_data(request: TrainRequest) -> TrainingData:
     """Examples of the requested tasks per split, featurized (and length-bucketed when
     ``bucket_tokens`` is set), with the config that trains on them."""
@@ -146,6 +160,7 @@ def build_training_data(request: TrainRequest) -> TrainingData:
         for split, examples in parts.items()
     }
     provenance["examples"] = counts
+    config = config.replace(**training_domain(parts["train"]))
     provenance["split"] = "as built: structures by identity, peptides stratified, UniProt random"
     train = featurize_examples(parts["train"], config, request.seed, train=True)
     val = featurize_examples(parts["validation"], config, request.seed, train=False)

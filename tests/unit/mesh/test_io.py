@@ -164,6 +164,8 @@ def test_quads_are_split_into_triangles(tmp_path) -> None:
     quads = np.array([[0, 1, 4, 3], [1, 2, 5, 4]])
     state = read_single_mesh(_write(tmp_path, "q.vtu", cells=[("quad", quads)]))
     assert state.triangles.shape == (4, 3)
+    assert state.notes == ("2 quad cell(s) split into 4 triangles",)
+    assert read_single_mesh(_write(tmp_path, "t.vtu")).notes == ()
 
 
 @pytest.mark.parametrize(
@@ -227,11 +229,13 @@ def test_unsupported_cells_are_named(tmp_path) -> None:
         read_single_mesh(path)
 
 
-def test_unreadable_and_missing_files(tmp_path) -> None:
+def test_unreadable_and_missing_files(tmp_path, capsys) -> None:
     bad = tmp_path / "x.vtu"
     bad.write_text("not a mesh")
     with pytest.raises(MeshFormatError, match="meshio could not read"):
         read_single_mesh(bad)
+    # meshio's own complaint goes into the reason, not onto stdout (the CSV may be there)
+    assert capsys.readouterr() == ("", "")
     with pytest.raises(FileNotFoundError):
         read_single_mesh(tmp_path / "absent.vtu")
 
@@ -403,3 +407,54 @@ def test_mesh_state_validates_shapes() -> None:
         _state(velocity=np.ones((5, 2)))
     with pytest.raises(MeshFormatError, match="indices must be in"):
         _state(triangles=np.array([[0, 1, 9]]))
+
+
+# -- cells a flow model cannot be given (issue 16) ----------------------------------------
+
+
+def test_points_no_triangle_uses_are_refused() -> None:
+    # They used to be accepted, and gained velocity from nothing during the rollout.
+    points = np.r_[POINTS, [[5.0, 5.0]]]
+    with pytest.raises(MeshFormatError, match=r"1 of 7 point\(s\) belong to no triangle.*6"):
+        _state(
+            points=points,
+            node_type=np.r_[_state().node_type, 0],
+            velocity=np.ones((7, 2)),
+            pressure=np.zeros(7),
+        )
+
+
+@pytest.mark.parametrize(
+    "triangles",
+    [
+        np.r_[TRIANGLES, [[0, 1, 2]]],  # collinear corners
+        np.r_[TRIANGLES, [[3, 3, 4]]],  # a repeated vertex
+    ],
+)
+def test_degenerate_triangles_are_refused(triangles) -> None:
+    with pytest.raises(MeshFormatError, match=r"1 of 5 triangle\(s\) are degenerate.*4"):
+        _state(triangles=triangles)
+
+
+def test_inverted_triangles_are_refused_but_a_consistently_clockwise_mesh_is_not() -> None:
+    flipped = TRIANGLES.copy()
+    flipped[2] = flipped[2, ::-1]
+    with pytest.raises(MeshFormatError, match=r"1 of 4 triangle\(s\) are inverted.*2"):
+        _state(triangles=flipped)
+    _state(triangles=TRIANGLES[:, ::-1])  # every cell clockwise: one orientation
+
+
+def test_bad_cells_in_a_file_are_one_bad_record(tmp_path) -> None:
+    path = _write(tmp_path, "d.vtu", cells=[("triangle", np.r_[TRIANGLES, [[0, 1, 2]]])])
+    (record,) = read_mesh_file(path)
+    assert isinstance(record, BadRecord) and "degenerate" in record.reason
+    assert record.reason.startswith("d.vtu:")
+
+
+def test_cells_and_node_types_must_be_whole_numbers() -> None:
+    # A NaN in a float cell list used to be cast to a huge negative index.
+    with pytest.raises(MeshFormatError, match="triangles has 3 NaN/inf"):
+        _state(triangles=np.where(TRIANGLES == 4, np.nan, TRIANGLES))
+    with pytest.raises(MeshFormatError, match="node_type must hold whole numbers"):
+        _state(node_type=np.array([4, 0, 5, 6, 6, 6.5]))
+    assert _state(triangles=TRIANGLES.astype(float)).triangles.dtype == np.int64

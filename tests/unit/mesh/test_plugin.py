@@ -31,7 +31,13 @@ def test_plugin_is_a_wiring_table_and_registers() -> None:
     assert PLUGIN.io.writers[".xdmf"] is XdmfPredictionSink
     assert "cylinder-flow" in PLUGIN.data.datasets
     assert PLUGIN.commands.generate is commands.generate and PLUGIN.commands.design is None
-    assert [o.flag for o in PLUGIN.options_for("predict")] == ["--steps", "--start-frame"]
+    assert [o.flag for o in PLUGIN.options_for("predict")] == [
+        "--steps",
+        "--start-frame",
+        "--max-nodes",
+        "--max-steps",
+        "--max-frames-gib",
+    ]
 
 
 def test_dataset_name_is_defined_once() -> None:

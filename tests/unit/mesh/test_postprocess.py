@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import meshio
@@ -104,3 +105,27 @@ def test_xdmf_sink_without_a_success_says_so(tmp_path) -> None:
     sink.write(_predicted("bad", "error"))
     with pytest.raises(ValueError, match="no prediction succeeded, nothing to write"):
         sink.close()
+
+
+def test_xdmf_sink_without_a_success_names_each_failed_mesh_and_its_reason(tmp_path) -> None:
+    # With -o flow.xdmf the reason used to reach only the .csv table beside it.
+    sink = XdmfPredictionSink(tmp_path / "none.xdmf")
+    for i in range(7):
+        sink.write(Predicted({"id": f"m{i}", "status": "error", "error": f"reason {i}"}))
+    with pytest.raises(ValueError, match=r"(?s)m0: reason 0\n.*m4: reason 4\n  \.\.\. and 2 more"):
+        sink.close()
+
+
+def test_rows_carry_the_readers_notes_and_the_applicability_flags() -> None:
+    config = TASK.default_config().replace(train_nodes=(1.0, 2.0))
+    state = example_trajectories()[0].state(0)
+    noted = dataclasses.replace(state, notes=("3 quad cell(s) split into 6 triangles",))
+    graphs = [
+        TASK.featurize(Record(i, MeshInput(s, 1)), config) for i, s in (("a", state), ("b", noted))
+    ]
+    batch = Batch.from_data_list(graphs)
+    model = TASK.build_model(config).eval()
+    rows = [r.row for r in postprocess(model.predict(batch), batch, config)]
+    assert [r["notes"] for r in rows] == ["", "3 quad cell(s) split into 6 triangles"]
+    assert all(r["applicability"].startswith("nodes>max_train(2)") for r in rows)
+    assert all(set(r) == set(output_columns(config)) - {"id", "source"} for r in rows)

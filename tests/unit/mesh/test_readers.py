@@ -44,6 +44,15 @@ def test_bad_options_are_refused(tmp_path) -> None:
         list(READERS[".vtu"](tmp_path / "case.vtu", rollout_steps=0))
     with pytest.raises(ValueError, match="--start-frame must be >= 0, got -1"):
         list(READERS[".vtu"](tmp_path / "case.vtu", start_frame=-1))
+    with pytest.raises(ValueError, match="--max-nodes must be >= 1, got 0"):
+        list(READERS[".vtu"](tmp_path / "case.vtu", max_nodes=0))
+    with pytest.raises(ValueError, match="--max-steps must be >= 1, got -5"):
+        list(READERS[".vtu"](tmp_path / "case.vtu", max_steps=-5))
+    with pytest.raises(ValueError, match="--max-frames-gib must be > 0, got 0"):
+        list(READERS[".vtu"](tmp_path / "case.vtu", max_frames_gib=0))
+    (record,) = READERS[".vtu"](tmp_path / "case.vtu", max_nodes=7, max_steps=9, max_frames_gib=0.5)
+    payload = record.payload
+    assert (payload.max_nodes, payload.max_steps, payload.max_frames_gib) == (7, 9, 0.5)
 
 
 def test_xdmf_and_unreadable_files_are_one_record_each(tmp_path) -> None:

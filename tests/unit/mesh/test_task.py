@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Batch
@@ -9,7 +10,7 @@ from scisuite.domains.mesh.examples import example_trajectories
 from scisuite.domains.mesh.features import initial_graph, model_targets
 from scisuite.domains.mesh.readers import MeshInput
 from scisuite.domains.mesh.rollout import rollout_batch
-from scisuite.domains.mesh.task import MeshTask
+from scisuite.domains.mesh.task import MeshTask, applicability_flags
 
 TASK = MeshTask()
 
@@ -69,3 +70,47 @@ def test_a_short_training_reduces_the_loss(data) -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_resource_limits_are_per_record_errors_that_say_how_to_raise_them() -> None:
+    config = TASK.default_config()
+    state = example_trajectories(frames=2)[0].state(0)
+    with pytest.raises(RecordError, match=rf"{state.num_nodes:,} nodes, above the limit of 10 "):
+        TASK.featurize(Record("big", MeshInput(state, max_nodes=10)), config)
+    with pytest.raises(RecordError, match=f"--max-nodes {state.num_nodes}"):
+        TASK.featurize(Record("big", MeshInput(state)), config.replace(max_nodes=10))
+    with pytest.raises(RecordError, match="--steps 20 is above the limit of 5 .*--max-steps 20"):
+        TASK.featurize(Record("long", MeshInput(state, 20, max_steps=5)), config)
+    with pytest.raises(RecordError, match="above the limit of 10,000 rollout steps"):
+        TASK.featurize(Record("long", MeshInput(state, 10_001)), config)
+    graph = TASK.featurize(Record("ok", MeshInput(state, 5, max_steps=5)), config)
+    assert int(graph.rollout_steps[0]) == 5
+    # frames of 78 nodes x 11 stored steps x 48 B = 41,184 B: over a 40,000 B budget
+    tight = MeshInput(state, 10, max_frames_gib=40_000 / 2**30)
+    with pytest.raises(RecordError, match=r"above the limit of .* GiB.*use at most --steps 9"):
+        TASK.featurize(Record("frames", tight), config)
+
+
+def test_applicability_flags_name_what_is_outside_the_training_domain() -> None:
+    state = example_trajectories(frames=2)[0].state(0)
+    inflow = state.node_type == 4
+    speed = float(np.hypot(*state.velocity[inflow].T).max())
+    extent = float(np.ptp(state.points, axis=0).max())
+    inside = TASK.default_config().replace(
+        train_nodes=(state.num_nodes, state.num_nodes),
+        train_inflow_speed=(speed, speed),
+        train_extent=(extent, extent),
+    )
+    assert applicability_flags(state, inside) == []
+    outside = inside.replace(
+        train_nodes=(1.0, 2.0), train_inflow_speed=(10.0, 20.0), train_extent=(0.0, 0.5)
+    )
+    assert applicability_flags(state, outside) == [
+        "nodes>max_train(2)",
+        "inflow_speed<min_train(10)",
+        "extent>max_train(0.5)",
+    ]
+    graph = TASK.featurize(Record("x", MeshInput(state)), outside)
+    assert (
+        graph.applicability == "nodes>max_train(2);inflow_speed<min_train(10);extent>max_train(0.5)"
+    )

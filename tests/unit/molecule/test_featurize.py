@@ -4,13 +4,16 @@ import pytest
 import torch
 
 from scisuite.core.records import RecordError
+from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.featurize import (
     ATOM_DIM,
     BOND_DIM,
     ELEMENTS,
+    applicability_flags,
     mol_to_graph,
     parse_smiles,
     standardise,
+    training_domain,
 )
 
 
@@ -43,7 +46,7 @@ def test_single_atom_molecule_has_no_edges() -> None:
         ("", "empty SMILES"),
         ("c1cccc1", "sanitisation failed: Can't kekulize"),
         ("[H][H]", "no heavy atoms"),
-        ("C" * 501, "501 heavy atoms (limit 500)"),
+        ("C" * 501, "501 heavy atoms, above the limit of 500 (max_heavy_atoms"),
     ],
 )
 def test_bad_molecules_raise_typed_errors_with_id_line_and_reason(smiles, reason) -> None:
@@ -74,3 +77,45 @@ def test_dense_random_walk_pe_equals_torch_geometric(smiles) -> None:
     graph = mol_to_graph(Chem.MolFromSmiles(smiles), rw_steps=12, lap_k=0)
     expected = random_walk_pe(graph.edge_index, graph.num_nodes, 12)
     torch.testing.assert_close(graph.rw_pe, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("smiles", "flags"),
+    [
+        ("CCO", []),
+        ("C" * 200, ["heavy_atoms>max_train(47)"]),  # was logS -98.6 with a bare "ok"
+        ("N.N.Cl[Pt]Cl", ["element:Pt", "fragments_dropped:2"]),  # was predicted as ammonia
+        ("[NH3][Pt]([NH3])(Cl)Cl", ["element:Pt"]),
+        ("CC(=O)[O-].[Na+]", ["element:Na", "fragments_dropped:1"]),
+    ],
+)
+def test_applicability_flags_of_the_shipped_training_domain(smiles, flags) -> None:
+    config = MoleculeConfig()
+    original = parse_smiles(smiles, "m1", 1)
+    kept = _std(smiles).mol
+    assert (
+        applicability_flags(original, kept, config.train_max_heavy_atoms, config.train_elements)
+        == flags
+    )
+
+
+def test_training_domain_of_training_molecules() -> None:
+    assert training_domain(["CCO", "c1ccccc1Br", "not smiles"]) == (7, ("Br", "C", "H", "O"))
+
+
+def test_rows_carry_the_applicability_column() -> None:
+    from torch_geometric.data import Batch
+
+    from scisuite.core.records import Record
+    from scisuite.domains.molecule.plugin import PLUGIN
+
+    config = PLUGIN.task.default_config()
+    graphs = [
+        PLUGIN.task.featurize(Record(str(i), {"smiles": s}), config)
+        for i, s in enumerate(["CCO", "N.N.Cl[Pt]Cl"])
+    ]
+    batch = Batch.from_data_list(graphs)
+    model = PLUGIN.task.build_model(config).eval()
+    with torch.inference_mode():
+        rows = [p.row for p in PLUGIN.task.postprocess(model.predict(batch), batch, config)]
+    assert [r["applicability"] for r in rows] == ["", "element:Pt;fragments_dropped:2"]

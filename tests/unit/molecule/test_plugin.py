@@ -68,6 +68,7 @@ def test_predictions_are_in_original_units_with_ensemble_std() -> None:
         "b",
         "b_std",
         "standardisation",
+        "applicability",
     ]
 
 

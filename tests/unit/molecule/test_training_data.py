@@ -31,6 +31,9 @@ def test_examples_training_request_is_real_freesolv(tmp_path: Path) -> None:
     assert data.config.target_names == ("expt",)
     assert data.config.target_mean[0] == pytest.approx(float(y.mean()))
     assert data.config.target_std[0] == pytest.approx(float(y.std(unbiased=False)))
+    # the training domain travels in the config, for the applicability flags
+    assert data.config.train_max_heavy_atoms == max(g.num_nodes for g in data.train)
+    assert "C" in data.config.train_elements and "Pt" not in data.config.train_elements
 
 
 def test_user_val_file_keeps_the_given_split_and_reports_rejects(tmp_path: Path) -> None:

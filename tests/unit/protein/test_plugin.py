@@ -18,7 +18,7 @@ from scisuite.core.records import Record, RecordError
 from scisuite.core.registry import PluginRegistry
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.design import design, parse_target
-from scisuite.domains.protein.featurize import featurize
+from scisuite.domains.protein.featurize import applicability_flags, featurize
 from scisuite.domains.protein.generation import SequencePrediction
 from scisuite.domains.protein.plugin import PLUGIN
 from scisuite.domains.protein.prompts import TASK_NAMES, Example
@@ -322,3 +322,76 @@ def test_evaluation_extras_score_generation_on_a_named_dataset(
     assert 0.0 <= metrics["q3"] <= 1.0 and 0.0 <= metrics["q8"] <= 1.0
     assert "amp_accuracy" in metrics and "acp_accuracy" in metrics
     assert not any(key.startswith("design_") for key in metrics)  # no design task trained
+
+
+@pytest.mark.parametrize(
+    ("target", "letter", "position"),
+    [("HHHHEEEXCC", "X", 8), ("ss=HEC1", "1", 4), ("hhhZ", "Z", 4), ("prefix=MKXT", "X", 3)],
+)
+def test_parse_target_names_the_bad_letter_and_position(target, letter, position) -> None:
+    # A bare string with one letter outside HEC used to become an amino-acid prefix.
+    with pytest.raises(ValueError, match=rf"letter '{letter}' at position {position}"):
+        parse_target(target, None, ProteinConfig())
+
+
+def test_parse_target_bare_prefix_needs_the_prefix_task() -> None:
+    config = ProteinConfig()
+    assert parse_target("MKT", "design_prefix", config)[1].prefix == "MKT"
+    with pytest.raises(ValueError, match="prefix="):
+        parse_target("MKT", None, config)
+
+
+@pytest.mark.parametrize(
+    ("options", "flag"),
+    [
+        ({"num_designs": 0}, "--num-designs"),
+        ({"num_designs": -3}, "--num-designs"),
+        ({"num_designs": 10**9}, "--num-designs"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"top_p": 0.0}, "--top-p"),
+        ({"top_p": 1.5}, "--top-p"),
+        ({"top_k": -1}, "--top-k"),
+        ({"temperature": -0.5}, "--temperature"),
+        ({"temperature": float("inf")}, "--temperature"),
+        ({"temperature": float("nan")}, "--temperature"),
+        ({"repetition_penalty": 0.0}, "--repetition-penalty"),
+    ],
+)
+def test_design_refuses_out_of_range_flags(tiny_config, options, flag) -> None:
+    # 0 used to fall back to the default (-n 0 wrote 10 designs, --top-p 0 meant 1.0).
+    config = tiny_config()
+    model = PLUGIN.task.build_model(config).eval()
+    base = {"target": "HHHHCCEE", "num_designs": 2, "temperature": 1.0, "seed": 3}
+    with pytest.raises(ValueError, match=flag):
+        design(model, config, {**base, **options})
+
+
+@pytest.mark.parametrize(
+    ("sequence", "notes", "flags"),
+    [
+        ("MKTAYIAKQRQISFVKSHFSRQ", "", []),
+        ("MKT", "", ["peptide_length<min_train(7)"]),
+        ("MKTAYIAK" * 23, "", ["peptide_length>max_train(174)"]),  # 184: amp still given
+        ("MKTAYIAK" * 30, "", []),  # 240: beyond peptide_max_length, no probability at all
+        ("QQQQQQQQQQQQAKT", "", ["composition:Q=80%"]),
+        ("MKTAYXAKQRX", "", ["unknown_residues:2"]),
+        ("MKTACIAKQRQ", "mapped U->C (selenocysteine) x1", ["mapped_residues:1"]),
+    ],
+)
+def test_protein_applicability_flags(sequence, notes, flags) -> None:
+    assert applicability_flags(sequence, notes, ProteinConfig()) == flags
+
+
+def test_protein_rows_carry_the_flags_and_training_sets_the_ranges(
+    tiny_config, data_dir: Path
+) -> None:
+    config = tiny_config()
+    batch = Batch.from_data_list([featurize(_record("QQQQQQQQQQQQAKT"), config)])
+    prediction = SequencePrediction(ss3="C" * 15, ss8="C" * 15, amp=0.8, acp=0.1, windows=1)
+    (result,) = PLUGIN.task.postprocess([prediction], batch, config)
+    assert result.row["applicability"] == "composition:Q=80%"
+    request = TrainRequest(dataset="all", columns={"data_dir": str(data_dir)}, model_overrides=TINY)
+    trained = PLUGIN.data.build_training_data(request).config
+    assert trained.train_max_chain_length == max(len(c[1]) for c in CHAINS if c[4] == "train")
+    low, high = trained.train_peptide_length
+    assert 1 <= low <= high
