@@ -62,6 +62,17 @@ def finite_number(text: str) -> float:
 
 finite_number.__name__ = "number"
 
+
+def positive_number(text: str) -> float:
+    """An argparse ``type``: a finite float above 0 (a learning rate)."""
+    value = finite_number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
+    return value
+
+
+positive_number.__name__ = "positive number"
+
 #: ``--seed``: what numpy's and torch's generators both accept.
 SEED = whole_number(0, 2**63 - 1)
 POSITIVE = whole_number(1)

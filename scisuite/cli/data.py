@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scisuite.cli.common import add_domain_options, domain_values
+from scisuite.cli.common import POSITIVE, add_domain_options, domain_values
 
 
 class Data:
@@ -30,7 +30,7 @@ class Data:
         generate.add_argument("name")
         generate.add_argument("-o", "--output", type=Path, required=True, help="output directory")
         generate.add_argument("--seed", type=int, default=0, help="random seed (0)")
-        generate.add_argument("--workers", type=int, default=1, help="parallel processes (1)")
+        generate.add_argument("--workers", type=POSITIVE, default=1, help="parallel processes (1)")
         generate.add_argument("--quiet", action="store_true", help="no progress bar")
         add_domain_options(generate, domain_options)
 

@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from scisuite.cli.common import (
+    NON_NEGATIVE,
+    POSITIVE,
     UsageError,
     add_common,
     add_domain_options,
     add_training_data,
+    finite_number,
+    positive_number,
     train_request,
 )
 
@@ -26,13 +30,15 @@ class Train:
     def add_args(self, parser: argparse.ArgumentParser, domain_options: Sequence[Any]) -> None:
         add_training_data(parser)
         parser.add_argument("-o", "--output", type=Path, required=True, help="checkpoint directory")
-        parser.add_argument("--epochs", type=int, default=50, help="max epochs (50)")
-        parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+        parser.add_argument("--epochs", type=POSITIVE, default=50, help="max epochs (50)")
         parser.add_argument(
-            "--weight-decay", type=float, default=1e-4, help="AdamW weight decay (1e-4)"
+            "--lr", type=positive_number, default=1e-3, help="peak learning rate (1e-3)"
         )
         parser.add_argument(
-            "--patience", type=int, default=0, help="early-stopping patience (0 = off)"
+            "--weight-decay", type=finite_number, default=1e-4, help="AdamW weight decay (1e-4)"
+        )
+        parser.add_argument(
+            "--patience", type=NON_NEGATIVE, default=0, help="early-stopping patience (0 = off)"
         )
         parser.add_argument("--devices", default="auto", help="number of devices (per node) (auto)")
         parser.add_argument(

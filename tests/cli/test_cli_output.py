@@ -79,3 +79,11 @@ def test_training_logs_one_line_per_epoch_when_stderr_is_not_a_terminal(tmp_path
     assert [line.split()[1] for line in epochs] == ["1/2", "2/2"], err
     assert all("val_loss" in line and "ETA" in line for line in epochs)
     assert "\r" not in err  # no progress bar redraws in a log
+
+
+def test_training_flags_out_of_range_are_usage_errors(capsys) -> None:
+    base = ["train", "--domain", "molecule", "--dataset", "freesolv", "-o", "never"]
+    for flag, value in [("--epochs", "0"), ("--lr", "0"), ("--lr", "nan"), ("--patience", "-1")]:
+        assert main([*base, flag, value]) == 2
+        assert flag in capsys.readouterr().err
+    assert main(["data", "generate", "mesh", "cylinder-flow", "-o", "never", "--workers", "0"]) == 2
