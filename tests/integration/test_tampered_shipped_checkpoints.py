@@ -43,7 +43,9 @@ def _copy(domain: str, tmp_path: Path, change=None) -> Path:
 
 
 def _predict_error(checkpoint: Path, domain: str, capsys) -> str:
-    code = main(["predict", "--domain", domain, "--checkpoint", str(checkpoint), "CCO"])
+    smiles = checkpoint.parent / "one.smi"
+    smiles.write_text("CCO\n")
+    code = main(["predict", "--domain", domain, "--checkpoint", str(checkpoint), str(smiles)])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
     return err
