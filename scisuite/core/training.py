@@ -260,6 +260,7 @@ class EpochLog(L.Callback):
 
     def __init__(self) -> None:
         self._start = 0.0
+        self._first_epoch = 0  # a resumed run starts later; its rate counts its own epochs
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
