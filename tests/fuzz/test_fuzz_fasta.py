@@ -17,12 +17,16 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+from invariants import check_items  # noqa: E402
 
 from scisuite import api
 from scisuite.core.predicting import InputError
@@ -58,24 +62,15 @@ def _encode(text: str, codec: str) -> bytes:
     return text.encode(codec)
 
 
+def _sequence_values(record: Record) -> list[str]:
+    sequence = record.payload["sequence"]
+    assert sequence and set(sequence) <= set(SEQUENCE_ALPHABET)
+    return [sequence, record.payload["description"], record.payload["notes"]]
+
+
 def _check_items(items: list[Record | BadRecord]) -> None:
     """What holds for every read: order, reasons, writable text, clean sequences."""
-    lines = [item.line for item in items if item.line is not None]
-    assert lines == sorted(lines), "items come in input order"
-    seen: set[str] = set()
-    for item in items:
-        values = [item.id, str(item.source)]
-        if isinstance(item, BadRecord):
-            assert item.reason, "every bad record says why"
-            values += [item.reason, *map(str, item.fields.values())]
-        else:
-            sequence = item.payload["sequence"]
-            assert sequence and set(sequence) <= set(SEQUENCE_ALPHABET)
-            assert item.id not in seen, "a repeated id is a bad record, not a second record"
-            seen.add(item.id)
-            values += [sequence, item.payload["description"], item.payload["notes"]]
-        for value in values:
-            value.encode("utf-8")  # an output row can hold it
+    check_items(items, _sequence_values)
 
 
 def _expected_items(text: str) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,9 @@ from scisuite.core.records import BadRecord, InputFileError, Record, RecordError
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.readers import read_csv, read_sdf, read_smi
 from scisuite.domains.molecule.task import MoleculeTask
+
+sys.path.insert(0, str(Path(__file__).parent))
+from invariants import check_items  # noqa: E402
 
 _DIR = Path(tempfile.mkdtemp(prefix="fuzz-molecules-"))
 
@@ -70,23 +74,14 @@ def _write(name: str, data: bytes) -> Path:
     return path
 
 
+def _molecule_values(record: Record) -> list[str]:
+    assert record.payload["smiles"].strip()
+    return [record.payload["smiles"], str(record.payload.get("name", ""))]
+
+
 def _check_items(items: list[Record | BadRecord]) -> None:
     """What holds for every read: order, reasons, writable text, one Record per id."""
-    lines = [item.line for item in items if item.line is not None]
-    assert lines == sorted(lines) and len(set(lines)) == len(lines), "input order"
-    ids: set[str] = set()
-    for item in items:
-        values = [item.id, str(item.source)]
-        if isinstance(item, BadRecord):
-            assert item.reason, "every bad record says why"
-            values += [item.reason, *map(str, item.fields.values())]
-        else:
-            assert item.payload["smiles"].strip()
-            assert item.id not in ids, "a repeated id is a bad record, not a second record"
-            ids.add(item.id)
-            values += [item.payload["smiles"], str(item.payload.get("name", ""))]
-        for value in values:
-            value.encode("utf-8")  # an output row can hold it
+    check_items(items, _molecule_values, distinct_lines=True)
 
 
 def _quote(value: str, delimiter: str, how: int) -> str:
