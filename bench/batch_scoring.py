@@ -1,9 +1,15 @@
-"""Batch scoring of MOSES SMILES with the shipped molecule model: throughput, peak RSS, workers,
-and the time a ``kill -9`` at about 50 % costs when the job is rerun with ``--resume``.
+"""Batch scoring with a shipped model: throughput, peak RSS, workers, DDP ranks, and the time a
+``kill -9`` at about 50 % costs when the job is rerun with ``--resume``.
 
-Data: the first N SMILES of the MOSES training set (``moses/dataset/data/train.csv.gz`` in the
-PyPI package ``molsets`` 0.3.1, 1,584,663 molecules, MIT), fetched and read through
-:mod:`scisuite.core.sources` like the other data sets, written as ``smiles`` CSV files.
+Data (``--domain``):
+
+- ``molecule``: the first N SMILES of the MOSES training set (``moses/dataset/data/train.csv.gz``
+  in the PyPI package ``molsets`` 0.3.1, 1,584,663 molecules, MIT), fetched and read through
+  :mod:`scisuite.core.sources` like the other data sets, written as ``smiles`` CSV files.
+- ``protein``: the first N entries of Debian ``mmseqs2-examples``
+  ``/usr/share/doc/mmseqs2/example-data/DB.fasta.gz`` (20,000 UniProtKB sequences, median
+  length 345), copied as they are into FASTA files; every residue gets its secondary-structure
+  label (long sequences in overlapping windows) plus the sequence-level outputs.
 
 Every run is its own ``python -m scisuite predict --domain molecule ... --device cpu --quiet``
 subprocess. Peak RSS: the largest sum of ``VmRSS`` over the process and its children
@@ -12,7 +18,9 @@ subprocess. Peak RSS: the largest sum of ``VmRSS`` over the process and its chil
 (start-up and model load included; the ``startup`` row scores 64 records to show that cost).
 
 Per size: the streaming path (``-o out.parquet``), the sharded path (``--resume
---shard-size S``) with 0 / 1 / 2 featurisation workers (``--workers``), and a kill: the
+--shard-size S``) with 0 / 1 / 2 featurisation workers (``--workers``), for ``--ddp-sizes`` the
+same file on 2 DDP ranks of 1 thread each (``--devices 2 --strategy ddp``) against one process
+of 2 threads (both on all the cores; the outputs are compared), and a kill: the
 sharded run is killed with SIGKILL once half of its shards are in the manifest, then rerun
 with ``--resume``; time lost = (killed run + resumed run) - uninterrupted sharded run, and the
 resumed output is checked to equal the uninterrupted one.
@@ -20,6 +28,8 @@ resumed output is checked to equal the uninterrupted one.
 Run from the repository root (figures are reported, never asserted)::
 
     PYTHONPATH=. python bench/batch_scoring.py --sizes 10000 --rss-only-sizes 100000
+    PYTHONPATH=. python bench/batch_scoring.py --domain protein --sizes 1000 --ddp-sizes 1000 \
+        --rss-only-sizes 20000 --results bench/results/batch_scoring_protein.json
 """
 
 from __future__ import annotations
@@ -43,23 +53,58 @@ from scisuite.core.sources import PackageSpec, open_package
 
 MOSES = PackageSpec("molsets", "0.3.1")
 MOSES_TRAIN = "moses/dataset/data/train.csv.gz"
+UNIPROT_FASTA = Path("/usr/share/doc/mmseqs2/example-data/DB.fasta.gz")
 RESULTS = Path(__file__).parent / "results" / "batch_scoring.json"
 ROOT = Path(__file__).parents[1]
 
 
-def write_inputs(sizes: list[int], directory: Path, cache_dir: Path | None) -> dict[str, Any]:
-    """``moses_<N>.csv`` (header ``smiles``) with the first N MOSES training SMILES."""
+def input_path(domain: str, size: int, directory: Path) -> Path:
+    """Where the benchmark input of ``size`` records lives."""
+    if domain == "protein":
+        return directory / f"uniprot_{size}.fasta"
+    return directory / f"moses_{size}.csv"
+
+
+def write_inputs(
+    domain: str, sizes: list[int], directory: Path, cache_dir: Path | None
+) -> dict[str, Any]:
+    """The first N records of the domain's source, one file per size."""
+    if domain == "protein":
+        return _write_fasta_inputs(sizes, directory)
     with open_package(MOSES, cache_dir) as archive:
         data, provenance = archive.read(MOSES_TRAIN)
     lines = gzip.decompress(data).decode("utf-8").splitlines()
     if lines[0].strip().upper() != "SMILES" or max(sizes) > len(lines) - 1:
         raise SystemExit(f"{MOSES_TRAIN} has {len(lines) - 1} SMILES; sizes up to that")
     for size in sizes:
-        path = directory / f"moses_{size}.csv"
+        path = input_path(domain, size, directory)
         if not path.exists():
             with atomic_path(path) as tmp:
                 tmp.write_text("smiles\n" + "\n".join(lines[1 : size + 1]) + "\n")
     return {**provenance.as_dict(), "smiles_in_file": len(lines) - 1}
+
+
+def _write_fasta_inputs(sizes: list[int], directory: Path) -> dict[str, Any]:
+    """``uniprot_<N>.fasta``: the first N entries of ``DB.fasta.gz``, text unchanged."""
+    if not UNIPROT_FASTA.exists():
+        raise SystemExit(f"{UNIPROT_FASTA} is missing: apt-get install mmseqs2-examples")
+    text = gzip.decompress(UNIPROT_FASTA.read_bytes()).decode("utf-8")
+    entries = [">" + chunk for chunk in text.split("\n>")]
+    entries[0] = entries[0][1:]  # the file's first '>' was not a separator
+    if max(sizes) > len(entries):
+        raise SystemExit(f"{UNIPROT_FASTA} has {len(entries)} entries; sizes up to that")
+    for size in sizes:
+        path = input_path("protein", size, directory)
+        if not path.exists():
+            with atomic_path(path) as tmp:
+                tmp.write_text("\n".join(e.rstrip("\n") for e in entries[:size]) + "\n")
+    residues = sum(len("".join(e.splitlines()[1:])) for e in entries)
+    return {
+        "file": str(UNIPROT_FASTA),
+        "debian_package": "mmseqs2-examples",
+        "entries_in_file": len(entries),
+        "residues_in_file": residues,
+    }
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -79,9 +124,11 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_predict(args: list[str], kill_when: Any = None, poll_s: float = 0.1) -> dict[str, Any]:
+def run_predict(
+    domain: str, args: list[str], kill_when: Any = None, poll_s: float = 0.1
+) -> dict[str, Any]:
     """One ``sci predict`` subprocess: wall time, peak RSS, killed or not."""
-    command = [sys.executable, "-m", "scisuite", "predict", "--domain", "molecule", *args]
+    command = [sys.executable, "-m", "scisuite", "predict", "--domain", domain, *args]
     command += ["--device", "cpu", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
@@ -124,11 +171,54 @@ def _same_table(a: Path, b: Path) -> bool:
     return pq.read_table(a).equals(pq.read_table(b))
 
 
+def _close_tables(a: Path, b: Path, rtol: float = 1e-5) -> bool:
+    """Same rows and columns, text equal and numbers within ``rtol`` (thread counts differ)."""
+    import numpy as np
+    import pandas as pd
+
+    left, right = pd.read_parquet(a), pd.read_parquet(b)
+    if list(left.columns) != list(right.columns) or len(left) != len(right):
+        return False
+    for column in left.columns:
+        x, y = left[column], right[column]
+        if pd.api.types.is_float_dtype(x):
+            if not np.allclose(x, y, rtol=rtol, atol=1e-6, equal_nan=True):
+                return False
+        elif not x.astype(str).equals(y.astype(str)):
+            return False
+    return True
+
+
+def bench_ddp(domain: str, size: int, data: Path, work: Path) -> dict[str, Any]:
+    """One process on 2 threads against 2 DDP ranks on 1 thread each, same file."""
+    source = input_path(domain, size, data)
+    out: dict[str, Any] = {"records": size, "runs": {}}
+    single, ranks = work / f"ddp1_{size}.parquet", work / f"ddp2_{size}.parquet"
+    runs = {
+        "one_process_2_threads": [str(source), "-o", str(single), "--threads", "2"],
+        "ddp_2_ranks_1_thread": [str(source), "-o", str(ranks), "--threads", "1"]
+        + ["--devices", "2", "--strategy", "ddp"],
+    }
+    for name, args in runs.items():
+        result = run_predict(domain, args)
+        result["records_per_s"] = round(size / result["wall_s"], 1)
+        out["runs"][name] = result
+        print(f"{size:>8} {name:<22} {json.dumps(result)}", flush=True)
+    out["outputs_agree"] = _close_tables(single, ranks)
+    return out
+
+
 def bench_size(
-    size: int, data: Path, work: Path, shard_size: int, workers: list[int], full: bool
+    domain: str,
+    size: int,
+    data: Path,
+    work: Path,
+    shard_size: int,
+    workers: list[int],
+    full: bool,
 ) -> dict[str, Any]:
     """The runs of one size; ``full=False``: only the sharded run with ``workers[0]``."""
-    source = data / f"moses_{size}.csv"
+    source = input_path(domain, size, data)
     out: dict[str, Any] = {"records": size, "shard_size": shard_size, "runs": {}}
 
     def record(name: str, result: dict[str, Any]) -> None:
@@ -138,12 +228,13 @@ def bench_size(
 
     stream = work / f"stream_{size}.parquet"
     if full:
-        record("stream", run_predict([str(source), "-o", str(stream)]))
+        record("stream", run_predict(domain, [str(source), "-o", str(stream)]))
     reference = None
     for count in workers if full else workers[:1]:
         target = work / f"sharded_{size}_w{count}.parquet"
         args = [str(source), "-o", str(target), "--resume", "--shard-size", str(shard_size)]
-        record(f"sharded_workers_{count}", run_predict([*args, "--num-workers", str(count)]))
+        result = run_predict(domain, [*args, "--num-workers", str(count)])
+        record(f"sharded_workers_{count}", result)
         reference = reference or target
         if full:
             same = _same_table(stream, target)
@@ -155,9 +246,9 @@ def bench_size(
     parts = killed.with_name(f"{killed.name}.parts")
     total = -(-size // shard_size)
     args = [str(source), "-o", str(killed), "--resume", "--shard-size", str(shard_size)]
-    first = run_predict(args, kill_when=lambda: _shards_in_manifest(parts) >= total // 2)
+    first = run_predict(domain, args, kill_when=lambda: _shards_in_manifest(parts) >= total // 2)
     done_at_kill = _shards_in_manifest(parts)
-    second = run_predict(args)
+    second = run_predict(domain, args)
     full = out["runs"][f"sharded_workers_{workers[0]}"]["wall_s"]
     out["kill"] = {
         "killed_run": first,
@@ -178,6 +269,7 @@ def _write(results: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--domain", choices=["molecule", "protein"], default="molecule")
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument(
@@ -186,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=[],
         help="sizes run only sharded with the first worker count (flat-memory check)",
+    )
+    parser.add_argument(
+        "--ddp-sizes",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes scored by 1 process (2 threads) and by 2 DDP ranks (1 thread each)",
     )
     parser.add_argument("--shard-size", type=int, help="default: size / 20, at least 1000")
     parser.add_argument("--cache-dir", type=Path, help="source package cache")
@@ -201,16 +300,29 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "load_average_at_start": os.getloadavg(),
-            "data": write_inputs([64, *args.sizes, *args.rss_only_sizes], work, args.cache_dir),
+            "domain": args.domain,
+            "data": write_inputs(
+                args.domain,
+                [64, *args.sizes, *args.rss_only_sizes, *args.ddp_sizes],
+                work,
+                args.cache_dir,
+            ),
             "sizes": {},
+            "ddp": {},
         }
-        results["startup"] = run_predict([str(work / "moses_64.csv"), "-o", str(work / "s.csv")])
+        startup = [str(input_path(args.domain, 64, work)), "-o", str(work / "s.csv")]
+        results["startup"] = run_predict(args.domain, startup)
         print(f"start-up (64 records): {results['startup']}", flush=True)
         for size, full in [(n, True) for n in args.sizes] + [
             (n, False) for n in args.rss_only_sizes
         ]:
             shard = args.shard_size or max(1000, size // 20)
-            results["sizes"][str(size)] = bench_size(size, work, work, shard, args.workers, full)
+            results["sizes"][str(size)] = bench_size(
+                args.domain, size, work, work, shard, args.workers, full
+            )
+            _write(results, args.results)
+        for size in args.ddp_sizes:
+            results["ddp"][str(size)] = bench_ddp(args.domain, size, work, work)
             _write(results, args.results)
         _write(results, args.results)
     print(f"wrote {args.results}")

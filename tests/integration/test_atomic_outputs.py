@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,16 +60,30 @@ def _after(function, calls: int = 1):
     return wrapped
 
 
-def _killed(action) -> None:
+def _killed(action, timeout_s: float = 60.0) -> None:
     """Run ``action`` in a forked child (modules already imported), which patches a step of
-    a writer to SIGKILL the process right after it; the parent checks it died so."""
+    a writer to SIGKILL the process right after it; the parent checks it died so.
+
+    The child runs torch on one thread: once the parent has used OpenMP's thread pool
+    (any large tensor op), a parallel region in a forked child waits forever on threads
+    that were not forked (a libgomp limit; CI's idle cores hit it, a loaded machine did
+    not). A child still alive after ``timeout_s`` is killed and the test fails.
+    """
     pid = os.fork()
     if pid == 0:
         try:
+            torch.set_num_threads(1)
             action()
         finally:
             os._exit(3)  # not killed: the parent's assertion reports it
-    _, status = os.waitpid(pid, 0)
+    deadline = time.monotonic() + timeout_s
+    while (waited := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked writer did not finish in {timeout_s:.0f} s")
+        time.sleep(0.02)
+    status = waited[1]
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
 
