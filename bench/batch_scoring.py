@@ -124,11 +124,17 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
+#: ``--threads`` for every run but the DDP pair (which sets its own); None: sci's default.
+THREADS: list[int | None] = [None]
+
+
 def run_predict(
     domain: str, args: list[str], kill_when: Any = None, poll_s: float = 0.1
 ) -> dict[str, Any]:
     """One ``sci predict`` subprocess: wall time, peak RSS, killed or not."""
     command = [sys.executable, "-m", "scisuite", "predict", "--domain", domain, *args]
+    if THREADS[0] is not None and "--threads" not in args:
+        command += ["--threads", str(THREADS[0])]
     command += ["--device", "cpu", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
@@ -287,10 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         help="sizes scored by 1 process (2 threads) and by 2 DDP ranks (1 thread each)",
     )
     parser.add_argument("--shard-size", type=int, help="default: size / 20, at least 1000")
+    parser.add_argument("--threads", type=int, help="torch threads of each run (default: sci's)")
     parser.add_argument("--cache-dir", type=Path, help="source package cache")
     parser.add_argument("--work-dir", type=Path, help="inputs and outputs (default: a temp dir)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    THREADS[0] = args.threads
 
     with tempfile.TemporaryDirectory(prefix="batch_scoring_") as scratch:
         work = args.work_dir or Path(scratch)
@@ -300,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "load_average_at_start": os.getloadavg(),
+            "threads": args.threads,
             "domain": args.domain,
             "data": write_inputs(
                 args.domain,
