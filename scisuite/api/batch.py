@@ -386,6 +386,7 @@ def _score_shards(
     )
     rows: list[dict[str, Any]] = []
     shard: _OpenShard | None = None
+    clock = [time.perf_counter()]  # when the previous part of this run was written
     for predicted in stream:
         tag = state.tags.popleft()
         if tag is None:
@@ -394,11 +395,11 @@ def _score_shards(
         rows.append(predicted.row)
         bar.update(1)
         if shard.done and len(rows) == shard.count:
-            _write_part(parts, shard, rows, manifest)
+            _write_part(parts, shard, rows, manifest, clock)
             summary.scored.append(shard.index)
             rows = []
     if rows and shard is not None:  # the last shard, short, ended with the input
-        _write_part(parts, shard, rows, manifest)
+        _write_part(parts, shard, rows, manifest, clock)
         summary.scored.append(shard.index)
     _check_reused(reusable, shard_size, state.records)
     manifest["records"] = state.records
@@ -406,9 +407,14 @@ def _score_shards(
 
 
 def _write_part(
-    parts: Path, shard: _OpenShard, rows: list[dict[str, Any]], manifest: dict[str, Any]
+    parts: Path,
+    shard: _OpenShard,
+    rows: list[dict[str, Any]],
+    manifest: dict[str, Any],
+    clock: list[float],
 ) -> None:
-    """Write one part atomically, then record it in the manifest (also atomically)."""
+    """Write one part atomically, then record it in the manifest (also atomically);
+    ``clock[0]``, when the previous part was written, is moved to now."""
     import pyarrow.parquet as pq
 
     name = f"part-{shard.index:05d}{PART_SUFFIX}"
@@ -427,7 +433,9 @@ def _write_part(
         file=name,
         sha256=checksum,
         run=manifest["runs"],
+        seconds=round(time.perf_counter() - clock[0], 3),
     )
+    clock[0] = time.perf_counter()
     manifest["shards"].append(asdict(entry))
     write_manifest(parts, manifest)
 

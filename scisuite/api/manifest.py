@@ -37,6 +37,10 @@ class ShardEntry:
         file: the part file's name inside the parts directory.
         sha256: checksum of the part file's bytes.
         run: the run (1, 2, ...) that scored it.
+        seconds: wall time from the end of the previous part of the same run (or from the
+            start of scoring) to this part written, s; the rate of a job resumed over
+            several runs is ``sum(rows) / sum(seconds)``. 0.0 in manifests from before it
+            was recorded.
     """
 
     index: int
@@ -48,6 +52,7 @@ class ShardEntry:
     file: str
     sha256: str
     run: int
+    seconds: float = 0.0
 
 
 def checkpoint_fingerprint(checkpoint: str | Path) -> str:

@@ -86,6 +86,8 @@ def test_manifest_records_every_shard(job, tmp_path) -> None:
     assert [s["first"] for s in shards] == list(range(0, RECORDS, 23))
     assert [s["last"] for s in shards] == [min(f + 22, RECORDS - 1) for f in range(0, RECORDS, 23)]
     assert sum(s["ok"] + s["errors"] for s in shards) == RECORDS
+    assert all(s["seconds"] > 0 for s in shards)  # rates survive resumes across runs
+    assert sum(s["seconds"] for s in shards) <= summary.seconds
     for shard in shards:
         part = pq.read_table(summary.parts_dir / shard["file"])
         assert part.num_rows == shard["rows"]
