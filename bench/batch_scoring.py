@@ -11,7 +11,7 @@ Data (``--domain``):
   length 345), copied as they are into FASTA files; every residue gets its secondary-structure
   label (long sequences in overlapping windows) plus the sequence-level outputs.
 
-Every run is its own ``python -m scisuite predict --domain molecule ... --device cpu --quiet``
+Every run is its own ``python -m scisuite predict --domain D ... --device cpu --quiet``
 subprocess. Peak RSS: the largest sum of ``VmRSS`` over the process and its children
 (featurisation workers), sampled every 0.1 s from ``/proc``, and the main process's own
 ``ru_maxrss`` from ``os.wait4``. Records/s: input records over the subprocess's wall time
@@ -124,17 +124,18 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-#: ``--threads`` for every run but the DDP pair (which sets its own); None: sci's default.
-THREADS: list[int | None] = [None]
-
-
 def run_predict(
-    domain: str, args: list[str], kill_when: Any = None, poll_s: float = 0.1
+    domain: str,
+    args: list[str],
+    threads: int | None = None,
+    kill_when: Any = None,
+    poll_s: float = 0.1,
 ) -> dict[str, Any]:
-    """One ``sci predict`` subprocess: wall time, peak RSS, killed or not."""
+    """One ``sci predict`` subprocess (``--threads threads`` unless None: sci's default):
+    wall time, peak RSS, killed or not."""
     command = [sys.executable, "-m", "scisuite", "predict", "--domain", domain, *args]
-    if THREADS[0] is not None and "--threads" not in args:
-        command += ["--threads", str(THREADS[0])]
+    if threads is not None:
+        command += ["--threads", str(threads)]
     command += ["--device", "cpu", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
@@ -200,13 +201,13 @@ def bench_ddp(domain: str, size: int, data: Path, work: Path) -> dict[str, Any]:
     source = input_path(domain, size, data)
     out: dict[str, Any] = {"records": size, "runs": {}}
     single, ranks = work / f"ddp1_{size}.parquet", work / f"ddp2_{size}.parquet"
+    ddp = ["--devices", "2", "--strategy", "ddp"]
     runs = {
-        "one_process_2_threads": [str(source), "-o", str(single), "--threads", "2"],
-        "ddp_2_ranks_1_thread": [str(source), "-o", str(ranks), "--threads", "1"]
-        + ["--devices", "2", "--strategy", "ddp"],
+        "one_process_2_threads": ([str(source), "-o", str(single)], 2),
+        "ddp_2_ranks_1_thread": ([str(source), "-o", str(ranks), *ddp], 1),
     }
-    for name, args in runs.items():
-        result = run_predict(domain, args)
+    for name, (args, threads) in runs.items():
+        result = run_predict(domain, args, threads)
         result["records_per_s"] = round(size / result["wall_s"], 1)
         out["runs"][name] = result
         print(f"{size:>8} {name:<22} {json.dumps(result)}", flush=True)
@@ -222,6 +223,7 @@ def bench_size(
     shard_size: int,
     workers: list[int],
     full: bool,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The runs of one size; ``full=False``: only the sharded run with ``workers[0]``."""
     source = input_path(domain, size, data)
@@ -234,12 +236,12 @@ def bench_size(
 
     stream = work / f"stream_{size}.parquet"
     if full:
-        record("stream", run_predict(domain, [str(source), "-o", str(stream)]))
+        record("stream", run_predict(domain, [str(source), "-o", str(stream)], threads))
     reference = None
     for count in workers if full else workers[:1]:
         target = work / f"sharded_{size}_w{count}.parquet"
         args = [str(source), "-o", str(target), "--resume", "--shard-size", str(shard_size)]
-        result = run_predict(domain, [*args, "--num-workers", str(count)])
+        result = run_predict(domain, [*args, "--num-workers", str(count)], threads)
         record(f"sharded_workers_{count}", result)
         reference = reference or target
         if full:
@@ -252,9 +254,11 @@ def bench_size(
     parts = killed.with_name(f"{killed.name}.parts")
     total = -(-size // shard_size)
     args = [str(source), "-o", str(killed), "--resume", "--shard-size", str(shard_size)]
-    first = run_predict(domain, args, kill_when=lambda: _shards_in_manifest(parts) >= total // 2)
+    first = run_predict(
+        domain, args, threads, kill_when=lambda: _shards_in_manifest(parts) >= total // 2
+    )
     done_at_kill = _shards_in_manifest(parts)
-    second = run_predict(domain, args)
+    second = run_predict(domain, args, threads)
     full = out["runs"][f"sharded_workers_{workers[0]}"]["wall_s"]
     out["kill"] = {
         "killed_run": first,
@@ -298,7 +302,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="inputs and outputs (default: a temp dir)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    THREADS[0] = args.threads
 
     with tempfile.TemporaryDirectory(prefix="batch_scoring_") as scratch:
         work = args.work_dir or Path(scratch)
@@ -320,14 +323,14 @@ def main(argv: list[str] | None = None) -> int:
             "ddp": {},
         }
         startup = [str(input_path(args.domain, 64, work)), "-o", str(work / "s.csv")]
-        results["startup"] = run_predict(args.domain, startup)
+        results["startup"] = run_predict(args.domain, startup, args.threads)
         print(f"start-up (64 records): {results['startup']}", flush=True)
         for size, full in [(n, True) for n in args.sizes] + [
             (n, False) for n in args.rss_only_sizes
         ]:
             shard = args.shard_size or max(1000, size // 20)
             results["sizes"][str(size)] = bench_size(
-                args.domain, size, work, work, shard, args.workers, full
+                args.domain, size, work, work, shard, args.workers, full, args.threads
             )
             _write(results, args.results)
         for size in args.ddp_sizes:
