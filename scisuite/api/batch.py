@@ -34,14 +34,15 @@ from scisuite.api.checkpoints import resolve_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.api.manifest import (
     MANIFEST_NAME,
-    PART_SUFFIX,
     ShardEntry,
     checkpoint_fingerprint,
     input_identity,
     jsonable,
+    read_manifest,
     start_manifest,
     write_manifest,
 )
+from scisuite.api.parts import write_part
 from scisuite.api.predicting import Predictor, RowTable, load, read_records
 from scisuite.core.checkpoint import read_meta
 from scisuite.core.io import (
@@ -115,6 +116,9 @@ def predict_sharded(
     reports: bool = True,
     progress: bool | None = None,
     registry: PluginRegistry | None = None,
+    devices: int | str = 1,
+    strategy: str = "auto",
+    num_nodes: int = 1,
     **reader_options: Any,
 ) -> BatchSummary:
     """Score ``inputs`` in shards of ``shard_size`` records; resumable after a crash.
@@ -142,6 +146,12 @@ def predict_sharded(
         progress: a progress bar on stderr (records/s, ETA); default: when stderr is a
             terminal.
         registry: plugin registry (default: installed plugins).
+        devices, strategy, num_nodes: Lightning's, to score on several processes
+            (``devices=2, strategy="ddp"``; or the ranks ``torchrun`` / ``srun`` started):
+            shard ``s`` is scored by rank ``s % world size``, each rank writes its own parts
+            and records them in its own ``_manifest.rank-NNNNN.json``, and rank 0 merges
+            them into the manifest and assembles the output. Rows, order and values are
+            those of one process; a killed distributed job resumes on any number of ranks.
         **reader_options: the domain reader's options (e.g. ``smiles_column``).
 
     Raises:
@@ -157,47 +167,53 @@ def predict_sharded(
             "same data); save it to a file and pass the file, or drop --resume"
         )
     reg = registry_or_default(registry)
-    ckpt = resolve_checkpoint(domain_or_path, checkpoint, reg)
-    meta = read_meta(ckpt)
-    plugin = reg.get(meta.domain)
-    config = plugin.config_class.from_dict(meta.model_config)
-    columns = [*plugin.task.output_columns(config), "status", "error"]
-    output = Path(output)
-    dataset = fmt == DATASET_FORMAT or output.is_dir() or str(output).endswith(os.sep)
-    out_format = DATASET_FORMAT if dataset else _file_format(plugin, output, fmt)
-    parts = Path(parts_dir) if parts_dir else output if dataset else _default_parts(output)
-    summary = BatchSummary(output, parts, parts / MANIFEST_NAME)
-    options = jsonable({k: v for k, v in reader_options.items() if v is not None})
-    identity = {
-        "domain": plugin.name,
-        "checkpoint": {"path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)},
-        "input": input_identity(inputs),
-        "shard_size": shard_size,
-        "batch_size": batch_size,
-        "reader_options": options,
-        "columns": columns,
-    }
-    manifest = start_manifest(parts, identity, resume)
-    manifest.update(format=out_format, output=str(output), on_error=on_error)
-    manifest["device"] = device
-    manifest["threads"] = torch.get_num_threads()
-    manifest["runs"] = manifest.get("runs", 0) + 1
-    reusable = _reusable_shards(parts, manifest, summary)
+    job = _job(domain_or_path, inputs, output, checkpoint, fmt, parts_dir, shard_size, reg)
+    job.identity["batch_size"] = batch_size
+    job.identity["reader_options"] = jsonable(
+        {k: v for k, v in reader_options.items() if v is not None}
+    )
+    summary = BatchSummary(job.output, job.parts, job.parts / MANIFEST_NAME)
+    if distributed(devices, strategy, num_nodes):
+        from scisuite.api.batch_ranks import score_on_ranks
+
+        if str(inputs) == "-":
+            raise ValueError(
+                "distributed scoring reads a file that every rank can open, not standard "
+                "input; save it to a file first"
+            )
+        return score_on_ranks(
+            job,
+            summary,
+            lambda: _finish(job, summary, reports, keep_parts),
+            start,
+            resume=resume,
+            batch_size=batch_size,
+            on_error=on_error,
+            num_workers=num_workers,
+            device=device,
+            devices=devices,
+            strategy=strategy,
+            num_nodes=num_nodes,
+            progress=progress,
+            registry=reg,
+            reader_options=reader_options,
+        )
+    manifest = open_manifest(job, summary, resume, device, on_error)
     show = wanted(progress)
     if show and manifest.get("records") is None and str(inputs) != "-":
-        manifest["records"] = sum(1 for _ in read_records(plugin, inputs, **reader_options))
-    write_manifest(parts, manifest)
-
+        manifest["records"] = sum(1 for _ in read_records(job.plugin, inputs, **reader_options))
+    write_manifest(job.parts, manifest)
+    reusable = {entry.index: entry for entry in (ShardEntry(**e) for e in manifest["shards"])}
     everything_reused = manifest.get("records") is not None and manifest["records"] == sum(
         entry.rows for entry in reusable.values()
     )
-    predictor = None if everything_reused else load(ckpt, device=device, registry=reg)
+    predictor = None if everything_reused else load(job.checkpoint, device=device, registry=reg)
     with progress_bar(manifest.get("records"), "scoring", enabled=show) as bar:
         _score_shards(
             predictor,
-            read_records(plugin, inputs, **reader_options),
+            read_records(job.plugin, inputs, **reader_options),
             reusable,
-            parts,
+            job.parts,
             manifest,
             summary,
             bar,
@@ -205,30 +221,122 @@ def predict_sharded(
             on_error,
             num_workers,
         )
-    entries = [ShardEntry(**entry) for entry in manifest["shards"]]
-    summary.shards = len(entries)
-    summary.rows = sum(entry.rows for entry in entries)
-    summary.errors = sum(entry.errors for entry in entries)
-    if dataset:
-        _unify_part_schemas(parts, manifest)
-        if reports and _has_reports(plugin, output, config):
-            summary.notes.append(
-                f"the {plugin.name} domain's post-prediction outputs are not written for a "
-                "Parquet data set; write a table (e.g. -o out.csv) to get them"
-            )
-    else:
-        sinks: list[PredictionSink] = [RowTable(output, columns, out_format)]
-        if reports:
-            sinks += plugin.reports.prediction_outputs(output, config)
-        written = _assemble(parts, entries, sinks)
-        summary.extra = [path for path in written if path != output]
-        if not keep_parts:
-            shutil.rmtree(parts)
+    _finish(job, summary, reports, keep_parts)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
 # --------------------------------------------------------------------- set-up and checks
+
+
+@dataclass
+class ShardJob:
+    """What one sharded scoring job is: its model, its output and the identity a resumed
+    run must match (recorded in the manifest).
+
+    Attributes:
+        plugin: the domain plugin.
+        config: the checkpoint's model config.
+        checkpoint: the checkpoint directory.
+        columns: the output columns, in order.
+        output: the table file, or the Parquet data set directory.
+        out_format: ``csv``, ``tsv``, ``parquet``, ``jsonl`` or ``parquet-dataset``.
+        parts: the parts directory.
+        identity: domain, checkpoint fingerprint, input checksum, shard and batch size,
+            reader options and columns.
+    """
+
+    plugin: DomainPlugin
+    config: Any
+    checkpoint: Path
+    columns: list[str]
+    output: Path
+    out_format: str
+    parts: Path
+    identity: dict[str, Any]
+
+    @property
+    def dataset(self) -> bool:
+        return self.out_format == DATASET_FORMAT
+
+    @property
+    def shard_size(self) -> int:
+        return int(self.identity["shard_size"])
+
+
+def _job(
+    domain_or_path: str | Path,
+    inputs: str | Path,
+    output: str | Path,
+    checkpoint: str | Path | None,
+    fmt: str | None,
+    parts_dir: str | Path | None,
+    shard_size: int,
+    registry: PluginRegistry,
+) -> ShardJob:
+    ckpt = resolve_checkpoint(domain_or_path, checkpoint, registry)
+    meta = read_meta(ckpt)
+    plugin = registry.get(meta.domain)
+    config = plugin.config_class.from_dict(meta.model_config)
+    columns = [*plugin.task.output_columns(config), "status", "error"]
+    output = Path(output)
+    dataset = fmt == DATASET_FORMAT or output.is_dir() or str(output).endswith(os.sep)
+    out_format = DATASET_FORMAT if dataset else _file_format(plugin, output, fmt)
+    parts = Path(parts_dir) if parts_dir else output if dataset else _default_parts(output)
+    identity = {
+        "domain": plugin.name,
+        "checkpoint": {"path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)},
+        "input": input_identity(inputs),
+        "shard_size": shard_size,
+        "columns": columns,
+    }
+    return ShardJob(plugin, config, ckpt, columns, output, out_format, parts, identity)
+
+
+def open_manifest(
+    job: ShardJob, summary: BatchSummary, resume: bool, device: str, on_error: OnError
+) -> dict[str, Any]:
+    """Start or continue the job's manifest (a run more; parts that are missing or fail
+    their checksum dropped into ``summary.rescored``) and write it."""
+    manifest = start_manifest(job.parts, job.identity, resume)
+    manifest.update(format=job.out_format, output=str(job.output), on_error=on_error)
+    manifest["device"] = device
+    manifest["threads"] = torch.get_num_threads()
+    manifest["runs"] = manifest.get("runs", 0) + 1
+    _reusable_shards(job.parts, manifest, summary)
+    write_manifest(job.parts, manifest)
+    return manifest
+
+
+def _finish(job: ShardJob, summary: BatchSummary, reports: bool, keep_parts: bool) -> None:
+    """Count the manifest's shards into ``summary``; assemble the output table (and the
+    domain's reports) from the parts, or unify a data set's part schemas."""
+    manifest = read_manifest(job.parts)
+    entries = [ShardEntry(**entry) for entry in manifest["shards"]]
+    summary.shards = len(entries)
+    summary.rows = sum(entry.rows for entry in entries)
+    summary.errors = sum(entry.errors for entry in entries)
+    plugin, output = job.plugin, job.output
+    if job.dataset:
+        _unify_part_schemas(job.parts, manifest)
+        if reports and _has_reports(plugin, output, job.config):
+            summary.notes.append(
+                f"the {plugin.name} domain's post-prediction outputs are not written for a "
+                "Parquet data set; write a table (e.g. -o out.csv) to get them"
+            )
+        return
+    sinks: list[PredictionSink] = [RowTable(output, job.columns, job.out_format)]
+    if reports:
+        sinks += plugin.reports.prediction_outputs(output, job.config)
+    written = _assemble(job.parts, entries, sinks)
+    summary.extra = [path for path in written if path != output]
+    if not keep_parts:
+        shutil.rmtree(job.parts)
+
+
+def distributed(devices: int | str, strategy: str, num_nodes: int) -> bool:
+    """Whether these Lightning settings ask for more than this one process."""
+    return str(devices) != "1" or strategy != "auto" or num_nodes > 1
 
 
 def _file_format(plugin: DomainPlugin, output: Path, fmt: str | None) -> str:
@@ -415,48 +523,13 @@ def _write_part(
 ) -> None:
     """Write one part atomically, then record it in the manifest (also atomically);
     ``clock[0]``, when the previous part was written, is moved to now."""
-    import pyarrow.parquet as pq
-
-    name = f"part-{shard.index:05d}{PART_SUFFIX}"
-    table = _arrow_table(rows, manifest["columns"])
-    with atomic_path(parts / name) as tmp:
-        pq.write_table(table, tmp)
-        checksum = sha256_file(tmp)
-    errors = sum(row.get("status") == "error" for row in rows)
-    entry = ShardEntry(
-        index=shard.index,
-        first=shard.first,
-        last=shard.first + len(rows) - 1,
-        rows=len(rows),
-        ok=len(rows) - errors,
-        errors=errors,
-        file=name,
-        sha256=checksum,
-        run=manifest["runs"],
-        seconds=round(time.perf_counter() - clock[0], 3),
+    seconds = time.perf_counter() - clock[0]
+    entry = write_part(
+        parts, shard.index, shard.first, rows, manifest["columns"], manifest["runs"], seconds
     )
     clock[0] = time.perf_counter()
     manifest["shards"].append(asdict(entry))
     write_manifest(parts, manifest)
-
-
-def _arrow_table(rows: list[dict[str, Any]], columns: list[str]) -> Any:
-    """The rows as an Arrow table with each value's own type (ints stay ints next to
-    missing values), so that reading a part back gives the rows that were written."""
-    import pyarrow as pa
-
-    arrays = {}
-    for column in columns:
-        values = [row.get(column) for row in rows]
-        try:
-            arrays[column] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-            kinds = sorted({type(v).__name__ for v in values if v is not None})
-            raise ValueError(
-                f"column {column!r} mixes value types {kinds} within one shard and cannot be "
-                f"stored in a part file ({error}); write it without --resume / --shard-size"
-            ) from error
-    return pa.table(arrays)
 
 
 # --------------------------------------------------------------------------- assembly

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from scisuite.core.sources import sha256_file
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_VERSION = 1
 PART_SUFFIX = ".parquet"
+RANK_MANIFEST_GLOB = "_manifest.rank-*.json"
 
 
 @dataclass(frozen=True)
@@ -84,25 +85,63 @@ def jsonable(options: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(options, default=str))
 
 
-def start_manifest(parts: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any]:
-    """The manifest to continue (``resume`` and it matches) or a fresh one (old parts gone)."""
+def rank_manifest_name(rank: int) -> str:
+    """``_manifest.rank-00003.json``: the shards rank 3 of a distributed run has finished."""
+    return f"_manifest.rank-{rank:05d}.json"
+
+
+def write_rank_manifest(parts: Path, rank: int, entries: list[ShardEntry]) -> None:
+    """Record (atomically) the shards one rank has written so far: each rank of a
+    distributed run keeps its own list, so no two processes rewrite the same file."""
+    body = {"rank": rank, "shards": [asdict(entry) for entry in entries]}
+    with atomic_path(parts / rank_manifest_name(rank)) as tmp:
+        tmp.write_text(json.dumps(body, indent=1) + "\n")
+
+
+def check_resumable(parts: Path, identity: dict[str, Any]) -> None:
+    """Raise :class:`ResumeError` if the manifest in ``parts`` belongs to another job
+    (reads only: safe to call on every rank before any of them writes)."""
     path = parts / MANIFEST_NAME
+    if not path.exists():
+        return
+    changed = changes(json.loads(path.read_text()), identity)
+    if changed:
+        raise ResumeError(
+            f"cannot resume from {parts}: {'; '.join(changed)}. Its parts belong to "
+            "another job; start fresh by running without --resume (resume=False), which "
+            f"replaces them, or delete {parts}"
+        )
+
+
+def start_manifest(parts: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """The manifest to continue (``resume`` and it matches) or a fresh one (old parts gone).
+
+    On resume, the shards recorded by the ranks of an interrupted distributed run
+    (:func:`write_rank_manifest`) join the manifest, which is rewritten before their
+    files are removed; so a distributed job can be resumed by one process and the other
+    way round."""
+    path = parts / MANIFEST_NAME
+    rank_files = sorted(parts.glob(RANK_MANIFEST_GLOB)) if parts.is_dir() else []
     if resume and path.exists():
-        old = json.loads(path.read_text())
-        changed = changes(old, identity)
-        if changed:
-            raise ResumeError(
-                f"cannot resume from {parts}: {'; '.join(changed)}. Its parts belong to "
-                "another job; start fresh by running without --resume (resume=False), which "
-                f"replaces them, or delete {parts}"
-            )
-        return old
+        check_resumable(parts, identity)
+        manifest = json.loads(path.read_text())
+        known = {entry["index"] for entry in manifest["shards"]}
+        for rank_file in rank_files:
+            for entry in json.loads(rank_file.read_text())["shards"]:
+                if entry["index"] not in known:
+                    manifest["shards"].append(entry)
+                    known.add(entry["index"])
+        if rank_files:
+            write_manifest(parts, manifest)
+            for rank_file in rank_files:
+                rank_file.unlink()
+        return manifest
     if path.exists():
         for name in json.loads(path.read_text()).get("shards", []):
             with contextlib.suppress(FileNotFoundError):
                 (parts / name["file"]).unlink()
         path.unlink()
-    for stray in parts.glob(f"part-*{PART_SUFFIX}") if parts.is_dir() else ():
+    for stray in [*parts.glob(f"part-*{PART_SUFFIX}"), *rank_files] if parts.is_dir() else ():
         stray.unlink()
     return {"scisuite_batch_manifest": MANIFEST_VERSION, **identity, "shards": []}
 

@@ -90,15 +90,10 @@ class Predict:
 
         check_inputs(args.inputs)
         sharded = args.resume or args.shard_size or args.keep_parts or args.format == _DATASET
-        if is_distributed(args):
-            if sharded:
-                raise UsageError(
-                    "--devices/--strategy/--num-nodes do not combine with --resume, "
-                    "--shard-size, --keep-parts or --format parquet-dataset yet: choose one"
-                )
-            return run_distributed(args, registry)
         if sharded:
             return self.run_sharded(args, registry)
+        if is_distributed(args):
+            return run_distributed(args, registry)
         if args.output is None and args.format == "parquet":
             raise UsageError(
                 "--format parquet writes a file, not standard output: give -o out.parquet "
@@ -169,10 +164,13 @@ class Predict:
                 device=args.device,
                 progress=False if args.quiet else None,
                 registry=registry,
+                devices=int(args.devices) if args.devices.isdigit() else args.devices,
+                strategy=args.strategy or "auto",
+                num_nodes=args.num_nodes,
                 **options,
             )
             total, errors = total + summary.rows, errors + summary.errors
-            if not args.quiet:
+            if not args.quiet and api.is_global_zero():
                 rescored = f", {len(summary.rescored)} rescored" if summary.rescored else ""
                 print(
                     f"wrote {summary.rows} rows to {out} ({summary.shards} shards: "
@@ -185,7 +183,7 @@ class Predict:
                     print(f"wrote {extra}", file=sys.stderr)
                 for note in summary.notes:
                     print(f"note: {note}", file=sys.stderr)
-        if not args.quiet:
+        if not args.quiet and api.is_global_zero():
             print(
                 f"{total} records, {total - errors} ok, {errors} with errors "
                 f"({args.threads} threads)",

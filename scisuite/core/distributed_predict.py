@@ -48,6 +48,19 @@ from scisuite.core.records import BadRecord, Record
 RecordSource = Callable[[], Iterable[Record | BadRecord]]
 """Opens the input stream afresh (every rank and loader worker reads it from the start)."""
 
+ChunkPlan = Callable[[int, int, int, int], bool]
+"""``plan(start, length, rank, world_size)``: whether ``rank`` scores the chunk holding records
+``start .. start + length - 1``. Every rank and loader worker evaluates the same plan."""
+
+
+def round_robin(batch_size: int) -> ChunkPlan:
+    """Chunk ``c`` (of ``batch_size`` records) to rank ``c % world_size``."""
+
+    def plan(start: int, length: int, rank: int, world_size: int) -> bool:
+        return (start // batch_size) % world_size == rank
+
+    return plan
+
 
 class MergeError(RuntimeError):
     """The part files do not hold every record exactly once (a rank failed or is missing)."""
@@ -63,14 +76,14 @@ class _Chunk:
 
 
 @dataclass
-class _EndOfStream:
+class EndOfStream:
     """The input held ``records`` records (sent once per rank, after its last chunk)."""
 
     records: int
 
 
 @dataclass
-class _Scored:
+class ScoredChunk:
     """The rows of one chunk, the first being record ``start``."""
 
     start: int
@@ -80,9 +93,9 @@ class _Scored:
 class RecordShards(IterableDataset):
     """The chunks of one rank, featurized (in loader workers when ``num_workers > 0``).
 
-    Chunk ``c`` of the stream goes to rank ``c % world_size``; within a rank, its ``j``-th
-    chunk goes to loader worker ``j % num_workers``, so the loader's round-robin over
-    workers returns the rank's chunks in input order.
+    Chunk ``c`` of the stream goes to rank ``c % world_size`` (or where ``plan`` says);
+    within a rank, its ``j``-th chunk goes to loader worker ``j % num_workers``, so the
+    loader's round-robin over workers returns the rank's chunks in input order.
 
     Args:
         source: opens the record stream.
@@ -90,6 +103,7 @@ class RecordShards(IterableDataset):
         config: the domain config it uses.
         batch_size: records per chunk (>= 1).
         rank, world_size: this process among all of them.
+        plan: which chunks this rank scores (default: :func:`round_robin`).
     """
 
     def __init__(
@@ -100,29 +114,30 @@ class RecordShards(IterableDataset):
         batch_size: int,
         rank: int,
         world_size: int,
+        plan: ChunkPlan | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
         self.source, self.featurize, self.config = source, featurize, config
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+        self.plan = plan or round_robin(batch_size)
 
-    def __iter__(self) -> Iterator[_Chunk | _EndOfStream]:
+    def __iter__(self) -> Iterator[_Chunk | EndOfStream]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         iterator = iter(self.source())
-        total = 0
-        for c in itertools.count():
-            chunk = list(itertools.islice(iterator, self.batch_size))
-            if not chunk:
-                break
-            total += len(chunk)
-            mine = c % self.world_size == self.rank
-            if mine and (c // self.world_size) % workers == worker:
+        total, mine = 0, 0  # records read; chunks of this rank so far
+        while chunk := list(itertools.islice(iterator, self.batch_size)):
+            start, total = total, total + len(chunk)
+            if not self.plan(start, len(chunk), self.rank, self.world_size):
+                continue
+            mine += 1
+            if (mine - 1) % workers == worker:
                 featurized = featurize_chunk(self.featurize, self.config, chunk)
-                yield _Chunk(c * self.batch_size, chunk, featurized)
+                yield _Chunk(start, chunk, featurized)
         if worker == 0:
-            yield _EndOfStream(total)
+            yield EndOfStream(total)
 
 
 def _as_is(item: Any) -> Any:
@@ -130,8 +145,12 @@ def _as_is(item: Any) -> Any:
     return item
 
 
-class _Shards(L.LightningDataModule):
-    """The prediction loader of this rank (rank and world size come from the trainer)."""
+class ChunkLoader(L.LightningDataModule):
+    """The prediction loader of this rank (rank and world size come from the trainer).
+
+    ``plan``, when given, is called as the loader is made (after the callbacks' ``setup``,
+    so a callback can decide it there) and says which chunks this rank scores.
+    """
 
     def __init__(
         self,
@@ -140,10 +159,12 @@ class _Shards(L.LightningDataModule):
         config: FrozenConfig,
         batch_size: int,
         num_workers: int,
+        plan: Callable[[], ChunkPlan] | None = None,
     ) -> None:
         super().__init__()
         self.source, self.task, self.config = source, task, config
         self.batch_size, self.num_workers = batch_size, num_workers
+        self.plan = plan
 
     def predict_dataloader(self) -> DataLoader:
         assert self.trainer is not None
@@ -154,11 +175,12 @@ class _Shards(L.LightningDataModule):
             self.batch_size,
             self.trainer.global_rank,
             self.trainer.world_size,
+            self.plan() if self.plan is not None else None,
         )
         return DataLoader(shards, batch_size=None, collate_fn=_as_is, num_workers=self.num_workers)
 
 
-class _Scorer(L.LightningModule):
+class ChunkScorer(L.LightningModule):
     """``predict_step``: one chunk -> its rows, exactly as :func:`predict_records` makes them."""
 
     def __init__(
@@ -178,14 +200,14 @@ class _Scorer(L.LightningModule):
     ) -> Any:
         return batch  # the valid graphs of a chunk are batched and moved in predict_step
 
-    def predict_step(self, batch: _Chunk | _EndOfStream, batch_idx: int) -> Any:
-        if isinstance(batch, _EndOfStream):
+    def predict_step(self, batch: _Chunk | EndOfStream, batch_idx: int) -> Any:
+        if isinstance(batch, EndOfStream):
             return batch
         pairs = [(batch.records, batch.featurized)]
         predicted = predict_featurized_chunks(
             self.task, self.echo_columns, self.model, self.config, pairs, self.device, self.on_error
         )
-        return _Scored(batch.start, [p.row for p in predicted])
+        return ScoredChunk(batch.start, [p.row for p in predicted])
 
 
 def _plain(value: Any) -> Any:
@@ -237,7 +259,7 @@ class PartWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
-        if isinstance(prediction, _EndOfStream):
+        if isinstance(prediction, EndOfStream):
             self.records = prediction.records
             return
         assert self._handle is not None
@@ -318,6 +340,41 @@ def merge_parts(
     return expected, errors
 
 
+def prediction_trainer(
+    callbacks: list[L.Callback],
+    root: Path,
+    accelerator: str,
+    devices: int | str,
+    strategy: str,
+    num_nodes: int,
+    quiet: bool,
+) -> L.Trainer:
+    """A Lightning trainer that only predicts: no logger, checkpoints or sampler (the
+    chunks carry their record indices; ``callbacks`` write the rows)."""
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=not quiet,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        callbacks=callbacks,
+        default_root_dir=str(root),
+    )
+
+
+def run_prediction(trainer: L.Trainer, scorer: ChunkScorer, loader: ChunkLoader) -> None:
+    """``trainer.predict`` over the loader's chunks, without two warnings that are by design:
+    batches move in ``predict_step``, and record indices travel with each chunk."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "You have overridden `transfer_batch_to_device`")
+        warnings.filterwarnings("ignore", "Couldn't infer the batch indices")
+        trainer.predict(scorer, datamodule=loader, return_predictions=False)
+
+
 @dataclass
 class DistributedSummary:
     """What :func:`predict_distributed` wrote (the same on every rank).
@@ -379,26 +436,9 @@ def predict_distributed(
     output = Path(output)
     folder = output.with_name(f".{output.name}.parts")
     writer = PartWriter(folder)
-    trainer = L.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=num_nodes,
-        strategy=strategy,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=not quiet,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        callbacks=[writer],
-        default_root_dir=str(folder),
-    )
-    scorer = _Scorer(task, echo_columns, model, config, on_error)
-    shards = _Shards(source, task, config, batch_size, num_workers)
-    with warnings.catch_warnings():  # both are by design: batches move in predict_step,
-        # and the record indices travel with each chunk instead of a sampler's
-        warnings.filterwarnings("ignore", "You have overridden `transfer_batch_to_device`")
-        warnings.filterwarnings("ignore", "Couldn't infer the batch indices")
-        trainer.predict(scorer, datamodule=shards, return_predictions=False)
+    trainer = prediction_trainer([writer], folder, accelerator, devices, strategy, num_nodes, quiet)
+    scorer = ChunkScorer(task, echo_columns, model, config, on_error)
+    run_prediction(trainer, scorer, ChunkLoader(source, task, config, batch_size, num_workers))
     trainer.strategy.barrier("scisuite-parts-written")
     merged: tuple[int, int, str | None] = (0, 0, None)
     if trainer.is_global_zero:
@@ -415,11 +455,19 @@ def predict_distributed(
 
 
 __all__ = [
+    "ChunkLoader",
+    "ChunkPlan",
+    "ChunkScorer",
     "DistributedSummary",
+    "EndOfStream",
+    "ScoredChunk",
     "MergeError",
     "PartWriter",
     "RecordShards",
     "merge_parts",
     "part_name",
     "predict_distributed",
+    "prediction_trainer",
+    "round_robin",
+    "run_prediction",
 ]
