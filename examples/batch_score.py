@@ -19,6 +19,10 @@ Examples::
     # your own checkpoint, start afresh instead of resuming
     python examples/batch_score.py molecule mols.smi -o out.csv --checkpoint ckpt/ --fresh
 
+    # 4 processes (GPUs or CPU ranks) through Lightning DDP, still resumable; under SLURM,
+    # `srun python examples/batch_score.py ... --devices 4 --num-nodes 2` on a shared disk
+    python examples/batch_score.py molecule smiles.csv -o scores.parquet --devices 4
+
 The same job from the command line: ``sci predict --domain molecule smiles.csv -o
 scores.parquet --resume --shard-size 10000 --num-workers 2``.
 """
@@ -42,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="records per model batch")
     parser.add_argument("--workers", type=int, default=0, help="featurisation processes (0)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--devices", type=int, default=1, help="processes per node (1)")
+    parser.add_argument("--num-nodes", type=int, default=1, help="machines (1)")
     parser.add_argument("--fresh", action="store_true", help="ignore earlier parts")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -58,10 +64,15 @@ def main(argv: list[str] | None = None) -> int:
             num_workers=args.workers,
             device=args.device,
             progress=False if args.quiet else None,
+            devices=args.devices,
+            num_nodes=args.num_nodes,
+            strategy="ddp" if args.devices > 1 or args.num_nodes > 1 else "auto",
         )
     except api.ResumeError as error:  # the parts on disk belong to another job
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if not api.is_global_zero():  # every rank returns the same summary; one prints it
+        return 0
     print(
         f"{summary.rows} rows ({summary.errors} with errors) -> {summary.path}; "
         f"{len(summary.scored)} shards scored, {len(summary.reused)} reused "
