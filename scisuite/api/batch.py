@@ -11,7 +11,8 @@ ones; it refuses when the input, checkpoint, shard size, reader options or colum
 Finally the parts are assembled in input order into one table (CSV/TSV/Parquet/JSONL through
 :class:`~scisuite.core.io.TableSink`, atomically), or left as a Parquet data set directory.
 
-Memory: one shard of rows (plus one assembly chunk), whatever the input size.
+Memory: one shard of rows, held as Arrow columns (plus one assembly chunk), whatever the
+input size.
 
 >>> from scisuite import api
 >>> api.predict_sharded("molecule", "big.smi", "scores.parquet", resume=True)  # doctest: +SKIP
@@ -42,7 +43,7 @@ from scisuite.api.manifest import (
     start_manifest,
     write_manifest,
 )
-from scisuite.api.parts import write_part
+from scisuite.api.parts import ShardRows, write_part
 from scisuite.api.predicting import Predictor, RowTable, load, read_records
 from scisuite.core.checkpoint import read_meta
 from scisuite.core.io import (
@@ -167,10 +168,17 @@ def predict_sharded(
             "same data); save it to a file and pass the file, or drop --resume"
         )
     reg = registry_or_default(registry)
-    job = _job(domain_or_path, inputs, output, checkpoint, fmt, parts_dir, shard_size, reg)
-    job.identity["batch_size"] = batch_size
-    job.identity["reader_options"] = jsonable(
-        {k: v for k, v in reader_options.items() if v is not None}
+    job = _job(
+        domain_or_path,
+        inputs,
+        output,
+        checkpoint,
+        fmt,
+        parts_dir,
+        reg,
+        shard_size,
+        batch_size,
+        reader_options,
     )
     summary = BatchSummary(job.output, job.parts, job.parts / MANIFEST_NAME)
     if distributed(devices, strategy, num_nodes):
@@ -271,8 +279,10 @@ def _job(
     checkpoint: str | Path | None,
     fmt: str | None,
     parts_dir: str | Path | None,
-    shard_size: int,
     registry: PluginRegistry,
+    shard_size: int,
+    batch_size: int,
+    reader_options: dict[str, Any],
 ) -> ShardJob:
     ckpt = resolve_checkpoint(domain_or_path, checkpoint, registry)
     meta = read_meta(ckpt)
@@ -288,6 +298,8 @@ def _job(
         "checkpoint": {"path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)},
         "input": input_identity(inputs),
         "shard_size": shard_size,
+        "batch_size": batch_size,
+        "reader_options": jsonable({k: v for k, v in reader_options.items() if v is not None}),
         "columns": columns,
     }
     return ShardJob(plugin, config, ckpt, columns, output, out_format, parts, identity)
@@ -492,7 +504,7 @@ def _score_shards(
         on_error,
         num_workers,
     )
-    rows: list[dict[str, Any]] = []
+    rows = ShardRows(manifest["columns"])
     shard: _OpenShard | None = None
     clock = [time.perf_counter()]  # when the previous part of this run was written
     for predicted in stream:
@@ -505,7 +517,7 @@ def _score_shards(
         if shard.done and len(rows) == shard.count:
             _write_part(parts, shard, rows, manifest, clock)
             summary.scored.append(shard.index)
-            rows = []
+            rows = ShardRows(manifest["columns"])
     if rows and shard is not None:  # the last shard, short, ended with the input
         _write_part(parts, shard, rows, manifest, clock)
         summary.scored.append(shard.index)
@@ -517,16 +529,14 @@ def _score_shards(
 def _write_part(
     parts: Path,
     shard: _OpenShard,
-    rows: list[dict[str, Any]],
+    rows: ShardRows,
     manifest: dict[str, Any],
     clock: list[float],
 ) -> None:
     """Write one part atomically, then record it in the manifest (also atomically);
     ``clock[0]``, when the previous part was written, is moved to now."""
     seconds = time.perf_counter() - clock[0]
-    entry = write_part(
-        parts, shard.index, shard.first, rows, manifest["columns"], manifest["runs"], seconds
-    )
+    entry = write_part(parts, shard.index, shard.first, rows, manifest["runs"], seconds)
     clock[0] = time.perf_counter()
     manifest["shards"].append(asdict(entry))
     write_manifest(parts, manifest)

@@ -35,7 +35,7 @@ from scisuite.api.manifest import (
     write_manifest,
     write_rank_manifest,
 )
-from scisuite.api.parts import write_part
+from scisuite.api.parts import ShardRows, write_part
 from scisuite.api.predicting import load, read_records
 from scisuite.core.distributed_predict import (
     ChunkLoader,
@@ -94,7 +94,7 @@ class ShardWriter(BasePredictionWriter):
         self.rank, self.world_size, self.run = 0, 1, 0
         self.records: int | None = None
         self.entries: list[ShardEntry] = []
-        self._rows: dict[int, list[dict[str, Any]]] = {}
+        self._rows: dict[int, ShardRows] = {}
         self._clock = 0.0
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -131,7 +131,7 @@ class ShardWriter(BasePredictionWriter):
             shard = (prediction.start + offset) // size
             if not self.plan.owns(shard, self.rank, self.world_size):
                 continue
-            rows = self._rows.setdefault(shard, [])
+            rows = self._rows.setdefault(shard, ShardRows(self.job.columns))
             rows.append(row)
             if len(rows) == size:
                 self._write(shard)
@@ -154,7 +154,7 @@ class ShardWriter(BasePredictionWriter):
         rows = self._rows.pop(shard)
         first = shard * self.job.shard_size
         seconds = time.perf_counter() - self._clock
-        entry = write_part(self.job.parts, shard, first, rows, self.job.columns, self.run, seconds)
+        entry = write_part(self.job.parts, shard, first, rows, self.run, seconds)
         self._clock = time.perf_counter()
         self.entries.append(entry)
         write_rank_manifest(self.job.parts, self.rank, self.entries)

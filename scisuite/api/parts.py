@@ -21,12 +21,60 @@ def part_file(index: int) -> str:
     return f"part-{index:05d}{PART_SUFFIX}"
 
 
+class ShardRows:
+    """The rows of one shard as they arrive, held as Arrow tables of ``chunk_rows`` rows.
+
+    A shard of Python row dicts costs ~1 KB a row, and freeing 80,000 of them after each
+    part leaves the interpreter's small-object arenas pinned by the few objects that outlive
+    them, so RSS crept up shard after shard. Columnar chunks are ~10x smaller and are freed
+    whole. A column keeps each value's own type across chunks (a chunk where a column is
+    all missing takes the other chunks' type).
+
+    Args:
+        columns: the output columns, in order.
+        chunk_rows: rows converted to Arrow at a time.
+    """
+
+    def __init__(self, columns: list[str], chunk_rows: int = 10_000) -> None:
+        self.columns, self.chunk_rows = columns, chunk_rows
+        self.count = 0
+        self._pending: list[dict[str, Any]] = []
+        self._chunks: list[Any] = []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._pending.append(row)
+        self.count += 1
+        if len(self._pending) >= self.chunk_rows:
+            self._freeze()
+
+    def _freeze(self) -> None:
+        if self._pending or not self._chunks:
+            self._chunks.append(arrow_table(self._pending, self.columns))
+            self._pending = []
+
+    def table(self) -> Any:
+        """All rows so far as one Arrow table."""
+        import pyarrow as pa
+
+        self._freeze()
+        try:
+            table = pa.concat_tables(self._chunks, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise ValueError(
+                f"a column mixes value types within one shard and cannot be stored in a part "
+                f"file ({error}); write it without --resume / --shard-size"
+            ) from error
+        return table.combine_chunks()
+
+
 def write_part(
     parts: Path,
     index: int,
     first: int,
-    rows: list[dict[str, Any]],
-    columns: list[str],
+    rows: ShardRows,
     run: int,
     seconds: float,
 ) -> ShardEntry:
@@ -38,18 +86,18 @@ def write_part(
         index: shard number.
         first: index of the shard's first record in the input.
         rows: its rows, in input order (one per record).
-        columns: the output columns, in order.
         run: which run of the job (1, 2, ...) scored it.
         seconds: wall time the shard took, s.
     """
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     name = part_file(index)
-    table = arrow_table(rows, columns)
+    table = rows.table()
     with atomic_path(parts / name) as tmp:
         pq.write_table(table, tmp)
         checksum = sha256_file(tmp)
-    errors = sum(row.get("status") == "error" for row in rows)
+    errors = int(pc.sum(pc.equal(table["status"], "error")).as_py() or 0)
     return ShardEntry(
         index=index,
         first=first,
