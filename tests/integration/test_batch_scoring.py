@@ -19,12 +19,11 @@ from scisuite.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ranks import BAD_ROWS, write_scoring_molecules  # noqa: E402
 from saved_tables import assert_same_table  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 SHARD = 20
-#: Unparsable SMILES, an empty SMILES cell and a duplicate id: three error rows.
-BAD_ROWS = ["bad_0,C1CC(", "bad_1,", "bad_2,not_a_smiles", "sample_3_0,CCO"]
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +31,8 @@ def molecules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """260 real molecules (the FreeSolv sample four times, with new ids) and four bad rows,
     and their unsharded prediction."""
     folder = tmp_path_factory.mktemp("molecules")
-    sample = pd.read_csv(ROOT / "data" / "freesolv_sample.csv")
-    lines = ["id,smiles"]
-    for copy in range(4):
-        lines += [f"sample_{i}_{copy},{smiles}" for i, smiles in enumerate(sample["smiles"])]
-        if copy == 1:
-            lines += BAD_ROWS
     source = folder / "molecules.csv"
-    source.write_text("\n".join(lines) + "\n")
+    write_scoring_molecules(source)
     reference = folder / "reference.parquet"
     api.load("molecule", device="cpu").predict_file(source, reference)
     return {"input": source, "reference": reference}

@@ -12,12 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import torch
 
 from scisuite import api
 from scisuite.api.batch_ranks import ShardPlan, check_complete
@@ -25,45 +22,21 @@ from scisuite.api.manifest import RANK_MANIFEST_GLOB, ShardEntry
 from scisuite.cli import main
 from scisuite.core.distributed_predict import MergeError
 
-ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ranks import BAD_ROWS, ddp_env, one_thread, write_scoring_molecules  # noqa: E402
+
 SHARD, BATCH = 20, 8  # 20 is not a multiple of 8: batches straddle shard boundaries
-BAD_ROWS = ["bad_0,C1CC(", "bad_1,", "bad_2,not_a_smiles", "sample_3_0,CCO"]
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Each CPU rank runs one torch thread on 2 cores; so does the reference (float sums in
-    another order differ in the last bits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    for key in ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "RANK", "MASTER_PORT"):
-        env.pop(key, None)
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 @pytest.fixture(scope="module")
 def molecules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """260 real molecules and four bad rows, and their single-process sharded scores."""
     folder = tmp_path_factory.mktemp("molecules")
-    sample = pd.read_csv(ROOT / "data" / "freesolv_sample.csv")
-    lines = ["id,smiles"]
-    for copy in range(4):
-        lines += [f"sample_{i}_{copy},{smiles}" for i, smiles in enumerate(sample["smiles"])]
-        if copy == 1:
-            lines += BAD_ROWS
     source = folder / "molecules.csv"
-    source.write_text("\n".join(lines) + "\n")
+    write_scoring_molecules(source)
     reference = folder / "reference.parquet"
-    with _one_thread():
+    with one_thread():
         api.predict_sharded(
             "molecule", source, reference, shard_size=SHARD, batch_size=BATCH, device="cpu"
         )
@@ -92,7 +65,7 @@ def test_kill_9_of_both_ranks_then_resume_gives_the_uninterrupted_output(
     parts = tmp_path / "scores.parquet.parts"
     child = subprocess.Popen(
         _command(molecules, out),
-        env=_env(),
+        env=ddp_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # rank 0 and the rank it launches: one process group
@@ -109,7 +82,7 @@ def test_kill_9_of_both_ranks_then_resume_gives_the_uninterrupted_output(
     total = -(-(4 * 64 + len(BAD_ROWS)) // SHARD)
     assert 1 <= len(finished) < total
 
-    done = subprocess.run(_command(molecules, out), env=_env(), capture_output=True, timeout=600)
+    done = subprocess.run(_command(molecules, out), env=ddp_env(), capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-4000:]
     assert out.read_bytes() == molecules["reference"].read_bytes()
     manifest = api.read_manifest(parts)
@@ -127,7 +100,7 @@ def test_kill_9_of_both_ranks_then_resume_gives_the_uninterrupted_output(
     out.unlink()
     argv = ["predict", "--domain", "molecule", str(molecules["input"]), "-o", str(out)]
     argv += ["--resume", "--shard-size", str(SHARD), "--batch-size", str(BATCH)]
-    with _one_thread():
+    with one_thread():
         assert main([*argv, "--device", "cpu", "--quiet"]) == 0
     assert out.read_bytes() == molecules["reference"].read_bytes()
 

@@ -3,12 +3,9 @@ values), with bad records and an input size that does not divide by the number o
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ranks import ddp_env, one_thread  # noqa: E402
 from toy_plugin import PLUGIN  # noqa: E402
 
 from scisuite import api  # noqa: E402
@@ -43,29 +43,9 @@ propanol,CCCO
 """
 
 
-def _env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    for key in ("LOCAL_RANK", "NODE_RANK", "WORLD_SIZE", "RANK", "MASTER_PORT"):
-        env.pop(key, None)
-    # Lightning gives each of N CPU ranks cpu_count / N threads; the reference below uses one
-    # thread too, since float32 sums in another order differ in the last bits
-    env["OMP_NUM_THREADS"] = "1"
-    return env
-
-
 def _run(command: list[str]) -> None:
-    done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, env=ddp_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_two_ranks_write_what_one_process_writes_toy(tmp_path: Path) -> None:
@@ -76,7 +56,7 @@ def test_two_ranks_write_what_one_process_writes_toy(tmp_path: Path) -> None:
     checkpoint = save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta)
     inputs = tmp_path / "in.ring"  # 9 records, 2 bad
     inputs.write_text("a,3,3\nb,7,7\nbroken line\nc,2,2\nd,12,12\ne,5,5\nf,9,9\ng,4,4\nh,6,6\n")
-    with _one_thread():
+    with one_thread():
         reference = api.load(checkpoint, device="cpu", registry=REGISTRY).predict_file(
             inputs, tmp_path / "single.csv", batch_size=2
         )
@@ -94,7 +74,7 @@ def test_two_ranks_write_what_one_process_writes_toy(tmp_path: Path) -> None:
 def test_sci_predict_on_two_ranks_matches_one_process_molecule(tmp_path: Path) -> None:
     inputs = tmp_path / "molecules.csv"
     inputs.write_text(MOLECULES)
-    with _one_thread():
+    with one_thread():
         api.load("molecule", device="cpu").predict_file(
             inputs, tmp_path / "single.csv", batch_size=3
         )
