@@ -220,7 +220,9 @@ def _to_stdout(
 
 def add_distributed(parser: argparse.ArgumentParser) -> None:
     """``--devices --strategy --num-nodes``: scoring on several processes through Lightning."""
-    group = parser.add_argument_group("distributed prediction (Lightning; tables only)")
+    group = parser.add_argument_group(
+        "distributed prediction (Lightning; tables only; combines with --resume)"
+    )
     group.add_argument(
         "--devices",
         type=parse_devices,
