@@ -40,6 +40,7 @@ from scisuite.api.manifest import (
     input_identity,
     jsonable,
     read_manifest,
+    shard_span,
     start_manifest,
     write_manifest,
 )
@@ -462,9 +463,7 @@ def _feed(
 
 def _check_reused(reusable: dict[int, ShardEntry], shard_size: int, records: int) -> None:
     for entry in reusable.values():
-        first = entry.index * shard_size
-        rows = min(shard_size, records - first)
-        if (entry.first, entry.rows) != (first, rows):
+        if (entry.first, entry.rows) != shard_span(entry.index, shard_size, records):
             raise ResumeError(
                 f"shard {entry.index} held records {entry.first}..{entry.last} but the input "
                 f"now has {records} records; delete the parts directory or run without --resume"

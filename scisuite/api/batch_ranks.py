@@ -31,6 +31,7 @@ from scisuite.api.manifest import (
     ShardEntry,
     check_resumable,
     read_manifest,
+    shard_span,
     start_manifest,
     write_manifest,
     write_rank_manifest,
@@ -173,8 +174,7 @@ def check_complete(entries: list[ShardEntry], shard_size: int, records: int) -> 
             f"{missing[:10]}, unexpected {extra[:10]}); rerun with --resume"
         )
     for index, entry in by_index.items():
-        first = index * shard_size
-        rows = min(shard_size, records - first)
+        first, rows = shard_span(index, shard_size, records)
         if (entry.first, entry.rows) != (first, rows):
             raise MergeError(
                 f"shard {index} holds records {entry.first}..{entry.last}, expected "

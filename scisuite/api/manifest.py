@@ -85,6 +85,12 @@ def jsonable(options: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(options, default=str))
 
 
+def shard_span(index: int, shard_size: int, records: int) -> tuple[int, int]:
+    """``(first record, rows)`` of shard ``index`` in an input of ``records`` records."""
+    first = index * shard_size
+    return first, min(shard_size, records - first)
+
+
 def rank_manifest_name(rank: int) -> str:
     """``_manifest.rank-00003.json``: the shards rank 3 of a distributed run has finished."""
     return f"_manifest.rank-{rank:05d}.json"
