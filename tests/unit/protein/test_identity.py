@@ -16,6 +16,7 @@ from scisuite.domains.protein.identity import (
     assign_splits,
     identity_matrix,
     identity_split,
+    near_duplicates,
     pairwise_identity,
     single_linkage_clusters,
     verify_split,
@@ -175,3 +176,33 @@ def test_verify_split_with_an_empty_side() -> None:
 def test_identity_split_rejects_a_bad_threshold() -> None:
     with pytest.raises(ValueError, match="threshold"):
         identity_split(SEQUENCES, threshold=1.0)
+
+
+def test_near_duplicates_keep_the_preferred_chain_and_only_drop_covered_ones() -> None:
+    human, yeast = UBIQUITIN_HUMAN, UBIQUITIN_YEAST  # 96% identical (3 of 76 differ)
+    fragment = UBIQUITIN_HUMAN[:40]  # contained in the full chain: identity 1.0
+    sequences = [human, yeast, fragment, LYSOZYME]
+    identities = identity_matrix(sequences)
+    lengths = [len(s) for s in sequences]
+    assert near_duplicates(identities, lengths, [0, 1, 2, 3]) == {1: 0, 2: 0}
+    # yeast preferred: human is its near-duplicate; the fragment (37 of 40 like yeast) stays
+    assert near_duplicates(identities, lengths, [1, 0, 2, 3]) == {0: 1}
+    # the fragment first: the full chain is more than 10% longer, so both are kept
+    assert near_duplicates(identities, lengths, [2, 0, 1, 3]) == {1: 0}
+    # a threshold above their identity keeps the two species apart
+    assert near_duplicates(identities, lengths, [0, 1, 2, 3], threshold=0.99) == {2: 0}
+
+
+def test_near_duplicates_validates() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        near_duplicates(np.eye(2), [10, 10], [0, 1], threshold=0.0)
+    with pytest.raises(ValueError, match="length_ratio"):
+        near_duplicates(np.eye(2), [10, 10], [0, 1], length_ratio=0.5)
+
+
+def test_identity_split_reuses_given_identities() -> None:
+    sequences = [UBIQUITIN_HUMAN, UBIQUITIN_YEAST, LYSOZYME, MYOGLOBIN]
+    identities = identity_matrix(sequences)
+    again = identity_split(sequences, identities=identities)
+    assert again.identities is identities
+    assert again.splits == identity_split(sequences).splits

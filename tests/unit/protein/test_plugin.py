@@ -205,6 +205,41 @@ def test_training_data_respects_splits(data_dir: Path) -> None:
     assert sum(g.num_nodes for g in bucketed.train) == sum(g.num_nodes for g in data.train)
 
 
+def test_family_weight_column_scales_training_windows(data_dir: Path) -> None:
+    table = data_dir / "protein_structures" / "chains.parquet"
+    request = TrainRequest(
+        dataset="structures", columns={"data_dir": str(data_dir)}, model_overrides=TINY
+    )
+    unweighted = len(PLUGIN.data.build_training_data(request).train)
+    frame = pd.read_parquet(table)
+    frame["weight"] = 0.0  # no chain is drawn for training; held-out tiling is unchanged
+    frame.to_parquet(table)
+    data = PLUGIN.data.build_training_data(request)
+    assert unweighted > 0 and len(data.train) == 0
+    assert len(data.val) + len(data.test) > 0
+
+
+def test_a_build_by_an_older_schema_is_rebuilt(data_dir: Path, monkeypatch) -> None:
+    from scisuite.domains.protein import training_data
+
+    folder = data_dir / "protein_structures"
+    built: list[str] = []
+
+    def rebuild(name: str, out_dir: Path, cache_dir: Path | None) -> Path:
+        built.append(name)
+        return folder / "chains.parquet"
+
+    monkeypatch.setattr(training_data, "build_dataset", rebuild)
+    request = TrainRequest(
+        dataset="structures", columns={"data_dir": str(data_dir)}, model_overrides=TINY
+    )
+    PLUGIN.data.build_training_data(request)
+    assert built == []  # a table without provenance is used as it is
+    (folder / "provenance.json").write_text('{"schema_version": 1}')
+    PLUGIN.data.build_training_data(request)
+    assert built == ["structures"]
+
+
 def test_solubility_task_from_a_user_table(tmp_path: Path) -> None:
     # format fixture (DeepSol-style columns); the labels are placeholders, not measurements
     path = tmp_path / "solubility.csv"
