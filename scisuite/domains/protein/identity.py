@@ -22,8 +22,9 @@ chain is more than ``threshold`` identical to any training chain; :func:`verify_
 checks it again.
 
 Cost: n(n-1)/2 alignments, about 1-3 ms each for ~220-residue chains (~20 s for 214
-chains, ~7 min for 540 on a shared core); memory ``[n, n]`` float64. Meant for up to a few thousand chains; for PDB-scale
-sets cluster with MMseqs2 (``easy-cluster --min-seq-id``) instead.
+chains, ~7 min for 540 on a shared core); memory ``[n, n]`` float64. Meant for up to a
+few thousand chains; for PDB-scale sets cluster with MMseqs2 (``easy-cluster
+--min-seq-id``) instead.
 """
 
 from __future__ import annotations
