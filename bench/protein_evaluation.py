@@ -5,7 +5,9 @@ self-consistency, by generation on one split of the built data sets.
     python bench/protein_evaluation.py --checkpoint scisuite/weights/protein \\
         --data-dir datasets/protein --split test -o scisuite/weights/protein/evaluation.json
 
-Writes the JSON atomically (stdout without ``-o``).
+Writes the JSON atomically (stdout without ``-o``). ``--peptides-only`` reruns only the
+peptide section (ROC-AUC, accuracy, calibration) and merges it into the existing ``-o`` file,
+e.g. after ``bench/protein_calibration.py --write``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 from scisuite import api
 from scisuite.core.io import atomic_path
-from scisuite.domains.protein.evaluation import evaluate_model, json_default
+from scisuite.domains.protein.catalogue import DATASETS
+from scisuite.domains.protein.evaluation import evaluate_model, evaluate_peptides, json_default
 
 
 def evaluate_checkpoint(
@@ -45,6 +48,18 @@ def evaluate_checkpoint(
     return {"checkpoint": str(checkpoint), **results}
 
 
+def peptide_section(checkpoint: Path, data_dir: Path, split: str) -> dict[str, Any]:
+    """``evaluate_peptides`` of a checkpoint on one split of the built peptide set."""
+    import pandas as pd
+
+    predictor = api.load(checkpoint, device="cpu")
+    folder, table = DATASETS["peptides"]
+    peptides = pd.read_parquet(data_dir / folder / table)
+    return evaluate_peptides(
+        predictor.model, predictor.config, peptides[peptides["split"] == split]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -53,10 +68,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--designs", type=int, default=10, help="designs per target (10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
-    args = parser.parse_args(argv)
-    results = evaluate_checkpoint(
-        args.checkpoint, args.data_dir, args.split, args.designs, args.seed
+    parser.add_argument(
+        "--peptides-only", action="store_true", help="rerun the peptide section into -o"
     )
+    args = parser.parse_args(argv)
+    if args.peptides_only:
+        if args.output is None or not args.output.exists():
+            parser.error("--peptides-only merges into an existing -o file")
+        results = json.loads(args.output.read_text())
+        results["peptides"] = peptide_section(args.checkpoint, args.data_dir, args.split)
+    else:
+        results = evaluate_checkpoint(
+            args.checkpoint, args.data_dir, args.split, args.designs, args.seed
+        )
     text = json.dumps(results, indent=2, default=json_default)
     if args.output is None:
         print(text)

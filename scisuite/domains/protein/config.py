@@ -17,6 +17,7 @@ an empty value and a note, not an extrapolation).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from scisuite.core.config import BackboneConfig, FrozenConfig, check_choice, require
@@ -99,6 +100,10 @@ class ProteinConfig(FrozenConfig):
         train_max_chain_length: longest training chain of the structure tasks (0: unknown,
             no flag; the shipped default predates it, and its windows of at most 82
             residues make chain length matter less than for a whole-chain model).
+        peptide_calibration: ``(amp slope, amp intercept, acp slope, acp intercept)``: an
+            activity probability ``p`` is reported as ``sigmoid(slope logit(p) +
+            intercept)`` (Platt scaling, ``calibration.py``); fitted on the validation
+            peptides at the end of training; ``(1, 0, 1, 0)`` = uncalibrated.
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
@@ -120,8 +125,21 @@ class ProteinConfig(FrozenConfig):
     bucket_tokens: int = 0
     train_peptide_length: tuple[int, ...] = (7, 174)
     train_max_chain_length: int = 0
+    peptide_calibration: tuple[float, ...] = (1.0, 0.0, 1.0, 0.0)
+
+    def platt(self, task: str) -> tuple[float, float]:
+        """``(slope, intercept)`` of the calibration of ``"amp"`` or ``"acp"``."""
+        index = 2 * ("amp", "acp").index(task)
+        slope, intercept = self.peptide_calibration[index : index + 2]
+        return slope, intercept
 
     def validate(self) -> None:
+        values = self.peptide_calibration
+        require(
+            len(values) == 4 and all(map(math.isfinite, values)) and min(values[::2]) > 0,
+            "peptide_calibration must be 4 finite numbers (amp slope > 0, amp intercept, acp "
+            f"slope > 0, acp intercept), got {values}",
+        )
         require(
             len(self.train_peptide_length) == 2
             and 1 <= self.train_peptide_length[0] <= self.train_peptide_length[1],

@@ -28,6 +28,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from scisuite.domains.protein.calibration import (
+    apply_platt,
+    expected_calibration_error,
+    reliability_table,
+)
 from scisuite.domains.protein.catalogue import DATASETS
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.generation import (
@@ -92,7 +97,9 @@ def evaluate_structures(
 def evaluate_peptides(
     model: TokenLM, config: ProteinConfig, peptides: pd.DataFrame, batch_size: int = 64
 ) -> dict[str, Any]:
-    """ROC-AUC / accuracy of the ``amp`` and ``acp`` probabilities on ``peptides`` rows."""
+    """ROC-AUC, accuracy, expected calibration error (as predicted, and uncalibrated)
+    and the reliability table of the ``amp`` and ``acp`` probabilities on ``peptides``
+    rows."""
     metrics: dict[str, Any] = {}
     for task, kind in (("amp", "antimicrobial"), ("acp", "anticancer")):
         if task not in config.tasks:
@@ -103,9 +110,17 @@ def evaluate_peptides(
         )
         probabilities = [getattr(p, task) for p in predictions]
         known = [i for i, p in enumerate(probabilities) if p == p]
-        metrics[task] = binary_metrics(
-            [probabilities[i] for i in known], [int(part["label"].iloc[i]) for i in known]
-        )
+        scored = [probabilities[i] for i in known]
+        labels = [int(part["label"].iloc[i]) for i in known]
+        slope, intercept = config.platt(task)
+        uncalibrated = apply_platt(scored, 1.0 / slope, -intercept / slope)  # the inverse map
+        metrics[task] = {
+            **binary_metrics(scored, labels),
+            "ece": expected_calibration_error(scored, labels),
+            "ece_uncalibrated": expected_calibration_error(uncalibrated, labels),
+            "platt": [slope, intercept],
+            "reliability": reliability_table(scored, labels),
+        }
     return metrics
 
 
@@ -242,8 +257,8 @@ def evaluate_model(
 def headline_metrics(results: dict[str, Any]) -> dict[str, float]:
     """The scalar numbers of :func:`evaluate_model`'s result, flat (for ``metrics.json``):
     ``q3``, ``q8``, their majority baselines, ``ss_content_mae``, ``amp_roc_auc`` /
-    ``amp_accuracy``, ``acp_...``, and per design target ``design_<i>_<task>_validity`` and
-    its self-consistency."""
+    ``amp_accuracy`` / ``amp_ece`` / ``amp_ece_uncalibrated``, ``acp_...``, and per design
+    target ``design_<i>_<task>_validity`` and its self-consistency."""
     flat: dict[str, float] = {}
     structures = results.get("structures", {})
     for key in ("q3", "q8", "q3_majority_baseline", "q8_majority_baseline"):
@@ -252,7 +267,7 @@ def headline_metrics(results: dict[str, Any]) -> dict[str, float]:
     if "content_from_ss3" in structures:
         flat["ss_content_mae"] = float(structures["content_from_ss3"]["mae"])
     for task, scores in results.get("peptides", {}).items():
-        for key in ("roc_auc", "accuracy"):
+        for key in ("roc_auc", "accuracy", "ece", "ece_uncalibrated"):
             if scores.get(key) is not None:
                 flat[f"{task}_{key}"] = float(scores[key])
     for index, design in enumerate(results.get("designs", [])):

@@ -405,7 +405,8 @@ def _per_residue(
 def _binary_probability(
     model: TokenLM, sequences: Sequence[str], task: str, config: ProteinConfig, batch_size: int
 ) -> list[float]:
-    """P(answer ``1``) for sequences up to ``peptide_max_length`` residues; NaN otherwise."""
+    """P(answer ``1``) for sequences up to ``peptide_max_length`` residues, mapped by the
+    config's Platt calibration (``calibration.py``); NaN otherwise."""
     grammar, spec = config.grammar, get_task(task)
     limit = min(config.peptide_max_length, single_input_window(grammar, task, config.max_length, 1))
     out = [math.nan] * len(sequences)
@@ -420,6 +421,10 @@ def _binary_probability(
         )
         for i, p in zip(part, probs[:, one].tolist(), strict=True):
             out[i] = float(p)
+    slope, intercept = config.platt(task)
+    if (slope, intercept) != (1.0, 0.0):
+        z = torch.tensor(out, dtype=torch.float64).clamp(1e-7, 1 - 1e-7).logit()
+        out = torch.sigmoid(slope * z + intercept).tolist()  # NaN rows stay NaN
     return out
 
 

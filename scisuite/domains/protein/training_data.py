@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
+from torch import nn
 from torch_geometric.data import Data
 
 from scisuite.core.checkpoint import fingerprint
 from scisuite.core.config import FrozenConfig, apply_overrides
 from scisuite.core.plugin import DataCatalog, DatasetSpec, TrainingData, TrainRequest
 from scisuite.core.records import Record
+from scisuite.domains.protein.calibration import calibrate
 from scisuite.domains.protein.catalogue import (
     DATASETS,
     SCHEMA_VERSIONS,
@@ -213,3 +216,16 @@ class ProteinData(DataCatalog):
 
     def evaluation_data(self, request: TrainRequest, config: FrozenConfig) -> list[Data]:
         return evaluation_data(request, config)
+
+    def finalize_model(
+        self,
+        model: nn.Module,
+        config: FrozenConfig,
+        val: list[Data],
+        batch_size: int,
+        device: torch.device,
+    ) -> tuple[nn.Module, FrozenConfig, dict[str, Any]]:
+        """Temperature-scale the peptide probabilities on the validation examples."""
+        model.to(device).eval()
+        calibrated, report = calibrate(model, ProteinConfig.coerce(config), val, batch_size)  # type: ignore[arg-type]
+        return model, calibrated, ({"peptide_calibration": report} if report else {})

@@ -3,6 +3,7 @@ tables, residue tracks, design, and the CLI verbs."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -353,9 +354,13 @@ def test_evaluation_extras_score_generation_on_a_named_dataset(
     model = PLUGIN.task.build_model(config).eval()
     request = TrainRequest(dataset="all", columns={"data_dir": str(data_dir)})
     metrics, files = PLUGIN.reports.evaluation_extras(model, config, request, tmp_path)
-    assert files == [tmp_path / "generation_metrics.json"]
+    assert files == [tmp_path / "generation_metrics.json", tmp_path / "reliability.png"]
+    assert files[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 0.0 <= metrics["q3"] <= 1.0 and 0.0 <= metrics["q8"] <= 1.0
     assert "amp_accuracy" in metrics and "acp_accuracy" in metrics
+    assert 0.0 <= metrics["amp_ece"] <= 1.0 and "acp_ece_uncalibrated" in metrics
+    saved = json.loads(files[0].read_text())["peptides"]["amp"]
+    assert len(saved["reliability"]) == 10 and saved["platt"] == [1.0, 0.0]
     assert not any(key.startswith("design_") for key in metrics)  # no design task trained
 
 
