@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from scisuite.core.checkpoint import load_checkpoint, save_checkpoint
-from scisuite.core.io import atomic_path
+from scisuite.core.io import write_text_or_print
 from scisuite.domains.protein.calibration import (
     apply_platt,
     calibrate,
@@ -119,12 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     args = parser.parse_args(argv)
     results = calibrate_checkpoint(args.checkpoint, args.data_dir, args.write)
-    text = json.dumps(results, indent=2)
-    if args.output is None:
-        print(text)
-    else:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(text + "\n")
+    write_text_or_print(json.dumps(results, indent=2), args.output)
     return 0
 
 

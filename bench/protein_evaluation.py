@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scisuite import api
-from scisuite.core.io import atomic_path
+from scisuite.core.io import write_text_or_print
 from scisuite.domains.protein.catalogue import DATASETS
 from scisuite.domains.protein.evaluation import evaluate_model, evaluate_peptides, json_default
 
@@ -81,12 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = evaluate_checkpoint(
             args.checkpoint, args.data_dir, args.split, args.designs, args.seed
         )
-    text = json.dumps(results, indent=2, default=json_default)
-    if args.output is None:
-        print(text)
-    else:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(text + "\n")
+    write_text_or_print(json.dumps(results, indent=2, default=json_default), args.output)
     return 0
 
 

@@ -293,6 +293,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def write_text_or_print(text: str, path: str | Path | None) -> None:
+    """``text`` plus a newline written atomically to ``path``, or printed when ``path`` is
+    None (the ``-o FILE`` / stdout choice of the bench scripts)."""
+    if path is None:
+        print(text)
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n")
+
+
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 

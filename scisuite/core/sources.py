@@ -329,22 +329,32 @@ class PackageArchive:
                 f"({self.spec.requirement})? Delete {self.path} to download it again"
             )
         data = self._raw(member)
-        provenance = MemberProvenance(
-            package=self.spec.name,
-            version=self.spec.version,
-            archive=self.path.name,
-            archive_sha256=self.sha256,
-            member=member,
-            sha256=sha256_bytes(data),
-            license=self.license,
-        )
-        return data, provenance
+        return data, _provenance(self, self.spec.name, self.spec.version, member, data)
 
     def _read_license(self) -> str:
         metadata = self.members("*.dist-info/METADATA") or self.members("PKG-INFO")
         if not metadata:
             return "unknown"
         return _metadata_license(self._raw(metadata[0]).decode("utf-8", errors="replace"))
+
+
+def _provenance(
+    source: PackageArchive | DebianPackageFiles,
+    package: str,
+    version: str,
+    member: str,
+    data: bytes,
+) -> MemberProvenance:
+    """The provenance of ``data``, read as ``member`` of an archive or installed package."""
+    return MemberProvenance(
+        package=package,
+        version=version,
+        archive=source.path.name,
+        archive_sha256=source.sha256,
+        member=member,
+        sha256=sha256_bytes(data),
+        license=source.license,
+    )
 
 
 def open_package(
@@ -484,16 +494,7 @@ class DebianPackageFiles:
         if member not in self._digests:
             raise SourceError(f"{self.spec.name} has no file {member!r} under {self.root}")
         data = (self.root / member).read_bytes()
-        provenance = MemberProvenance(
-            package=self.spec.name,
-            version=self.version,
-            archive=self.path.name,
-            archive_sha256=self.sha256,
-            member=member,
-            sha256=sha256_bytes(data),
-            license=self.license,
-        )
-        return data, provenance
+        return data, _provenance(self, self.spec.name, self.version, member, data)
 
 
 def open_debian_package(spec: DebianSpec) -> DebianPackageFiles:
