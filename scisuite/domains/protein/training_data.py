@@ -225,7 +225,7 @@ class ProteinData(DataCatalog):
         batch_size: int,
         device: torch.device,
     ) -> tuple[nn.Module, FrozenConfig, dict[str, Any]]:
-        """Temperature-scale the peptide probabilities on the validation examples."""
+        """Platt-calibrate the peptide probabilities on the validation examples."""
         model.to(device).eval()
         calibrated, report = calibrate(model, ProteinConfig.coerce(config), val, batch_size)  # type: ignore[arg-type]
         return model, calibrated, ({"peptide_calibration": report} if report else {})
