@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from batch_scoring import _tree_rss_kib  # the sibling bench script (bench/ is on sys.path)
+
 from scisuite.core.io import write_text_or_print
 
 ROOT = Path(__file__).parents[1]
@@ -43,21 +45,6 @@ def shards_done(parts: Path) -> set[int]:
     return done
 
 
-def tree_rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` and its descendants (KiB)."""
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        total += next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS:"))
-        stack += [int(child) for child in children]
-    return total
-
-
 def run(command: list[str], parts: Path, kill_at: int | None) -> dict[str, Any]:
     """One run; with ``kill_at``, SIGKILL its process group once that many shards are done."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -65,7 +52,7 @@ def run(command: list[str], parts: Path, kill_at: int | None) -> dict[str, Any]:
     process = subprocess.Popen(command, env=env, start_new_session=True)
     peak, killed_at = 0, None
     while process.poll() is None:
-        peak = max(peak, tree_rss_kib(process.pid))
+        peak = max(peak, _tree_rss_kib(process.pid))
         if kill_at is not None and len(shards_done(parts)) >= kill_at:
             killed_at = time.time()
             os.killpg(process.pid, signal.SIGKILL)
