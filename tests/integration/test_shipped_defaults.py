@@ -59,6 +59,9 @@ def test_protein_default_predicts_the_example_fasta(tmp_path) -> None:
     assert len(rows.loc["1UBQ_ubiquitin", "dssp3"]) == 76
     assert set(rows.loc["1UBQ_ubiquitin", "dssp3"]) <= set("HEC")
     assert rows.loc["magainin2", "antimicrobial_probability"] > 0.5  # a known AMP
+    assert "amp_" not in str(rows.loc["magainin2", "applicability"])  # in the training data
+    # insulin A is a peptide, but its nearest training peptides (71%) are inactive
+    assert "amp_nearest_train_disagrees" in rows.loc["insulin_A", "applicability"]
     residues = pd.read_csv(tmp_path / "proteins.residues.csv")
     assert (residues["id"] == "1UBQ_ubiquitin").sum() == 76
     for name in ("proteins.csv", "proteins.residues.csv"):

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from scisuite.core.config import BackboneConfig, FrozenConfig, check_choice, require
+from scisuite.domains.protein.applicability import PeptideDomain
 from scisuite.domains.protein.prompts import (
     FORWARD_TASKS,
     TASK_NAMES,
@@ -104,6 +105,10 @@ class ProteinConfig(FrozenConfig):
             activity probability ``p`` is reported as ``sigmoid(slope logit(p) +
             intercept)`` (Platt scaling, ``calibration.py``); fitted on the validation
             peptides at the end of training; ``(1, 0, 1, 0)`` = uncalibrated.
+        amp_domain, acp_domain: the applicability domain of each activity probability
+            (``applicability.py``: the training peptides, their length and composition
+            ranges, identity thresholds); set at training. None (checkpoints before it):
+            only ``train_peptide_length`` is checked.
     """
 
     backbone: BackboneConfig = field(default_factory=default_backbone)
@@ -126,12 +131,18 @@ class ProteinConfig(FrozenConfig):
     train_peptide_length: tuple[int, ...] = (7, 174)
     train_max_chain_length: int = 0
     peptide_calibration: tuple[float, ...] = (1.0, 0.0, 1.0, 0.0)
+    amp_domain: PeptideDomain | None = None
+    acp_domain: PeptideDomain | None = None
 
     def platt(self, task: str) -> tuple[float, float]:
         """``(slope, intercept)`` of the calibration of ``"amp"`` or ``"acp"``."""
         index = 2 * ("amp", "acp").index(task)
         slope, intercept = self.peptide_calibration[index : index + 2]
         return slope, intercept
+
+    def peptide_domain(self, task: str) -> PeptideDomain | None:
+        """The applicability domain of ``"amp"`` or ``"acp"`` (None: not recorded)."""
+        return self.amp_domain if task == "amp" else self.acp_domain
 
     def validate(self) -> None:
         values = self.peptide_calibration

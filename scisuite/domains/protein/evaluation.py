@@ -19,6 +19,7 @@ of the model card as JSON.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from scisuite.domains.protein.applicability import domain_flags
 from scisuite.domains.protein.calibration import (
     apply_platt,
     expected_calibration_error,
@@ -99,7 +101,8 @@ def evaluate_peptides(
 ) -> dict[str, Any]:
     """ROC-AUC, accuracy, expected calibration error (as predicted, and uncalibrated)
     and the reliability table of the ``amp`` and ``acp`` probabilities on ``peptides``
-    rows."""
+    rows; with an applicability domain in ``config``, the same metrics for the peptides
+    in it and for those flagged (:func:`applicability_report`)."""
     metrics: dict[str, Any] = {}
     for task, kind in (("amp", "antimicrobial"), ("acp", "anticancer")):
         if task not in config.tasks:
@@ -121,7 +124,37 @@ def evaluate_peptides(
             "platt": [slope, intercept],
             "reliability": reliability_table(scored, labels),
         }
+        domain = config.peptide_domain(task)
+        if domain is not None:
+            sequences = [str(part["sequence"].iloc[i]) for i in known]
+            flags = [
+                domain_flags(task, s, p, domain) for s, p in zip(sequences, scored, strict=True)
+            ]
+            metrics[task]["applicability"] = applicability_report(scored, labels, flags)
     return metrics
+
+
+#: The name of a flag without its numbers: ``amp_nearest_train<0.32(0.26)`` -> its kind.
+_FLAG_KIND = re.compile(r"[a-z0-9_]*")
+
+
+def applicability_report(
+    probabilities: Sequence[float], labels: Sequence[int], flags: Sequence[Sequence[str]]
+) -> dict[str, dict[str, float]]:
+    """:func:`binary_metrics` of all peptides, those in the domain (no flag), those
+    flagged, and those with each kind of flag (the flag name less its numbers)."""
+    groups: dict[str, list[int]] = {"in_domain": [], "flagged": []}
+    for i, peptide_flags in enumerate(flags):
+        groups["flagged" if peptide_flags else "in_domain"].append(i)
+        for kind in {_FLAG_KIND.match(f).group(0) for f in peptide_flags}:  # type: ignore[union-attr]
+            groups.setdefault(kind, []).append(i)
+    report = {"all": binary_metrics(probabilities, labels)}
+    for name, rows in groups.items():
+        if rows:
+            report[name] = binary_metrics(
+                [probabilities[i] for i in rows], [labels[i] for i in rows]
+            )
+    return report
 
 
 def evaluate_designs(
@@ -257,7 +290,8 @@ def evaluate_model(
 def headline_metrics(results: dict[str, Any]) -> dict[str, float]:
     """The scalar numbers of :func:`evaluate_model`'s result, flat (for ``metrics.json``):
     ``q3``, ``q8``, their majority baselines, ``ss_content_mae``, ``amp_roc_auc`` /
-    ``amp_accuracy`` / ``amp_ece`` / ``amp_ece_uncalibrated``, ``acp_...``, and per design
+    ``amp_accuracy`` / ``amp_ece`` / ``amp_ece_uncalibrated``, ``amp_in_domain_accuracy`` /
+    ``amp_flagged_accuracy`` and their ``_fraction`` of the peptides, ``acp_...``, and per design
     target ``design_<i>_<task>_validity`` and its self-consistency."""
     flat: dict[str, float] = {}
     structures = results.get("structures", {})
@@ -270,6 +304,11 @@ def headline_metrics(results: dict[str, Any]) -> dict[str, float]:
         for key in ("roc_auc", "accuracy", "ece", "ece_uncalibrated"):
             if scores.get(key) is not None:
                 flat[f"{task}_{key}"] = float(scores[key])
+        groups = scores.get("applicability", {})
+        for group in ("in_domain", "flagged"):
+            if group in groups:
+                flat[f"{task}_{group}_accuracy"] = float(groups[group]["accuracy"])
+                flat[f"{task}_{group}_fraction"] = groups[group]["n"] / groups["all"]["n"]
     for index, design in enumerate(results.get("designs", [])):
         for key, value in design.items():
             if key == "validity" or key.startswith("self_consistency"):

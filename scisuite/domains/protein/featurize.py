@@ -73,16 +73,21 @@ def applicability_flags(sequence: str, notes: str, config: ProteinConfig) -> lis
 
     Flags: ``peptide_length>max_train(N)`` / ``peptide_length<min_train(N)`` when an
     antimicrobial / anticancer probability is given for a length the peptide data did not
-    span; ``chain_length>max_train(N)`` when the config knows its longest training chain;
-    ``composition:A=62%`` when one residue is more than half of the sequence (10 residues or
-    more); ``unknown_residues:K`` for ``X``; ``mapped_residues:K`` for letters the reader
-    replaced (selenocysteine, ambiguous codes; its notes say which).
+    span (checkpoints without ``amp_domain`` / ``acp_domain``; with them the postprocessor
+    flags each probability, ``applicability.domain_flags``); ``chain_length>max_train(N)``
+    when the config knows its longest training chain; ``composition:A=62%`` when one
+    residue is more than half of the sequence (10 residues or more);
+    ``unknown_residues:K`` for ``X``; ``mapped_residues:K`` for letters the reader replaced
+    (selenocysteine, ambiguous codes; its notes say which).
     """
     flags = []
     length = len(sequence)
     low, high = config.train_peptide_length
-    if any(t in config.predict_tasks for t in ("amp", "acp")) and (
-        length <= config.peptide_max_length
+    legacy = config.amp_domain is None and config.acp_domain is None
+    if (
+        legacy
+        and any(t in config.predict_tasks for t in ("amp", "acp"))
+        and length <= config.peptide_max_length
     ):
         if length > high:
             flags.append(f"peptide_length>max_train({high})")

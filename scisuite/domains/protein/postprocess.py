@@ -11,6 +11,7 @@ from torch_geometric.data import Batch
 from scisuite.core.config import FrozenConfig
 from scisuite.core.plugin import Predicted
 from scisuite.core.records import EchoField
+from scisuite.domains.protein.applicability import domain_flags
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.generation import SequencePrediction
 from scisuite.domains.protein.prompts import CONTENT_CLASSES, ss_content
@@ -23,7 +24,8 @@ def output_columns(config: FrozenConfig) -> list[str]:
     """Row columns: id, sequence, SS fractions and strings, activity probabilities, the
     ``content`` / ``solubility`` columns when those tasks are predicted, windows, notes,
     ``applicability`` (empty in the training domain, else ``;``-joined reasons: see
-    :func:`~scisuite.domains.protein.featurize.applicability_flags`)."""
+    :func:`~scisuite.domains.protein.featurize.applicability_flags` and, for the activity
+    probabilities, :func:`~scisuite.domains.protein.applicability.domain_flags`)."""
     config = ProteinConfig.coerce(config)
     columns = ["id", "sequence", "length", *CONTENT_CLASSES, "dssp3", "dssp8"]
     columns += ["antimicrobial_probability", "anticancer_probability"]
@@ -63,12 +65,24 @@ def _row(
         "anticancer_probability": p.acp,
         "windows": p.windows,
         "notes": "; ".join(remarks),
-        "applicability": flags,
+        "applicability": ";".join(_flags(sequence, flags, p, config)),
     }
     for name, value in zip(CONTENT_CLASSES, p.content, strict=True):
         row[f"content_{name}"] = value
     row["solubility"] = p.solubility
     return {k: v for k, v in row.items() if k in columns}
+
+
+def _flags(
+    sequence: str, featurized: str, p: SequencePrediction, config: ProteinConfig
+) -> list[str]:
+    """The featurizer's flags, then those of each activity probability given."""
+    flags = [f for f in featurized.split(";") if f]
+    for task, probability in (("amp", p.amp), ("acp", p.acp)):
+        domain = config.peptide_domain(task)
+        if domain is not None and task in config.predict_tasks:
+            flags += domain_flags(task, sequence, probability, domain)
+    return flags
 
 
 def postprocess(

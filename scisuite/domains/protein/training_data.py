@@ -24,6 +24,7 @@ from scisuite.core.checkpoint import fingerprint
 from scisuite.core.config import FrozenConfig, apply_overrides
 from scisuite.core.plugin import DataCatalog, DatasetSpec, TrainingData, TrainRequest
 from scisuite.core.records import Record
+from scisuite.domains.protein.applicability import fit_domain
 from scisuite.domains.protein.calibration import calibrate
 from scisuite.domains.protein.catalogue import (
     DATASETS,
@@ -132,10 +133,14 @@ def resolve_tasks(request: TrainRequest) -> tuple[tuple[str, ...], tuple[float, 
     return tasks, tuple(weights.get(t, 1.0) for t in tasks)
 
 
-def training_domain(examples: Sequence[Example]) -> dict[str, Any]:
-    """The ``train_*`` fields of the config from the training examples (for the
-    applicability flags): the peptide length range of the ``amp`` / ``acp`` examples and the
-    longest chain of the structure tasks; a field the examples say nothing of is kept."""
+def training_domain(
+    examples: Sequence[Example], validation: Sequence[Example] = ()
+) -> dict[str, Any]:
+    """The ``train_*`` / ``*_domain`` fields of the config from the training examples (for
+    the applicability flags): the peptide length range of the ``amp`` / ``acp`` examples,
+    the longest chain of the structure tasks, and each activity task's
+    :class:`~scisuite.domains.protein.applicability.PeptideDomain` (thresholds from the
+    ``validation`` examples); a field the examples say nothing of is kept."""
     peptides = [len(e.sequence) for e in examples if e.task in ("amp", "acp") and e.sequence]
     chains = [len(e.sequence) for e in examples if e.task in ("ss3", "ss8") and e.sequence]
     values: dict[str, Any] = {}
@@ -143,6 +148,11 @@ def training_domain(examples: Sequence[Example]) -> dict[str, Any]:
         values["train_peptide_length"] = (min(peptides), max(peptides))
     if chains:
         values["train_max_chain_length"] = max(chains)
+    for task in ("amp", "acp"):
+        labelled = [(e.sequence, e.values[0] >= 0.5) for e in examples if e.task == task]
+        if labelled:
+            held_out = [(e.sequence, e.values[0] >= 0.5) for e in validation if e.task == task]
+            values[f"{task}_domain"] = fit_domain(labelled, held_out)
     return values
 
 
@@ -169,7 +179,7 @@ def build_training_data(request: TrainRequest) -> TrainingData:
         for split, examples in parts.items()
     }
     provenance["examples"] = counts
-    config = config.replace(**training_domain(parts["train"]))
+    config = config.replace(**training_domain(parts["train"], parts["validation"]))
     provenance["split"] = "as built: structures by identity, peptides stratified, UniProt random"
     train = featurize_examples(parts["train"], config, request.seed, train=True)
     val = featurize_examples(parts["validation"], config, request.seed, train=False)

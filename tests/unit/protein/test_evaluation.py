@@ -80,7 +80,18 @@ def test_headline_metrics_flattens_the_scalar_results() -> None:
             "q3_majority_baseline": 0.46,
             "content_from_ss3": {"mae": 0.15, "r2": -0.4},
         },
-        "peptides": {"amp": {"roc_auc": 0.92, "accuracy": 0.8, "n": 505}},
+        "peptides": {
+            "amp": {
+                "roc_auc": 0.92,
+                "accuracy": 0.8,
+                "n": 505,
+                "applicability": {
+                    "all": {"n": 500, "accuracy": 0.8},
+                    "in_domain": {"n": 400, "accuracy": 0.9},
+                    "flagged": {"n": 100, "accuracy": 0.4},
+                },
+            }
+        },
         "designs": [
             {"task": "design_amp", "validity": 1.0, "self_consistency_amp_probability_mean": 0.8}
         ],
@@ -91,6 +102,10 @@ def test_headline_metrics_flattens_the_scalar_results() -> None:
         "ss_content_mae": 0.15,
         "amp_roc_auc": 0.92,
         "amp_accuracy": 0.8,
+        "amp_in_domain_accuracy": 0.9,
+        "amp_in_domain_fraction": 0.8,
+        "amp_flagged_accuracy": 0.4,
+        "amp_flagged_fraction": 0.2,
         "design_0_design_amp_validity": 1.0,
         "design_0_design_amp_self_consistency_amp_probability_mean": 0.8,
     }

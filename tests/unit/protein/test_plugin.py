@@ -435,3 +435,5 @@ def test_protein_rows_carry_the_flags_and_training_sets_the_ranges(
     assert trained.train_max_chain_length == max(len(c[1]) for c in CHAINS if c[4] == "train")
     low, high = trained.train_peptide_length
     assert 1 <= low <= high
+    assert trained.amp_domain is not None
+    assert low <= trained.amp_domain.length[0] <= trained.amp_domain.length[1] <= high
