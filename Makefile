@@ -8,7 +8,7 @@ STAMP := $(VENV)/.scisuite-installed
 
 .PHONY: install demo test test-slow fuzz lint bench-attention bench-molecule weights-molecule \
 	weights-molecule-pretrained \
-	weights-protein weights-mesh bench-protein-synergy bench-protein-gor bench-mesh clean
+	weights-protein weights-mesh bench-protein-synergy bench-protein-gor bench-protein-designs bench-mesh clean
 
 install: $(STAMP)
 
@@ -82,6 +82,11 @@ weights-protein: install
 # Secondary structure vs a GOR-style predictor trained on the same chains (~5 min on 2 CPU cores).
 bench-protein-gor: install
 	$(PY) bench/protein_ss_vs_gor.py --data-dir $(PROTEIN_DATA)
+
+# Designs judged by the GOR peer, sequence sanity and modlamp descriptors (~1 min on CPU).
+bench-protein-designs: install
+	$(PY) bench/protein_design_checks.py --data-dir $(PROTEIN_DATA) -n 50 \
+		-o bench/results/protein_design_checks.json
 
 # Multi-task synergy (SS only vs all tasks, same token budget); ~15 min on 2 CPU cores.
 bench-protein-synergy: install
