@@ -254,13 +254,10 @@ def domain_flags(task: str, sequence: str, probability: float, domain: PeptideDo
         flags.append(f"{task}_length>max_train({high})")
     elif len(sequence) < low:
         flags.append(f"{task}_length<min_train({low})")
-    excess = composition(sequence) - np.asarray(domain.max_fraction)
-    worst = int(np.argmax(excess))
-    if excess[worst] > 1e-9:
-        share, bound = (
-            100 * (excess[worst] + domain.max_fraction[worst]),
-            100 * domain.max_fraction[worst],
-        )
+    fractions, bounds = composition(sequence), np.asarray(domain.max_fraction)
+    worst = int(np.argmax(fractions - bounds))
+    if fractions[worst] > bounds[worst] + 1e-9:
+        share, bound = 100 * fractions[worst], 100 * bounds[worst]
         flags.append(
             f"{task}_composition:{AMINO_ACIDS[worst]}={share:.0f}%>max_train({bound:.0f}%)"
         )
