@@ -16,26 +16,28 @@ the directory is rewritten atomically).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
-from scisuite.core.checkpoint import load_checkpoint, save_checkpoint
-from scisuite.core.io import write_text_or_print
+from scisuite.core.checkpoint import save_checkpoint
 from scisuite.domains.protein.applicability import domain_flags
-from scisuite.domains.protein.catalogue import DATASETS
-from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.evaluation import evaluate_peptides
 from scisuite.domains.protein.generation import predict_sequences
-from scisuite.domains.protein.model import ProteinLM
 from scisuite.domains.protein.tasks import Sources, split_examples
 from scisuite.domains.protein.training_data import training_domain
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from protein_calibration import (  # noqa: E402
+    checkpoint_tool_main,
+    load_protein_checkpoint,
+    read_peptides,
+)
 
 #: Peptides no activity set speaks about (UniProt P01308 insulin A / B chains, P01275
 #: glucagon, P0CG48 ubiquitin 1-76): each should be flagged.
@@ -51,15 +53,8 @@ def fit_checkpoint_domain(
     checkpoint: Path, data_dir: Path, write: bool = False, batch_size: int = 64
 ) -> dict[str, Any]:
     """Fit, report and optionally store the peptide domains of ``checkpoint``."""
-    meta, state = load_checkpoint(checkpoint)
-    if meta.domain != "protein":
-        raise ValueError(f"{checkpoint} is a {meta.domain} checkpoint, not a protein one")
-    config = ProteinConfig.from_dict(meta.model_config)
-    model = ProteinLM(config)
-    model.load_state_dict(state)
-    model.eval()
-    folder, table = DATASETS["peptides"]
-    peptides = pd.read_parquet(data_dir / folder / table)
+    meta, state, config, model = load_protein_checkpoint(checkpoint)
+    peptides = read_peptides(data_dir)
     sources = Sources(peptides=peptides)
     parts = {s: split_examples(sources, config, s, 0) for s in ("train", "validation")}
     fitted = config.replace(**training_domain(parts["train"], parts["validation"]))
@@ -104,15 +99,8 @@ def fit_checkpoint_domain(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True, help="built data sets")
-    parser.add_argument("--write", action="store_true", help="store the domains")
-    parser.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
-    args = parser.parse_args(argv)
-    results = fit_checkpoint_domain(args.checkpoint, args.data_dir, args.write)
-    write_text_or_print(json.dumps(results, indent=2), args.output)
-    return 0
+    description = (__doc__ or "").splitlines()[0]
+    return checkpoint_tool_main(description, fit_checkpoint_domain, "store the domains", argv)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-from scisuite.core.checkpoint import load_checkpoint, save_checkpoint
+from scisuite.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from scisuite.core.io import write_text_or_print
 from scisuite.domains.protein.calibration import (
     apply_platt,
@@ -40,19 +41,31 @@ from scisuite.domains.protein.model import ProteinLM
 from scisuite.domains.protein.tasks import Sources, featurize_examples, split_examples
 
 
-def calibrate_checkpoint(
-    checkpoint: Path, data_dir: Path, write: bool = False, batch_size: int = 64
-) -> dict[str, Any]:
-    """Fit, report and optionally store the peptide temperatures of ``checkpoint``."""
+def load_protein_checkpoint(
+    checkpoint: Path,
+) -> tuple[CheckpointMeta, dict[str, torch.Tensor], ProteinConfig, ProteinLM]:
+    """A protein checkpoint's metadata, weights, config and model (eval mode)."""
     meta, state = load_checkpoint(checkpoint)
     if meta.domain != "protein":
         raise ValueError(f"{checkpoint} is a {meta.domain} checkpoint, not a protein one")
     config = ProteinConfig.from_dict(meta.model_config)
     model = ProteinLM(config)
     model.load_state_dict(state)
-    model.eval()
+    return meta, state, config, model.eval()
+
+
+def read_peptides(data_dir: Path) -> pd.DataFrame:
+    """The built ``peptide_function`` table under ``data_dir``."""
     folder, table = DATASETS["peptides"]
-    sources = Sources(peptides=pd.read_parquet(data_dir / folder / table))
+    return pd.read_parquet(data_dir / folder / table)
+
+
+def calibrate_checkpoint(
+    checkpoint: Path, data_dir: Path, write: bool = False, batch_size: int = 64
+) -> dict[str, Any]:
+    """Fit, report and optionally store the peptide temperatures of ``checkpoint``."""
+    meta, state, config, model = load_protein_checkpoint(checkpoint)
+    sources = Sources(peptides=read_peptides(data_dir))
     plain = config.replace(peptide_calibration=(1.0, 0.0, 1.0, 0.0), bucket_tokens=0)
     graphs = {
         split: featurize_examples(split_examples(sources, plain, split, 0), plain, 0, train=False)
@@ -111,16 +124,28 @@ def _temperature_slope(probabilities: list[float], labels: list[int]) -> float:
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def checkpoint_tool_main(
+    description: str,
+    run: Callable[[Path, Path, bool], dict[str, Any]],
+    write_help: str,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """The command line of a tool that measures (and with ``--write`` updates) a protein
+    checkpoint against the built data sets: ``run(checkpoint, data_dir, write)``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, required=True, help="built data sets")
-    parser.add_argument("--write", action="store_true", help="store the temperatures")
+    parser.add_argument("--write", action="store_true", help=write_help)
     parser.add_argument("-o", "--output", type=Path, help="JSON file (default: stdout)")
     args = parser.parse_args(argv)
-    results = calibrate_checkpoint(args.checkpoint, args.data_dir, args.write)
+    results = run(args.checkpoint, args.data_dir, args.write)
     write_text_or_print(json.dumps(results, indent=2), args.output)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    description = (__doc__ or "").splitlines()[0]
+    return checkpoint_tool_main(description, calibrate_checkpoint, "store the maps", argv)
 
 
 if __name__ == "__main__":
