@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+from scisuite.domains.protein.fasta import STANDARD_RESIDUES as AMINO_ACIDS
+
 SEG_WINDOW = 12
 SEG_ENTROPY = 2.2
 

@@ -46,10 +46,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from scisuite.core.config import FrozenConfig, require
+from scisuite.domains.protein.fasta import STANDARD_RESIDUES
 from scisuite.domains.protein.identity import IdentityConfig
 
-#: Residue order of :attr:`PeptideDomain.max_fraction`.
-AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+#: Residue order of :attr:`PeptideDomain.max_fraction` (the reader's standard residues).
+AMINO_ACIDS = STANDARD_RESIDUES
 #: Training peptides aligned exactly per query: those sharing the most 2-mers with it.
 CANDIDATES = 256
 KMER = 2
