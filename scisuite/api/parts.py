@@ -107,7 +107,9 @@ def write_part(
         file=name,
         sha256=checksum,
         run=run,
-        seconds=round(seconds, 3),
+        # Microseconds: a small shard of a fast domain takes well under a millisecond,
+        # and a rate needs its time to be non-zero.
+        seconds=round(seconds, 6),
     )
 
 
