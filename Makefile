@@ -52,10 +52,13 @@ weights-molecule: install
 
 # Reproduces the pretrained molecule backbone (scisuite/weights/molecule-pretrained): RDKit 2D
 # descriptors of 100k MOSES molecules (molsets 0.3.1; computed once, cached) as regression
-# targets for the default architecture. Resumable: add --resume after an interruption.
+# targets for the default architecture. Mean pooling: with plain sum pooling the 175-target
+# regression collapses to the target means (pooling has no weights; fine-tuning may use any).
+# Resumable: add --resume after an interruption.
 weights-molecule-pretrained: install
 	$(SCI) train --domain molecule --dataset moses-descriptors --split random --seed 0 \
 		--epochs 10 --batch-size 64 --lr 1e-3 --set ensemble_size=1 --set fingerprint_use=off \
+		--set pooling=mean \
 		-o scisuite/weights/molecule-pretrained $(RESUME)
 
 # Trains the protein default (scisuite/weights/protein): builds the offline data sets

@@ -44,7 +44,8 @@ class MoleculeConfig(FrozenConfig):
             (binary cross-entropy per target).
         target_mean, target_std: regression standardisation fitted on the training split
             (original units); predictions are returned in original units.
-        pooling: graph readout, ``"mean"``, ``"sum"`` or ``"attention"``.
+        pooling: graph readout, ``"mean"``, ``"sum"``, ``"norm"`` (sum / 100) or
+            ``"attention"``.
         ensemble_size: independently initialised members; predictions report mean and std.
         max_heavy_atoms: resource limit: larger molecules (after standardisation) are
             refused with a per-record error (dense attention per molecule is O(atoms^2)).
@@ -88,7 +89,7 @@ class MoleculeConfig(FrozenConfig):
             "target_mean/target_std need one value per target",
         )
         require(all(s > 0 for s in self.target_std), "target_std values must be positive")
-        check_choice("pooling", self.pooling, ("mean", "sum", "attention"))
+        check_choice("pooling", self.pooling, ("mean", "sum", "norm", "attention"))
         require(self.ensemble_size >= 1, "ensemble_size must be >= 1")
         require(self.max_heavy_atoms >= 1, "max_heavy_atoms must be >= 1")
         require(self.train_max_heavy_atoms >= 1, "train_max_heavy_atoms must be >= 1")

@@ -103,3 +103,12 @@ def test_wrong_pattern_type_is_rejected() -> None:
         Backbone(BackboneConfig(d_model=8, num_heads=2, num_layers=1, node_in_dim=2, rw_pe_dim=3))(
             torch.randn(3, 2), batch, DensePattern(batch)
         )
+
+
+def test_norm_pooling_is_the_sum_over_the_norm_scale() -> None:
+    from scisuite.core.heads import NORM_POOLING_SCALE
+
+    states, batch = torch.randn(5, 4), torch.tensor([0, 0, 1, 1, 1])
+    pooled = GraphHead(4, 1, "norm").pool(states, batch, dim_size=2)
+    expected = torch.stack([states[:2].sum(0), states[2:].sum(0)]) / NORM_POOLING_SCALE
+    torch.testing.assert_close(pooled, expected)
