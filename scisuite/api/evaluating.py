@@ -18,6 +18,7 @@ from scisuite.core.metrics import compute_metrics
 from scisuite.core.plugin import DomainPlugin, TrainRequest
 from scisuite.core.progress import progress_bar, wanted
 from scisuite.core.registry import PluginRegistry
+from scisuite.core.uncertainty import uncertainty_metrics
 
 
 def metrics_on(
@@ -30,17 +31,23 @@ def metrics_on(
     progress: bool | None = False,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Metrics over ``graphs``; also ``<metric>_<subset>`` for the task's
-    ``metric_subsets(batch, config) -> {name: bool mask}`` (e.g. MoleculeACE's ``rmse_cliff``).
+    ``metric_subsets(batch, config) -> {name: bool mask}`` (e.g. MoleculeACE's ``rmse_cliff``),
+    and the uncertainty metrics (:mod:`scisuite.core.uncertainty`) where the task's
+    ``evaluation_std`` gives a predicted std.
     ``progress``: a bar over the records (None: when stderr is a terminal)."""
     task = plugin.task
-    preds, targets, masks = [], [], {}
+    preds, targets, stds, masks = [], [], [], {}
     model = model.to(device).eval()
     bar = progress_bar(len(graphs), "evaluating", enabled=progress)
     with torch.inference_mode(), bar:
         for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
             bar.update(batch.num_graphs)
             batch = batch.to(device)
-            pred, target = task.evaluation_arrays(model(batch), batch, config)
+            outputs = model(batch)
+            pred, target = task.evaluation_arrays(outputs, batch, config)
+            std = task.evaluation_std(outputs, batch, config)
+            if std is not None:
+                stds.append(std.float().cpu())
             preds.append(pred.float().cpu())
             targets.append(target.float().cpu())
             for name, mask in task.metric_subsets(batch, config).items():
@@ -52,6 +59,8 @@ def metrics_on(
         for t, name in enumerate(names):  # macro averages mix units; report each target too
             per_target = compute_metrics(task.metrics, pred[:, t : t + 1], target[:, t : t + 1])
             metrics.update({f"{metric}:{name}": v for metric, v in per_target.items()})
+    if stds:
+        metrics.update(uncertainty_metrics(pred, target, torch.cat(stds), tuple(names)))
     for name, parts in masks.items():
         mask = torch.cat(parts)
         if mask.any():

@@ -300,6 +300,12 @@ class Task(ABC):
     ) -> tuple[Tensor, Tensor]:
         """``(predictions, targets)`` in original units for :attr:`metrics`."""
 
+    def evaluation_std(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor | None:
+        """Predicted standard deviations, shaped and in the units of the predictions of
+        :meth:`evaluation_arrays`, for the uncertainty metrics
+        (:mod:`scisuite.core.uncertainty`); None (default): the model predicts none."""
+        return None
+
     def metric_subsets(self, batch: Batch, config: FrozenConfig) -> dict[str, Tensor]:
         """Extra metric groups ``{name: bool mask over evaluation rows}`` reported as
         ``<metric>_<name>`` (e.g. MoleculeACE's cliff molecules). Default: none."""

@@ -55,6 +55,9 @@ def test_train_evaluate_predict_end_to_end(tmp_path) -> None:
     assert set(selection["val_loss"]) == {"graph", "fingerprint"}
     kept = "fingerprint" if selection["fingerprint_use"] == "on" else "graph"
     assert {k.split(".")[3] for k in state if ".heads." in k} == {kept}
+    # the ensemble's std was calibrated on validation and its quality reported
+    assert meta.metrics["selection"]["std_scale"] == meta.model_config["std_scale"]
+    assert set(meta.metrics["test"]) >= {"uncertainty_spearman", "miscalibration_area"}
     report = tmp_path / "report"
     assert (
         main(
@@ -71,7 +74,8 @@ def test_train_evaluate_predict_end_to_end(tmp_path) -> None:
         )
         == 0
     )
-    assert json.loads((report / "metrics.json").read_text())["rmse"] > 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["rmse"] > 0 and 0 <= metrics["miscalibration_area"] <= 0.5
     png = report / "parity_expt.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = tmp_path / "pred.csv"
@@ -129,3 +133,22 @@ def test_fine_tuning_the_two_target_default_on_a_one_target_csv(tmp_path) -> Non
     assert start["transferred_tensors"] > len(start["reinitialised_tensors"])
     assert any(name.endswith("mlp.2.weight") for name in start["reinitialised_tensors"])
     assert not any(".backbone." in name for name in start["reinitialised_tensors"])
+
+
+def test_mean_variance_estimation_gives_one_model_a_calibrated_std(tmp_path) -> None:
+    ckpt, out = tmp_path / "mve", tmp_path / "pred.csv"
+    argv = ["train", "--domain", "molecule", "--data", str(SAMPLE), "--target-columns", "expt"]
+    argv += ["--split", "random", "--epochs", "2", "--batch-size", "16", "--quiet"]
+    argv += ["--set", "backbone.d_model=32", "--set", "backbone.num_layers=2"]
+    assert main([*argv, "--uncertainty", "mve", "-o", str(ckpt)]) == 0
+    meta, state = load_checkpoint(ckpt)
+    assert meta.model_config["ensemble_size"] == 1
+    assert len(meta.model_config["std_scale"]) == 1 and meta.model_config["std_scale"][0] > 0
+    assert {"gaussian_nll", "coverage_95"} <= set(meta.metrics["val"])
+    # the head predicts a mean and a variance per target
+    last = [v for k, v in state.items() if ".heads." in k and k.endswith("mlp.2.weight")]
+    assert len(last) == 1 and last[0].shape[0] == 2
+    predict = ["predict", "--domain", "molecule", str(SAMPLE), "--checkpoint", str(ckpt)]
+    assert main([*predict, "-o", str(out), "--quiet"]) == 0
+    frame = pd.read_csv(out)
+    assert len(frame) == 64 and frame["expt_std"].gt(0).all()

@@ -47,6 +47,14 @@ class MoleculeConfig(FrozenConfig):
         pooling: graph readout, ``"mean"``, ``"sum"``, ``"norm"`` (sum / 100) or
             ``"attention"``.
         ensemble_size: independently initialised members; predictions report mean and std.
+        uncertainty: where a regression's ``<target>_std`` comes from: ``"ensemble"`` (the
+            spread of the members' means; none with one member) or ``"mve"``
+            (mean-variance estimation: each member's head also predicts a variance, trained
+            by Gaussian negative log-likelihood; with several members the std combines the
+            mean predicted variance and the members' spread).
+        std_scale: per-target factor on the predicted std, fitted on the validation split
+            when training ends so that ``(y - mean) / std`` has unit variance there
+            (variance scaling); empty: not calibrated (factor 1).
         max_heavy_atoms: resource limit: larger molecules (after standardisation) are
             refused with a per-record error (dense attention per molecule is O(atoms^2)).
         train_max_heavy_atoms: the largest training molecule (heavy atoms); larger ones are
@@ -72,6 +80,8 @@ class MoleculeConfig(FrozenConfig):
     target_std: tuple[float, ...] = (1.0,)
     pooling: str = "sum"
     ensemble_size: int = 1
+    uncertainty: str = "ensemble"
+    std_scale: tuple[float, ...] = ()
     max_heavy_atoms: int = 500
     train_max_heavy_atoms: int = SHIPPED_TRAIN_MAX_HEAVY_ATOMS
     train_elements: tuple[str, ...] = SHIPPED_TRAIN_ELEMENTS
@@ -91,6 +101,16 @@ class MoleculeConfig(FrozenConfig):
         require(all(s > 0 for s in self.target_std), "target_std values must be positive")
         check_choice("pooling", self.pooling, ("mean", "sum", "norm", "attention"))
         require(self.ensemble_size >= 1, "ensemble_size must be >= 1")
+        check_choice("uncertainty", self.uncertainty, ("ensemble", "mve"))
+        require(
+            self.uncertainty != "mve" or self.task_type == "regression",
+            "uncertainty='mve' predicts a variance, so it needs task_type='regression'",
+        )
+        require(
+            len(self.std_scale) in (0, len(self.target_names))
+            and all(s > 0 for s in self.std_scale),
+            "std_scale needs one positive value per target (or none)",
+        )
         require(self.max_heavy_atoms >= 1, "max_heavy_atoms must be >= 1")
         require(self.train_max_heavy_atoms >= 1, "train_max_heavy_atoms must be >= 1")
         require(self.fingerprint_bits >= 0, "fingerprint_bits must be >= 0 (0 turns it off)")
@@ -100,6 +120,15 @@ class MoleculeConfig(FrozenConfig):
             self.backbone.node_in_dim == ATOM_DIM and self.backbone.edge_in_dim == BOND_DIM,
             f"backbone must take {ATOM_DIM} atom and {BOND_DIM} bond features",
         )
+
+    def outputs_per_target(self) -> int:
+        """Head outputs per target: 2 (mean, variance) for ``"mve"``, else 1."""
+        return 2 if self.uncertainty == "mve" else 1
+
+    def reports_std(self) -> bool:
+        """Whether predictions carry a ``<target>_std`` (for classification: the members'
+        spread of probabilities)."""
+        return self.uncertainty == "mve" or self.ensemble_size > 1
 
     def head_variants(self) -> tuple[str, ...]:
         """Heads each member carries: ``"graph"`` (pooled graph only) and/or

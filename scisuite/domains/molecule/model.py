@@ -18,6 +18,18 @@ from scisuite.core.heads import GraphHead
 from scisuite.core.patterns import DensePattern
 from scisuite.domains.molecule.config import MoleculeConfig
 
+#: Floor on a predicted variance (standardised units): keeps the Gaussian likelihood finite.
+MIN_VARIANCE = 1e-6
+
+
+def split_mve(outputs: Tensor, config: MoleculeConfig) -> tuple[Tensor, Tensor | None]:
+    """Standardised means ``[..., T]`` and, for ``"mve"``, variances ``[..., T]``
+    (softplus of the raw head output + :data:`MIN_VARIANCE`; None otherwise)."""
+    if config.uncertainty != "mve":
+        return outputs, None
+    means, raw = outputs.chunk(2, dim=-1)
+    return means, nn.functional.softplus(raw) + MIN_VARIANCE
+
 
 @dataclass(frozen=True)
 class MoleculePrediction:
@@ -26,7 +38,8 @@ class MoleculePrediction:
     Attributes:
         mean: ``[G, T]`` ensemble mean in original units (regression) or probabilities
             (classification), one column per ``config.target_names`` entry.
-        std: ``[G, T]`` ensemble standard deviation in the same units (zeros for one member).
+        std: ``[G, T]`` predicted standard deviation in the same units (zeros for one
+            member without ``"mve"``); see :meth:`from_outputs`.
     """
 
     mean: Tensor
@@ -34,15 +47,23 @@ class MoleculePrediction:
 
     @classmethod
     def from_outputs(cls, outputs: Tensor, config: MoleculeConfig) -> MoleculePrediction:
-        """De-normalise the training outputs ``[R, G, T]`` (every row an ensemble member /
-        head) and reduce them over ``R``."""
+        """De-normalise the training outputs ``[R, G, T]`` (``[R, G, 2T]`` for ``"mve"``:
+        means, then raw variances; every row an ensemble member / head) and reduce them over
+        ``R``. The std is the members' spread, plus for ``"mve"`` the mean predicted
+        variance (law of total variance), times the validation-fitted ``std_scale``."""
         if config.task_type == "classification":
             values = torch.sigmoid(outputs)
-        else:
-            values = outputs * outputs.new_tensor(config.target_std) + outputs.new_tensor(
-                config.target_mean
-            )
-        std = values.std(dim=0) if values.size(0) > 1 else torch.zeros_like(values[0])
+            std = values.std(dim=0) if values.size(0) > 1 else torch.zeros_like(values[0])
+            return cls(values.mean(dim=0), std)
+        target_std = outputs.new_tensor(config.target_std)
+        means, variance = split_mve(outputs, config)
+        values = means * target_std + outputs.new_tensor(config.target_mean)
+        total = values.var(dim=0) if values.size(0) > 1 else torch.zeros_like(values[0])
+        if variance is not None:
+            total = total + (variance * target_std**2).mean(dim=0)
+        std = total.sqrt()
+        if config.std_scale:
+            std = std * outputs.new_tensor(config.std_scale)
         return cls(values.mean(dim=0), std)
 
     def values(self, index: int, names: tuple[str, ...]) -> MoleculeValues:
@@ -73,7 +94,7 @@ class MoleculeMember(nn.Module):
             {
                 variant: GraphHead(
                     config.backbone.d_model,
-                    len(config.target_names),
+                    len(config.target_names) * config.outputs_per_target(),
                     config.pooling,
                     graph_feature_dim=config.fingerprint_bits if variant == "fingerprint" else 0,
                 )
@@ -83,7 +104,7 @@ class MoleculeMember(nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         """``batch`` of molecules -> ``[num_variants, num_graphs, num_targets]``
-        (standardised units / logits)."""
+        (standardised units / logits; ``2 * num_targets`` for ``"mve"``)."""
         states = self.backbone(
             batch.x,
             batch.batch,

@@ -39,6 +39,13 @@ OPTIONS = (
         verbs=("train",),
     ),
     CliOption(
+        "--uncertainty",
+        "uncertainty",
+        "where <target>_std comes from: ensemble (members' spread; default) or mve "
+        "(each member also predicts a variance); calibrated on validation",
+        verbs=("train",),
+    ),
+    CliOption(
         "--cache-dir",
         "cache_dir",
         "where source packages are cached",

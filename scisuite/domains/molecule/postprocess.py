@@ -21,11 +21,12 @@ echo_columns = EchoField("smiles")
 
 
 def value_columns(config: MoleculeConfig) -> list[str]:
-    """One column per target, each followed by ``<target>_std`` for an ensemble."""
+    """One column per target, each followed by ``<target>_std`` when the model reports one
+    (an ensemble, or mean-variance estimation)."""
     columns = []
     for name in config.target_names:
         columns.append(name)
-        if config.ensemble_size > 1:
+        if config.reports_std():
             columns.append(f"{name}_std")
     return columns
 
@@ -46,8 +47,9 @@ def output_columns(config: MoleculeConfig) -> list[str]:
 def postprocess(
     prediction: MoleculePrediction, batch: Batch, config: MoleculeConfig
 ) -> list[Predicted]:
-    """One :class:`Predicted` per molecule: its row (canonical SMILES, the values and, for an
-    ensemble, their std, the standardisation note) and its own :class:`MoleculeValues`."""
+    """One :class:`Predicted` per molecule: its row (canonical SMILES, the values and, where
+    the model reports one, their std, the standardisation note) and its own
+    :class:`MoleculeValues`."""
     results = []
     for i in range(batch.num_graphs):
         values = prediction.values(i, config.target_names)
@@ -58,7 +60,7 @@ def postprocess(
         }
         for name in config.target_names:
             row[name] = values.mean[name]
-            if config.ensemble_size > 1:
+            if config.reports_std():
                 row[f"{name}_std"] = values.std[name]
         results.append(Predicted(row, values))
     return results

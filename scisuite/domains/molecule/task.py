@@ -23,7 +23,7 @@ from scisuite.domains.molecule.featurize import (
     standardise,
 )
 from scisuite.domains.molecule.metrics import METRICS, masked_mean
-from scisuite.domains.molecule.model import MoleculeModel, MoleculePrediction
+from scisuite.domains.molecule.model import MoleculeModel, MoleculePrediction, split_mve
 
 
 def targets_tensor(record: Record, names: Sequence[str]) -> Tensor:
@@ -32,9 +32,17 @@ def targets_tensor(record: Record, names: Sequence[str]) -> Tensor:
     return torch.tensor([[float(targets.get(name, math.nan)) for name in names]])
 
 
+#: beta of the beta-NLL loss for ``"mve"`` (Seitzer et al. 2022): each target's Gaussian NLL
+#: is weighted by its (detached) predicted variance ** beta, so that hard molecules with a
+#: large predicted variance still pull the mean (plain NLL, beta 0, lets them be ignored and
+#: costs accuracy); beta 1 gives the mean the MSE gradient.
+MVE_BETA = 0.5
+
+
 def masked_loss(outputs: Tensor, target: Tensor, config: MoleculeConfig) -> Tensor:
-    """Masked loss of ``outputs [R, G, T]`` against ``target [G, T]`` (NaN = unknown):
-    MSE on standardised targets, or binary cross-entropy on logits."""
+    """Masked loss of ``outputs [R, G, T]`` (``[R, G, 2T]`` for ``"mve"``) against
+    ``target [G, T]`` (NaN = unknown): MSE on standardised targets, beta-NLL of a Gaussian
+    for ``"mve"``, or binary cross-entropy on logits."""
     target = target.to(outputs.dtype)
     known = ~torch.isnan(target)
     if config.task_type == "classification":
@@ -45,8 +53,17 @@ def masked_loss(outputs: Tensor, target: Tensor, config: MoleculeConfig) -> Tens
         mean = outputs.new_tensor(config.target_mean)
         std = outputs.new_tensor(config.target_std)
         scaled = torch.nan_to_num((target - mean) / std)
-        losses = (outputs - scaled) ** 2
-    return masked_mean(losses, known.expand_as(outputs))
+        means, variance = split_mve(outputs, config)
+        if variance is None:
+            losses = (means - scaled) ** 2
+        else:
+            losses = (
+                nn.functional.gaussian_nll_loss(
+                    means, scaled.expand_as(means), variance, reduction="none"
+                )
+                * variance.detach() ** MVE_BETA
+            )
+    return masked_mean(losses, known.expand_as(losses))
 
 
 _MEMBER = re.compile(r"members\.(\d+)\.(.*)")
@@ -108,6 +125,13 @@ class MoleculeTask(Task):
     ) -> tuple[Tensor, Tensor]:
         prediction = MoleculePrediction.from_outputs(outputs, MoleculeConfig.coerce(config))
         return prediction.mean, batch.y
+
+    def evaluation_std(self, outputs: Tensor, batch: Batch, config: FrozenConfig) -> Tensor | None:
+        """``[G, T]`` predicted std (original units) of a regression that reports one."""
+        config = MoleculeConfig.coerce(config)
+        if config.task_type != "regression" or not config.reports_std():
+            return None
+        return MoleculePrediction.from_outputs(outputs, config).std
 
     def metric_subsets(self, batch: Batch, config: FrozenConfig) -> dict[str, Tensor]:
         """Extra metric groups: MoleculeACE activity-cliff molecules (``rmse_cliff``)."""

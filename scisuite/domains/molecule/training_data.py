@@ -143,6 +143,8 @@ def build_training_data(request: TrainRequest, task: MoleculeTask) -> TrainingDa
     overrides = dict(request.model_overrides)
     if request.columns.get("ensemble_size"):
         overrides["ensemble_size"] = int(request.columns["ensemble_size"])
+    if request.columns.get("uncertainty"):
+        overrides["uncertainty"] = str(request.columns["uncertainty"])
     values = apply_overrides(MoleculeConfig().to_dict(), overrides)
     values.update(
         target_names=list(targets),

@@ -82,7 +82,7 @@ def test_model_predict_is_the_denormalised_training_forward() -> None:
     assert isinstance(prediction, MoleculePrediction) and prediction.mean.shape == (3, 2)
     values = outputs * torch.tensor([2.0, 0.5]) + torch.tensor([1.0, -2.0])
     assert torch.equal(prediction.mean, values.mean(dim=0))
-    assert torch.equal(prediction.std, values.std(dim=0))
+    torch.testing.assert_close(prediction.std, values.std(dim=0))
     pred, target = TASK.evaluation_arrays(outputs, batch, config)
     assert torch.equal(pred, prediction.mean) and target.shape == pred.shape
     single = MoleculePrediction.from_outputs(outputs[:1], config)
@@ -303,3 +303,55 @@ def test_readers_are_final_and_suffix_less_files_are_refused(tmp_path, monkeypat
     monkeypatch.setattr(sys, "stdin", io.StringIO("id\tsmiles\nm1\tCCO\n"))
     (record,) = api.read_records(PLUGIN, "-")
     assert (record.id, record.payload["smiles"], record.source) == ("m1", "CCO", "<stdin>")
+
+
+def test_mve_std_combines_predicted_variance_and_member_spread() -> None:
+    config = _config(uncertainty="mve", ensemble_size=2)
+    raw = torch.tensor([0.3, -1.0])  # per-target raw variances, both members
+    means = torch.tensor([[[0.0, 1.0]], [[2.0, 1.0]]])  # [members, G=1, T]
+    outputs = torch.cat([means, raw.expand(2, 1, 2)], dim=-1)
+    prediction = MoleculePrediction.from_outputs(outputs, config)
+    variance = torch.nn.functional.softplus(raw) + 1e-6
+    values = means * torch.tensor([2.0, 0.5]) + torch.tensor([1.0, -2.0])
+    expected = (values.var(dim=0) + variance * torch.tensor([4.0, 0.25])).sqrt()
+    torch.testing.assert_close(prediction.mean, values.mean(dim=0))
+    torch.testing.assert_close(prediction.std, expected)
+    scaled = MoleculePrediction.from_outputs(outputs, config.replace(std_scale=(2.0, 0.5)))
+    torch.testing.assert_close(scaled.std, expected * torch.tensor([2.0, 0.5]))
+    assert TASK.build_model(config)(_batch(config, [{}])).shape == (4, 1, 4)  # 2 x 2 heads
+
+
+def test_mve_loss_is_beta_weighted_gaussian_nll_on_known_labels() -> None:
+    from scisuite.domains.molecule.task import MVE_BETA
+
+    config = _config(uncertainty="mve")
+    batch = _batch(config, [{"a": 3.0}])  # standardised: a = 1, b missing
+    outputs = torch.tensor([[[0.0, 5.0, 0.0, 7.0]]])
+    variance = math.log(2.0) + 1e-6  # softplus(0)
+    expected = 0.5 * (math.log(variance) + 1.0 / variance) * variance**MVE_BETA
+    assert TASK.loss(outputs, batch, config).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_mve_needs_a_regression_and_one_scale_per_target() -> None:
+    with pytest.raises(ValueError, match="regression"):
+        _config(uncertainty="mve", task_type="classification")
+    with pytest.raises(ValueError, match="std_scale"):
+        _config(std_scale=(1.0,))
+
+
+def test_finalize_fits_the_std_scale_on_validation() -> None:
+    torch.manual_seed(0)
+    config = _config(uncertainty="mve", fingerprint_use="off")
+    labels = [{"a": 1.0 + i, "b": -2.0 - i / 3} for i in range(4)]
+    val = [
+        TASK.featurize(Record(str(i), {"smiles": s, "targets": t}), config)
+        for i, (s, t) in enumerate(zip(["CCO", "CCN", "CCCl", "CCCC"], labels, strict=True))
+    ]
+    model = TASK.build_model(config)
+    final, resolved, report = finalize_model(model, config, val, 2, torch.device("cpu"))
+    assert report["std_scale"] == list(resolved.std_scale) and final.config is resolved
+    batch = Batch.from_data_list(val)
+    with torch.inference_mode():
+        prediction = final.predict(batch)
+    z = (batch.y - prediction.mean) / prediction.std
+    torch.testing.assert_close(z.pow(2).mean(dim=0), torch.ones(2), rtol=1e-4, atol=1e-4)
