@@ -43,6 +43,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -581,6 +582,7 @@ class Tools:
     Attributes:
         chemprop: chemprop settings (venv, epochs, threads).
         sci: path of the ``sci`` executable.
+        sci_train_args: extra ``sci train`` arguments (e.g. ``--init-from pretrained``).
         svr_script: path of ``bench/peers/ecfp_svr.py``.
         python: interpreter that runs the SVR script.
         timeout_s: per-command limit (None = none).
@@ -593,6 +595,7 @@ class Tools:
     python: Path
     timeout_s: float | None
     unavailable: dict[str, str] = field(default_factory=dict)
+    sci_train_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -789,6 +792,7 @@ def run_scisuite(
             "--num-workers",
             "0",
             "--quiet",
+            *tools.sci_train_args,
         ],
         log_path=out / "train.log",
         env=env,
@@ -1237,6 +1241,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             timeout_s=args.timeout,
         ),
         sci=args.sci.absolute(),
+        sci_train_args=tuple(shlex.split(args.scisuite_train_args)),
         svr_script=here / "peers" / "ecfp_svr.py",
         python=Path(sys.executable),
         timeout_s=args.timeout,
@@ -1257,6 +1262,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "threads": threads,
             "predict_batch_size": args.batch_size,
             "epochs": args.epochs,
+            "scisuite_train_args": args.scisuite_train_args,
             "work_dir": str(work),
             "svr": "ECFP4 (Morgan r=2, 1024 bits) + RBF SVR, epsilon 0.1, gamma 0.01, "
             "C in {1,10,100,1000,10000} by 5-fold CV; fit on train+val",
@@ -1519,6 +1525,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=here.parent / ".venv" / "bin" / "sci",
         help="the scisuite CLI executable",
+    )
+    parser.add_argument(
+        "--scisuite-train-args",
+        default="",
+        help="extra `sci train` arguments, e.g. '--init-from pretrained' (recorded in the "
+        "report; --resume with another value reuses the other methods' runs only if you "
+        "remove the scisuite ones from --output first)",
     )
     parser.add_argument(
         "--timeout",
