@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SCI := $(VENV)/bin/sci
 STAMP := $(VENV)/.scisuite-installed
 
-.PHONY: install demo test test-slow fuzz lint bench-attention bench-molecule weights-molecule \
+.PHONY: install demo test test-slow fuzz lint bench-attention bench-molecule bench-molecule-uncertainty weights-molecule \
 	weights-molecule-pretrained \
 	weights-protein weights-mesh bench-protein-synergy bench-protein-gor bench-protein-designs bench-mesh clean
 
@@ -44,6 +44,11 @@ lint: install
 
 bench-attention: install
 	$(PY) bench/attention_sparse_vs_dense.py
+
+# Predicted std of ensemble / MVE models on FreeSolv and Huuskonen test sets (~30 min, 1 core).
+bench-molecule-uncertainty: install
+	$(PY) bench/molecule_uncertainty.py --datasets freesolv-random,huuskonen \
+		--variants mve1,ensemble5 --seed 0 --epochs 50 --threads 1
 
 # Reproduces the shipped molecule default (scisuite/weights/molecule); ~7 min on 2 CPU cores.
 weights-molecule: install
