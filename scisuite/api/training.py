@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from lightning import Callback
 from torch import nn
 
 from scisuite._version import __version__
-from scisuite.api.checkpoints import PRETRAINED, pretrained_checkpoint
+from scisuite.api.checkpoints import PRETRAINED, checkpoint_meta, pretrained_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.api.evaluating import metrics_on
 from scisuite.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
@@ -48,8 +49,11 @@ def train(
 
     Args:
         init_from: a checkpoint of the same domain and architecture whose weights start the
-            training (fine-tuning, or the next stage of a curriculum); its path and command
-            are recorded in the new checkpoint. None: random initialisation from the seed.
+            training (fine-tuning, or the next stage of a curriculum), or ``"pretrained"``
+            (the domain's shipped pretrained backbone); the config fields the task's
+            :meth:`~scisuite.core.plugin.Task.inherited_settings` names are taken from it
+            unless the request overrides them; its path and command are recorded in the new
+            checkpoint. None: random initialisation from the seed.
             Normalisers are fitted on the new training data, as for a fresh model.
         resume: continue an interrupted run with the same ``output`` from the last epoch
             checkpoint in its work directory (``.<output name>.work/lightning/last.ckpt``,
@@ -62,9 +66,17 @@ def train(
     # The seed fixes data building (random splits, encodings) and the initial weights too,
     # not only the training loop: the same command twice gives the same model.
     seed_run(train_config.seed)
+    source = _initial_checkpoint(plugin, Path(init_from)) if init_from else None
+    inherited: dict[str, Any] = {}
+    if source is not None:
+        inherited = plugin.task.inherited_settings(checkpoint_meta(source).model_config)
+        inherited = {k: v for k, v in inherited.items() if k not in request.model_overrides}
+        request = replace(request, model_overrides={**inherited, **request.model_overrides})
     data = plugin.data.build_training_data(request)
     model = plugin.task.build_model(data.config)
-    initial = _load_initial_weights(model, plugin, Path(init_from)) if init_from else None
+    initial = _load_initial_weights(model, plugin, source) if source is not None else None
+    if initial is not None:
+        initial["inherited_settings"] = sorted(inherited)
     output = Path(output)
     result = fit(
         plugin.task,
@@ -136,12 +148,17 @@ def _write_checkpoint(
     return save_checkpoint(output, model.state_dict(), meta)
 
 
+def _initial_checkpoint(plugin: DomainPlugin, path: Path) -> Path:
+    """The ``--init-from`` checkpoint directory (``"pretrained"``: the domain's shipped
+    pretrained backbone)."""
+    return pretrained_checkpoint(plugin.name) if str(path) == PRETRAINED else path
+
+
 def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) -> dict[str, Any]:
     """Start a freshly built model from a checkpoint's weights (``--init-from``): the
     tensors the task's :meth:`~scisuite.core.plugin.Task.transferable_weights` maps (for
     molecules: the backbone into every ensemble member; heads when their targets match);
-    the rest keep their fresh initialisation. ``path`` may be ``"pretrained"``: the domain's
-    shipped pretrained backbone.
+    the rest keep their fresh initialisation.
 
     Returns:
         what the new checkpoint records about its start: path, command, data fingerprint,
@@ -151,8 +168,6 @@ def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) ->
         ValueError: another domain's checkpoint, or one whose weights cover less than half of
             the new model's parameters (its architecture differs).
     """
-    if str(path) == PRETRAINED:
-        path = pretrained_checkpoint(plugin.name)
     meta, state = load_checkpoint(path)
     if meta.domain != plugin.name:
         raise ValueError(f"--init-from {path} is a {meta.domain} checkpoint, not {plugin.name}")

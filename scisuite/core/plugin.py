@@ -282,6 +282,13 @@ class Task(ABC):
         a schedule, or states the model itself produced (pushforward training)."""
         return batch
 
+    def inherited_settings(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """Config fields a model fine-tuned from a checkpoint (``--init-from``) whose
+        ``model_config`` is ``source`` takes from it, unless the request sets them itself:
+        architecture choices its weights were trained for (e.g. a weight-free pooling, which
+        no shape check can catch). Default: none."""
+        return {}
+
     def transferable_weights(
         self, own: Mapping[str, Tensor], source: Mapping[str, Tensor]
     ) -> dict[str, Tensor]:

@@ -165,6 +165,8 @@ def test_fine_tuning_a_csv_from_the_shipped_pretrained_backbone(tmp_path) -> Non
     meta, _ = load_checkpoint(out)
     start = meta.extra["init_from"]
     assert Path(start["path"]) == pretrained
+    # the weight-free pooling the backbone was trained under comes with it
+    assert meta.model_config["pooling"] == "mean" and "pooling" in start["inherited_settings"]
     assert not any(".backbone." in name for name in start["reinitialised_tensors"])
     # before the first step both members held the pretrained backbone; after one epoch of
     # fine-tuning they are near it, not at a fresh initialisation
@@ -174,3 +176,12 @@ def test_fine_tuning_a_csv_from_the_shipped_pretrained_backbone(tmp_path) -> Non
     member_key = key.replace("members.0.", "members.1.")
     drift = (tuned[member_key] - source[key]).norm() / source[key].norm()
     assert drift < 0.5
+
+
+def test_a_set_pooling_wins_over_the_inherited_one(tmp_path) -> None:
+    argv = ["train", "--domain", "molecule", "--data", str(SAMPLE), "--target-columns", "expt"]
+    argv += ["--init-from", "pretrained", "--epochs", "1", "--quiet", "--set", "pooling=sum"]
+    assert main([*argv, "--split", "random", "-o", str(tmp_path / "m")]) == 0
+    meta, _ = load_checkpoint(tmp_path / "m")
+    assert meta.model_config["pooling"] == "sum"
+    assert meta.extra["init_from"]["inherited_settings"] == ["backbone"]
