@@ -38,6 +38,7 @@ from molecule_vs_chemprop import (
     load_benchmark_dataset,
     make_split,
     resolve_benchmarks,
+    sci_train_command,
     write_split,
 )
 from peers.chemprop_runner import run_measured, thread_env
@@ -82,40 +83,11 @@ def run_variant(
     work.mkdir(parents=True, exist_ok=True)
     checkpoint = work / "checkpoint"
     env = thread_env(threads)
+    extra = ["--ensemble-size", str(members), "--uncertainty", uncertainty]
     train = run_measured(
-        [
-            str(SCI),
-            "train",
-            "--domain",
-            "molecule",
-            "--data",
-            str(files.train),
-            "--val",
-            str(files.val),
-            "--smiles-column",
-            "smiles",
-            "--target-columns",
-            "target",
-            "--seed",
-            str(seed),
-            "--epochs",
-            str(epochs),
-            "--batch-size",
-            "32",
-            "--ensemble-size",
-            str(members),
-            "--uncertainty",
-            uncertainty,
-            "--device",
-            "cpu",
-            "--num-workers",
-            "0",
-            "--threads",
-            str(threads),
-            "-o",
-            str(checkpoint),
-            "--quiet",
-        ],  # fmt: skip
+        sci_train_command(
+            SCI, files, checkpoint, seed, epochs, 32, [*extra, "--threads", str(threads)]
+        ),
         log_path=work / "train.log",
         env=env,
         cwd=work,

@@ -759,6 +759,25 @@ def _git_commit() -> str:
     return head + ("+dirty" if dirty.strip() else "")
 
 
+def sci_train_command(
+    sci: Path,
+    files: SplitFiles,
+    checkpoint: Path,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The ``sci train`` argv on a split's train/val files (CPU, no workers, quiet)."""
+    return [
+        str(sci), "train", "--domain", "molecule", "--data", str(files.train),
+        "--val", str(files.val), "--smiles-column", "smiles", "--target-columns", "target",
+        "--seed", str(seed), "--output", str(checkpoint), "--epochs", str(epochs),
+        "--batch-size", str(batch_size), "--device", "cpu", "--num-workers", "0", "--quiet",
+        *extra,
+    ]  # fmt: skip
+
+
 def run_scisuite(
     files: SplitFiles, out: Path, seed: int, settings: Settings, tools: Tools
 ) -> MethodOutcome:
@@ -766,34 +785,15 @@ def run_scisuite(
     env = chemprop_runner.thread_env(settings.threads)
     checkpoint = out / "checkpoint"
     train_run = run_measured(
-        [
-            str(tools.sci),
-            "train",
-            "--domain",
-            "molecule",
-            "--data",
-            str(files.train),
-            "--val",
-            str(files.val),
-            "--smiles-column",
-            "smiles",
-            "--target-columns",
-            "target",
-            "--seed",
-            str(seed),
-            "--output",
-            str(checkpoint),
-            "--epochs",
-            str(settings.epochs),
-            "--batch-size",
-            str(settings.train_batch_size),
-            "--device",
-            "cpu",
-            "--num-workers",
-            "0",
-            "--quiet",
-            *tools.sci_train_args,
-        ],
+        sci_train_command(
+            tools.sci,
+            files,
+            checkpoint,
+            seed,
+            settings.epochs,
+            settings.train_batch_size,
+            tools.sci_train_args,
+        ),
         log_path=out / "train.log",
         env=env,
         cwd=out,
