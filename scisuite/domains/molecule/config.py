@@ -50,8 +50,8 @@ class MoleculeConfig(FrozenConfig):
         uncertainty: where a regression's ``<target>_std`` comes from: ``"ensemble"`` (the
             spread of the members' means; none with one member) or ``"mve"``
             (mean-variance estimation: each member's head also predicts a variance, trained
-            by a beta-weighted Gaussian negative log-likelihood; with several members the std combines the
-            mean predicted variance and the members' spread).
+            by a beta-weighted Gaussian negative log-likelihood; with several members the
+            std combines the mean predicted variance and the members' spread).
         std_scale: per-target factor on the predicted std, fitted on the validation split
             when training ends so that ``(y - mean) / std`` has unit variance there
             (variance scaling); empty: not calibrated (factor 1).
