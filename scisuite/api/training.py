@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from lightning import Callback
 from torch import nn
 
 from scisuite._version import __version__
-from scisuite.api.checkpoints import PRETRAINED, checkpoint_meta, pretrained_checkpoint
+from scisuite.api.checkpoints import PRETRAINED, pretrained_checkpoint
 from scisuite.api.common import registry_or_default
 from scisuite.api.evaluating import metrics_on
 from scisuite.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
@@ -69,7 +69,7 @@ def train(
     source = _initial_checkpoint(plugin, Path(init_from)) if init_from else None
     inherited: dict[str, Any] = {}
     if source is not None:
-        inherited = plugin.task.inherited_settings(checkpoint_meta(source).model_config)
+        inherited = plugin.task.inherited_settings(source.meta.model_config)
         inherited = {k: v for k, v in inherited.items() if k not in request.model_overrides}
         request = replace(request, model_overrides={**inherited, **request.model_overrides})
     data = plugin.data.build_training_data(request)
@@ -148,13 +148,32 @@ def _write_checkpoint(
     return save_checkpoint(output, model.state_dict(), meta)
 
 
-def _initial_checkpoint(plugin: DomainPlugin, path: Path) -> Path:
-    """The ``--init-from`` checkpoint directory (``"pretrained"``: the domain's shipped
-    pretrained backbone)."""
-    return pretrained_checkpoint(plugin.name) if str(path) == PRETRAINED else path
+@dataclass(frozen=True)
+class _InitialCheckpoint:
+    """The ``--init-from`` checkpoint, read once: its directory, metadata and weights."""
+
+    path: Path
+    meta: CheckpointMeta
+    state: dict[str, Any]
 
 
-def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) -> dict[str, Any]:
+def _initial_checkpoint(plugin: DomainPlugin, path: Path) -> _InitialCheckpoint:
+    """Read the ``--init-from`` checkpoint (``"pretrained"``: the domain's shipped
+    pretrained backbone), refusing another domain's before anything is taken from it.
+
+    Raises:
+        ValueError: another domain's checkpoint.
+    """
+    path = pretrained_checkpoint(plugin.name) if str(path) == PRETRAINED else path
+    meta, state = load_checkpoint(path)
+    if meta.domain != plugin.name:
+        raise ValueError(f"--init-from {path} is a {meta.domain} checkpoint, not {plugin.name}")
+    return _InitialCheckpoint(path, meta, state)
+
+
+def _load_initial_weights(
+    model: nn.Module, plugin: DomainPlugin, source: _InitialCheckpoint
+) -> dict[str, Any]:
     """Start a freshly built model from a checkpoint's weights (``--init-from``): the
     tensors the task's :meth:`~scisuite.core.plugin.Task.transferable_weights` maps (for
     molecules: the backbone into every ensemble member; heads when their targets match);
@@ -165,12 +184,10 @@ def _load_initial_weights(model: nn.Module, plugin: DomainPlugin, path: Path) ->
         and which tensors were transferred or re-initialised.
 
     Raises:
-        ValueError: another domain's checkpoint, or one whose weights cover less than half of
-            the new model's parameters (its architecture differs).
+        ValueError: a checkpoint whose weights cover less than half of the new model's
+            parameters (its architecture differs).
     """
-    meta, state = load_checkpoint(path)
-    if meta.domain != plugin.name:
-        raise ValueError(f"--init-from {path} is a {meta.domain} checkpoint, not {plugin.name}")
+    path, meta, state = source.path, source.meta, source.state
     own = model.state_dict()
     chosen = plugin.task.transferable_weights(own, state)
     fresh = sorted(set(own) - set(chosen))
