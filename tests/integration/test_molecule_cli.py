@@ -185,3 +185,14 @@ def test_a_set_pooling_wins_over_the_inherited_one(tmp_path) -> None:
     meta, _ = load_checkpoint(tmp_path / "m")
     assert meta.model_config["pooling"] == "sum"
     assert meta.extra["init_from"]["inherited_settings"] == ["backbone"]
+
+
+def test_another_domains_checkpoint_is_refused_before_its_settings_are_used(
+    tmp_path, capsys
+) -> None:
+    protein = Path(__file__).parents[2] / "scisuite" / "weights" / "protein"
+    argv = ["train", "--domain", "molecule", "--data", str(SAMPLE), "--target-columns", "expt"]
+    argv += ["--init-from", str(protein), "--epochs", "1", "--quiet", "-o", str(tmp_path / "m")]
+    assert main(argv) == 1
+    assert "is a protein checkpoint, not molecule" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
