@@ -583,6 +583,8 @@ class Tools:
         chemprop: chemprop settings (venv, epochs, threads).
         sci: path of the ``sci`` executable.
         sci_train_args: extra ``sci train`` arguments (e.g. ``--init-from pretrained``).
+        sci_predict_args: extra ``sci predict`` arguments (e.g. ``--precision bf16``).
+        predict_workers: featurisation workers of both tools' prediction commands.
         svr_script: path of ``bench/peers/ecfp_svr.py``.
         python: interpreter that runs the SVR script.
         timeout_s: per-command limit (None = none).
@@ -596,6 +598,8 @@ class Tools:
     timeout_s: float | None
     unavailable: dict[str, str] = field(default_factory=dict)
     sci_train_args: tuple[str, ...] = ()
+    sci_predict_args: tuple[str, ...] = ()
+    predict_workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -730,8 +734,9 @@ def _sci_predict_command(
         "--device",
         "cpu",
         "--num-workers",
-        "0",
+        str(tools.predict_workers),
         "--quiet",
+        *tools.sci_predict_args,
     ]
 
 
@@ -850,6 +855,7 @@ def throughput_command(
             smiles_column="smiles",
             batch_size=batch_size,
             settings=tools.chemprop,
+            num_workers=tools.predict_workers,
         )
     if method == "svr":
         return _svr_predict_command(tools, model, inputs, output, batch_size)
@@ -1242,6 +1248,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         ),
         sci=args.sci.absolute(),
         sci_train_args=tuple(shlex.split(args.scisuite_train_args)),
+        sci_predict_args=tuple(shlex.split(args.scisuite_predict_args)),
+        predict_workers=args.predict_workers,
         svr_script=here / "peers" / "ecfp_svr.py",
         python=Path(sys.executable),
         timeout_s=args.timeout,
@@ -1263,6 +1271,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "predict_batch_size": args.batch_size,
             "epochs": args.epochs,
             "scisuite_train_args": args.scisuite_train_args,
+            "scisuite_predict_args": args.scisuite_predict_args,
+            "predict_workers": args.predict_workers,
             "work_dir": str(work),
             "svr": "ECFP4 (Morgan r=2, 1024 bits) + RBF SVR, epsilon 0.1, gamma 0.01, "
             "C in {1,10,100,1000,10000} by 5-fold CV; fit on train+val",
@@ -1532,6 +1542,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra `sci train` arguments, e.g. '--init-from pretrained' (recorded in the "
         "report; --resume with another value reuses the other methods' runs only if you "
         "remove the scisuite ones from --output first)",
+    )
+    parser.add_argument(
+        "--scisuite-predict-args",
+        default="",
+        help="extra `sci predict` arguments, e.g. '--precision bf16' (test-set predictions "
+        "and batch scoring; recorded in the report)",
+    )
+    parser.add_argument(
+        "--predict-workers",
+        type=int,
+        default=0,
+        help="featurisation workers of both tools' prediction commands (chemprop "
+        "--num-workers, sci --num-workers); 0: all in the main process",
     )
     parser.add_argument(
         "--timeout",

@@ -343,8 +343,9 @@ def predict_command(
     smiles_column: str,
     batch_size: int,
     settings: ChempropSettings,
+    num_workers: int = 0,
 ) -> list[str]:
-    """The ``chemprop predict`` argv (CPU, no data-loading workers)."""
+    """The ``chemprop predict`` argv (CPU; ``num_workers`` data-loading workers)."""
     return [
         str(settings.executable),
         "predict",
@@ -359,7 +360,7 @@ def predict_command(
         "--batch-size",
         str(batch_size),
         "--num-workers",
-        "0",
+        str(num_workers),
         "--accelerator",
         "cpu",
         "--devices",

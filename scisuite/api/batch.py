@@ -121,6 +121,7 @@ def predict_sharded(
     devices: int | str = 1,
     strategy: str = "auto",
     num_nodes: int = 1,
+    precision: str = "32",
     **reader_options: Any,
 ) -> BatchSummary:
     """Score ``inputs`` in shards of ``shard_size`` records; resumable after a crash.
@@ -154,6 +155,8 @@ def predict_sharded(
             and records them in its own ``_manifest.rank-NNNNN.json``, and rank 0 merges
             them into the manifest and assembles the output. Rows, order and values are
             those of one process; a killed distributed job resumes on any number of ranks.
+        precision: ``"32"`` or ``"bf16"`` (as in :func:`load`); part of the job's identity,
+            so a resumed run keeps the precision its parts were scored with.
         **reader_options: the domain reader's options (e.g. ``smiles_column``).
 
     Raises:
@@ -180,6 +183,7 @@ def predict_sharded(
         shard_size,
         batch_size,
         reader_options,
+        precision,
     )
     summary = BatchSummary(job.output, job.parts, job.parts / MANIFEST_NAME)
     if distributed(devices, strategy, num_nodes):
@@ -216,7 +220,7 @@ def predict_sharded(
     everything_reused = manifest.get("records") is not None and manifest["records"] == sum(
         entry.rows for entry in reusable.values()
     )
-    predictor = None if everything_reused else load(job.checkpoint, device=device, registry=reg)
+    predictor = None if everything_reused else load_for(job, device, reg)
     with progress_bar(manifest.get("records"), "scoring", enabled=show) as bar:
         _score_shards(
             predictor,
@@ -273,6 +277,12 @@ class ShardJob:
         return int(self.identity["shard_size"])
 
 
+def load_for(job: ShardJob, device: str, registry: PluginRegistry) -> Predictor:
+    """The job's predictor, at the precision its identity names."""
+    precision = job.identity.get("precision", "32")
+    return load(job.checkpoint, device=device, registry=registry, precision=precision)
+
+
 def _job(
     domain_or_path: str | Path,
     inputs: str | Path,
@@ -284,6 +294,7 @@ def _job(
     shard_size: int,
     batch_size: int,
     reader_options: dict[str, Any],
+    precision: str = "32",
 ) -> ShardJob:
     ckpt = resolve_checkpoint(domain_or_path, checkpoint, registry)
     meta = read_meta(ckpt)
@@ -303,6 +314,8 @@ def _job(
         "reader_options": jsonable({k: v for k, v in reader_options.items() if v is not None}),
         "columns": columns,
     }
+    if precision != "32":  # absent at "32", so jobs started before the option still resume
+        identity["precision"] = precision
     return ShardJob(plugin, config, ckpt, columns, output, out_format, parts, identity)
 
 

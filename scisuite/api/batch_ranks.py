@@ -26,7 +26,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from scisuite.api.batch import BatchSummary, ShardJob, open_manifest
+from scisuite.api.batch import BatchSummary, ShardJob, load_for, open_manifest
 from scisuite.api.manifest import (
     ShardEntry,
     check_resumable,
@@ -37,7 +37,7 @@ from scisuite.api.manifest import (
     write_rank_manifest,
 )
 from scisuite.api.parts import ShardRows, write_part
-from scisuite.api.predicting import load, read_records
+from scisuite.api.predicting import read_records
 from scisuite.core.distributed_predict import (
     ChunkLoader,
     ChunkPlan,
@@ -210,7 +210,7 @@ def score_on_ranks(
     """
     if resume:
         check_resumable(job.parts, job.identity)
-    predictor = load(job.checkpoint, device=device, registry=registry)
+    predictor = load_for(job, device, registry)
     plugin = predictor.plugin
     writer = ShardWriter(job, summary, resume, device, on_error)
     accelerator = "gpu" if predictor.device.type == "cuda" else "cpu"

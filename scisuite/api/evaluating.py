@@ -97,18 +97,26 @@ def evaluate(
     registry: PluginRegistry | None = None,
     out_dir: str | Path | None = None,
     progress: bool | None = False,
+    precision: str = "32",
 ) -> EvaluationResult:
     """Metrics of a checkpoint (or a domain's shipped default) on labelled data.
 
     With ``out_dir`` the domain's evaluation report (plots) and extras (metrics that need the
     model, e.g. rollouts or generation) are written there too, with ``metrics.json``.
     ``progress``: a bar over the records and a line before the extras, on stderr (None: when
-    stderr is a terminal).
+    stderr is a terminal). ``precision``: ``"32"`` or ``"bf16"`` (as in :func:`load`), to
+    measure what bf16 inference costs in accuracy.
     """
     if checkpoint is None and domain is None:
         raise ValueError("give a checkpoint or a domain (to use its shipped default)")
     # with both, the checkpoint must be of that domain (load refuses another one)
-    predictor = load(domain or checkpoint, checkpoint=checkpoint, device=device, registry=registry)  # type: ignore[arg-type]
+    predictor = load(
+        domain or checkpoint,  # type: ignore[arg-type]
+        checkpoint=checkpoint,
+        device=device,
+        registry=registry,
+        precision=precision,
+    )
     plugin = predictor.plugin
     graphs = plugin.data.evaluation_data(request, predictor.config)
     if not graphs:

@@ -183,6 +183,10 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ):
         if old[key] != new[key]:
             changed.append(f"{words} changed ({old[key]} -> {new[key]})")
+    # Absent means "32" (manifests from before the option have no precision).
+    old_precision, new_precision = old.get("precision", "32"), new.get("precision", "32")
+    if old_precision != new_precision:
+        changed.append(f"the inference precision changed ({old_precision} -> {new_precision})")
     return changed
 
 

@@ -13,6 +13,7 @@ from scisuite.cli.common import (
     UsageError,
     add_common,
     add_domain_options,
+    add_precision,
     add_training_data,
     train_request,
 )
@@ -28,6 +29,7 @@ class Evaluate:
         parser.add_argument(
             "-o", "--output", type=Path, help="report directory (metrics.json, plots)"
         )
+        add_precision(parser)
         add_common(parser)
         add_domain_options(parser, domain_options)
 
@@ -47,6 +49,7 @@ class Evaluate:
             registry=registry,
             out_dir=args.output,
             progress=False if args.quiet else None,
+            precision=args.precision,
         )
         print(json.dumps(result.metrics, indent=2))
         for path in result.files:

@@ -13,6 +13,7 @@ from scisuite.cli.common import (
     UsageError,
     add_common,
     add_domain_options,
+    add_precision,
     check_inputs,
     domain_values,
 )
@@ -82,6 +83,7 @@ class Predict:
             action="store_true",
             help="keep <output>.parts/ after the table is assembled",
         )
+        add_precision(parser)
         add_common(parser)
         add_domain_options(parser, domain_options)
 
@@ -100,7 +102,11 @@ class Predict:
                 "(standard output takes csv, tsv or jsonl)"
             )
         predictor = api.load(
-            args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
+            args.domain,
+            checkpoint=args.checkpoint,
+            device=args.device,
+            registry=registry,
+            precision=args.precision,
         )
         options = domain_values(args)
         total, errors = 0, 0
@@ -167,6 +173,7 @@ class Predict:
                 devices=int(args.devices) if args.devices.isdigit() else args.devices,
                 strategy=args.strategy or "auto",
                 num_nodes=args.num_nodes,
+                precision=args.precision,
                 **options,
             )
             total, errors = total + summary.rows, errors + summary.errors
@@ -266,7 +273,11 @@ def run_distributed(args: argparse.Namespace, registry: Any) -> int:
     if args.output is None:
         raise UsageError("distributed prediction writes to a file: give -o/--output")
     predictor = api.load(
-        args.domain, checkpoint=args.checkpoint, device=args.device, registry=registry
+        args.domain,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        registry=registry,
+        precision=args.precision,
     )
     devices = int(args.devices) if args.devices.isdigit() else args.devices
     total, errors = 0, 0

@@ -35,10 +35,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from scisuite.core.config import FrozenConfig
 from scisuite.core.io import TableSink, atomic_path
-from scisuite.core.plugin import Task
+from scisuite.core.plugin import FeaturizedRecords, Task
 from scisuite.core.predicting import (
     EchoColumns,
-    Featurized,
     OnError,
     featurize_chunk,
     predict_featurized_chunks,
@@ -72,7 +71,7 @@ class _Chunk:
 
     start: int
     records: list[Record | BadRecord]
-    featurized: Featurized
+    featurized: FeaturizedRecords
 
 
 @dataclass
@@ -99,7 +98,7 @@ class RecordShards(IterableDataset):
 
     Args:
         source: opens the record stream.
-        featurize: the task's featurizer.
+        task: the domain's task (its chunk featurizer).
         config: the domain config it uses.
         batch_size: records per chunk (>= 1).
         rank, world_size: this process among all of them.
@@ -109,7 +108,7 @@ class RecordShards(IterableDataset):
     def __init__(
         self,
         source: RecordSource,
-        featurize: Callable[[Record, FrozenConfig], Any],
+        task: Task,
         config: FrozenConfig,
         batch_size: int,
         rank: int,
@@ -119,7 +118,7 @@ class RecordShards(IterableDataset):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
-        self.source, self.featurize, self.config = source, featurize, config
+        self.source, self.task, self.config = source, task, config
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
         self.plan = plan or round_robin(batch_size)
 
@@ -134,7 +133,7 @@ class RecordShards(IterableDataset):
                 continue
             mine += 1
             if (mine - 1) % workers == worker:
-                featurized = featurize_chunk(self.featurize, self.config, chunk)
+                featurized = featurize_chunk(self.task, self.config, chunk)
                 yield _Chunk(start, chunk, featurized)
         if worker == 0:
             yield EndOfStream(total)
@@ -170,7 +169,7 @@ class ChunkLoader(L.LightningDataModule):
         assert self.trainer is not None
         shards = RecordShards(
             self.source,
-            self.task.featurize,
+            self.task,
             self.config,
             self.batch_size,
             self.trainer.global_rank,

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 
 from scisuite.core.config import FrozenConfig
-from scisuite.core.records import BadRecord, Record
+from scisuite.core.records import BadRecord, Record, RecordError
 
 Reader = Callable[..., Iterator[Record | BadRecord]]
 """``reader(path, **options) -> records``: streams, never loads the whole file. ``options`` are
@@ -247,14 +247,33 @@ class TrainingProgress:
         return torch.Generator().manual_seed(int(key.generate_state(1, np.uint64)[0] >> 1))
 
 
+@dataclass
+class FeaturizedRecords:
+    """What :meth:`Task.featurize_records` makes of a chunk of ``R`` records.
+
+    Attributes:
+        batch: the valid records' graphs as one batch, in chunk order (None: none valid).
+        valid: the chunk position of each graph of ``batch``, ascending.
+        errors: ``{chunk position: reason}`` of the invalid records.
+    """
+
+    batch: Batch | None
+    valid: list[int]
+    errors: dict[int, str]
+
+
 class Task(ABC):
     """The learning problem: record -> graph -> model -> prediction -> rows.
 
     Attributes:
         metrics: evaluated on :meth:`evaluation_arrays` (original units).
+        bf16_inference: see below.
     """
 
     metrics: Sequence[Metric] = ()
+    #: Whether ``load(..., precision="bf16")`` may run this domain's model under bfloat16
+    #: autocast: True only where the accuracy cost was measured and found negligible.
+    bf16_inference: bool = False
 
     @abstractmethod
     def default_config(self) -> FrozenConfig:
@@ -263,6 +282,25 @@ class Task(ABC):
     @abstractmethod
     def featurize(self, record: Record, config: FrozenConfig) -> Data:
         """Record -> PyG ``Data`` (pure, picklable, CPU). Raises ``RecordError`` if invalid."""
+
+    def featurize_records(
+        self, records: Sequence[Record], config: FrozenConfig
+    ) -> FeaturizedRecords:
+        """A chunk of records -> one batch of the valid ones (prediction's featurizer).
+
+        Default: :meth:`featurize` per record, then ``Batch.from_data_list``. A domain may
+        featurize a chunk in bulk instead (one NumPy pass over all its atoms), but its
+        batch must equal the default's."""
+        graphs: list[Data] = []
+        valid: list[int] = []
+        errors: dict[int, str] = {}
+        for i, record in enumerate(records):
+            try:
+                graphs.append(self.featurize(record, config))
+                valid.append(i)
+            except RecordError as error:
+                errors[i] = error.reason
+        return FeaturizedRecords(Batch.from_data_list(graphs) if graphs else None, valid, errors)
 
     @abstractmethod
     def build_model(self, config: FrozenConfig) -> nn.Module:

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Data
 
 from scisuite.core.config import FrozenConfig
-from scisuite.core.plugin import Predicted, Task
+from scisuite.core.plugin import FeaturizedRecords, Predicted, Task
 from scisuite.core.records import BadRecord, Record, RecordError, location
 
 OnError = Literal["raise", "skip"]
@@ -39,24 +39,60 @@ def _raise_for(record: Record | BadRecord, reason: str) -> None:
     )
 
 
-Featurized = list[tuple[int, Data | None, str | None]]
-"""Per record of a chunk: (position, graph or None, error reason or None)."""
+#: Inference precisions ``load`` takes: full float32, or bfloat16 autocast (matmuls and
+#: attention in bf16; what a domain measured as harmless, see :attr:`Task.bf16_inference`).
+INFERENCE_PRECISIONS = ("32", "bf16")
+
+
+class Bf16Inference(nn.Module):
+    """``model`` with ``forward`` and ``predict`` run under bfloat16 autocast on its device.
+
+    On CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs the matmuls run ~2x faster;
+    elsewhere autocast emulates bf16 and is slower. The wrapped model must return float32
+    predictions (the molecule model casts its raw outputs before de-normalising them).
+
+    Args:
+        model: a :class:`~scisuite.core.plugin.PredictiveModel` in eval mode.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def _autocast(self) -> torch.autocast:
+        device = next(self.model.parameters()).device
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+
+    def forward(self, batch: Any) -> Any:
+        """The wrapped model's outputs, returned as float32 (evaluation de-normalises them)."""
+        with self._autocast():
+            outputs = self.model(batch)
+        if isinstance(outputs, torch.Tensor) and outputs.is_floating_point():
+            return outputs.float()
+        return outputs
+
+    def predict(self, batch: Any) -> Any:
+        with self._autocast():
+            return self.model.predict(batch)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:  # the wrapped model's attributes (config, ...)
+            return getattr(super().__getattr__("model"), name)
 
 
 def featurize_chunk(
-    featurize: Featurize, config: FrozenConfig, chunk: list[Record | BadRecord]
-) -> Featurized:
-    """Featurize one chunk; bad records become reasons (runs in worker processes too)."""
-    out: Featurized = []
-    for i, record in enumerate(chunk):
-        if isinstance(record, BadRecord):
-            out.append((i, None, record.reason))
-            continue
-        try:
-            out.append((i, featurize(record, config), None))
-        except RecordError as error:
-            out.append((i, None, error.reason))
-    return out
+    task: Task, config: FrozenConfig, chunk: list[Record | BadRecord]
+) -> FeaturizedRecords:
+    """Featurize one chunk into one batch (runs in worker processes too, so a worker sends
+    back one batch, not a graph per record); unreadable records become reasons."""
+    records = [(i, record) for i, record in enumerate(chunk) if isinstance(record, Record)]
+    errors = {i: record.reason for i, record in enumerate(chunk) if isinstance(record, BadRecord)}
+    featurized = task.featurize_records([record for _, record in records], config)
+    errors.update({records[j][0]: reason for j, reason in featurized.errors.items()})
+    valid = [records[j][0] for j in featurized.valid]
+    return FeaturizedRecords(featurized.batch, valid, dict(sorted(errors.items())))
 
 
 def featurize_with_rejects(
@@ -68,13 +104,20 @@ def featurize_with_rejects(
         one graph per record, None where it failed (positions line up with ``records``),
         and ``{record id: reason}`` for the failures.
     """
-    chunk = list(records)
     graphs: list[Data | None] = []
     rejected: dict[str, str] = {}
-    for i, graph, reason in featurize_chunk(featurize, config, chunk):
+    for record in records:
+        graph, reason = None, None
+        if isinstance(record, BadRecord):
+            reason = record.reason
+        else:
+            try:
+                graph = featurize(record, config)
+            except RecordError as error:
+                reason = error.reason
         graphs.append(graph)
         if graph is None:
-            rejected[chunk[i].id] = reason or "invalid record"
+            rejected[record.id] = reason or "invalid record"
     return graphs, rejected
 
 
@@ -118,13 +161,13 @@ def predict_records(
     if num_workers > 0:
         context = multiprocessing.get_context("spawn")
         with context.Pool(num_workers) as pool:
-            work = functools.partial(featurize_chunk, task.featurize, config)
+            work = functools.partial(featurize_chunk, task, config)
             pairs = _ahead(pool, work, chunks, 2 * num_workers)
             yield from predict_featurized_chunks(
                 task, echo_columns, model, config, pairs, device, on_error
             )
     else:
-        pairs = ((chunk, featurize_chunk(task.featurize, config, chunk)) for chunk in chunks)
+        pairs = ((chunk, featurize_chunk(task, config, chunk)) for chunk in chunks)
         yield from predict_featurized_chunks(
             task, echo_columns, model, config, pairs, device, on_error
         )
@@ -132,7 +175,7 @@ def predict_records(
 
 def _ahead(
     pool: Any, work: Any, chunks: Iterator[list[Record | BadRecord]], depth: int
-) -> Iterator[tuple[list[Record | BadRecord], Featurized]]:
+) -> Iterator[tuple[list[Record | BadRecord], FeaturizedRecords]]:
     """Bounded look-ahead over ``pool.apply_async`` so memory stays at ``depth`` chunks."""
     pending: collections.deque = collections.deque()
     for chunk in chunks:
@@ -150,7 +193,7 @@ def predict_featurized_chunks(
     echo_columns: EchoColumns,
     model: nn.Module,
     config: FrozenConfig,
-    pairs: Iterable[tuple[list[Record | BadRecord], Featurized]],
+    pairs: Iterable[tuple[list[Record | BadRecord], FeaturizedRecords]],
     device: torch.device,
     on_error: OnError,
 ) -> Iterator[Predicted]:
@@ -159,23 +202,17 @@ def predict_featurized_chunks(
     distributed prediction runs on each rank's chunks."""
     for chunk, featurized in pairs:
         out: list[Predicted | None] = [None] * len(chunk)
-        graphs: list[Data] = []
-        positions: list[int] = []
-        for i, graph, reason in featurized:
-            if graph is None:
-                reason = reason or "invalid record"
-                if on_error == "raise":
-                    _raise_for(chunk[i], reason)
-                out[i] = Predicted({**echo_columns(chunk[i]), "status": "error", "error": reason})
-            else:
-                graphs.append(graph)
-                positions.append(i)
-        if graphs:
-            batch = Batch.from_data_list(graphs).to(device)
+        for i, reason in featurized.errors.items():
+            reason = reason or "invalid record"
+            if on_error == "raise":
+                _raise_for(chunk[i], reason)
+            out[i] = Predicted({**echo_columns(chunk[i]), "status": "error", "error": reason})
+        if featurized.batch is not None:
+            batch = featurized.batch.to(device)
             with torch.inference_mode():
                 prediction = model.predict(batch)  # type: ignore[operator]
             results = task.postprocess(prediction, batch, config)
-            for i, result in zip(positions, results, strict=True):
+            for i, result in zip(featurized.valid, results, strict=True):
                 row = {**echo_columns(chunk[i]), **result.row, "status": "ok", "error": ""}
                 out[i] = Predicted(row, result.item)
         yield from (p for p in out if p is not None)

@@ -155,9 +155,12 @@ class DomainLightningModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.train_config
         params = [p for p in self.model.parameters() if p.requires_grad]
-        try:  # the fused kernel is faster on CPU and GPU; not every device/dtype has it
+        # The fused kernel is faster on CPU and GPU, but Lightning refuses gradient clipping
+        # with a fused optimizer under mixed precision (it unscales gradients internally).
+        fused = "mixed" not in str(cfg.precision) or not cfg.grad_clip
+        try:  # not every device/dtype has the fused kernel
             optimizer = torch.optim.AdamW(
-                params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=True
+                params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=fused
             )
         except (RuntimeError, ValueError):
             optimizer = torch.optim.AdamW(

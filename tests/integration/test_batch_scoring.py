@@ -119,3 +119,21 @@ def test_the_example_script_scores_like_sci_predict(tmp_path) -> None:
     )
     saved = ROOT / "tests" / "fixtures" / "shipped_outputs" / "molecules.csv"
     assert_same_table(out, saved)
+
+
+def test_bf16_sharded_scores_resume_only_at_bf16(molecules, tmp_path) -> None:
+    out = tmp_path / "scores.csv"
+    argv = ["predict", "--domain", "molecule", str(molecules["input"]), "-o", str(out)]
+    argv += ["--shard-size", str(SHARD * 3), "--keep-parts", "--device", "cpu", "--quiet"]
+    assert main([*argv, "--precision", "bf16"]) == 0
+    reduced, full = pd.read_csv(out), pd.read_parquet(molecules["reference"])
+    assert list(reduced["id"]) == list(full["id"]) and list(reduced.status) == list(full.status)
+    ok = full["status"] == "ok"
+    difference = (reduced.loc[ok, "logS"] - full.loc[ok, "logS"]).abs()
+    assert 0 < difference.max() < 0.25
+    with pytest.raises(api.ResumeError, match="precision"):
+        api.predict_sharded(
+            "molecule", molecules["input"], out, shard_size=SHARD * 3, device="cpu", resume=True
+        )
+    assert main([*argv, "--precision", "bf16", "--resume"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out), reduced)

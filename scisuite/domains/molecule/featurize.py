@@ -100,53 +100,132 @@ def _offsets(*widths: int) -> list[int]:
     1,
 )
 (_BTYPE, _CONJ, _BRING, _STEREO) = _offsets(len(BOND_TYPES), 1, 1, len(BOND_STEREO))
-_ELEMENT_INDEX = {symbol: i for i, symbol in enumerate(ELEMENTS)}
-_HYB_INDEX = {h: i for i, h in enumerate(HYBRIDISATIONS)}
-_CHI_INDEX = {c: i for i, c in enumerate(CHIRALITY)}
-_CHARGE_INDEX = {c: i for i, c in enumerate(CHARGES)}
-_BOND_INDEX = {b: i for i, b in enumerate(BOND_TYPES)}
-_STEREO_INDEX = {s: i for i, s in enumerate(BOND_STEREO)}
+_PERIODIC_TABLE = Chem.GetPeriodicTable()
 
 
-def atom_features(mol: Chem.Mol) -> np.ndarray:
-    """All atoms -> ``[N, ATOM_DIM]`` float32 (one-hot blocks filled by index, not by lists)."""
-    atoms = mol.GetAtoms()
-    x = np.zeros((mol.GetNumAtoms(), ATOM_DIM), dtype=np.float32)
-    for i, atom in enumerate(atoms):
-        x[i, _ELEM + _ELEMENT_INDEX.get(atom.GetSymbol(), len(ELEMENTS))] = 1.0
-        x[i, _DEG + min(atom.GetDegree(), DEGREES - 1)] = 1.0
-        charge = _CHARGE_INDEX.get(atom.GetFormalCharge())
-        if charge is not None:
-            x[i, _CHG + charge] = 1.0
-        x[i, _HYB + _HYB_INDEX.get(atom.GetHybridization(), len(HYBRIDISATIONS))] = 1.0
-        x[i, _AROM] = atom.GetIsAromatic()
-        x[i, _RING] = atom.IsInRing()
-        x[i, _HS + min(atom.GetTotalNumHs(), H_COUNTS - 1)] = 1.0
-        x[i, _CHI + _CHI_INDEX.get(atom.GetChiralTag(), len(CHIRALITY))] = 1.0
-        x[i, _MASS] = atom.GetMass() / 100.0
+def _lookup(size: int, codes: dict[int, int], other: int) -> np.ndarray:
+    """``table[code]`` -> block column, ``other`` for every code not in ``codes``."""
+    table = np.full(size, other, dtype=np.int64)
+    for code, column in codes.items():
+        table[code] = column
+    return table
+
+
+# RDKit codes (atomic number, enum values) -> one-hot column within their block, so a
+# molecule's features are filled by one fancy-index assignment per block (no per-atom
+# numpy writes). -1 marks "no column" (charges outside -2..+2, unknown bond types).
+_ELEMENT_COLUMN = _lookup(
+    256,
+    {_PERIODIC_TABLE.GetAtomicNumber(symbol): i for i, symbol in enumerate(ELEMENTS)},
+    len(ELEMENTS),
+)
+_HYB_COLUMN = _lookup(64, {int(h): i for i, h in enumerate(HYBRIDISATIONS)}, len(HYBRIDISATIONS))
+_CHI_COLUMN = _lookup(64, {int(c): i for i, c in enumerate(CHIRALITY)}, len(CHIRALITY))
+_BOND_COLUMN = _lookup(64, {int(b): i for i, b in enumerate(BOND_TYPES)}, -1)
+_STEREO_COLUMN = _lookup(64, {int(s): i for i, s in enumerate(BOND_STEREO)}, -1)
+
+
+#: Any atom with a non-zero formal charge (one substructure search instead of a Python loop).
+_CHARGED_ATOM = Chem.MolFromSmarts("[!+0]")
+
+
+def atoms_of(mol: Chem.Mol) -> list[Chem.Atom]:
+    """The atoms in index order.
+
+    ``mol.GetAtoms()`` is a pure-Python sequence wrapper in RDKit 2026 (five Python calls
+    per atom, about as slow as the features themselves); indexing directly is ~2x faster.
+    """
+    return [mol.GetAtomWithIdx(i) for i in range(mol.GetNumAtoms())]
+
+
+def bonds_of(mol: Chem.Mol) -> list[Chem.Bond]:
+    """The bonds in index order (see :func:`atoms_of` for why not ``GetBonds()``)."""
+    return [mol.GetBondWithIdx(i) for i in range(mol.GetNumBonds())]
+
+
+def _one_hot(x: np.ndarray, start: int, columns: np.ndarray) -> None:
+    """Set ``x[i, start + columns[i]] = 1`` where ``columns[i] >= 0``."""
+    rows = np.flatnonzero(columns >= 0)
+    x[rows, start + columns[rows]] = 1.0
+
+
+#: Columns of :func:`atom_codes`: atomic number, degree, formal charge, hybridisation,
+#: aromatic, in ring, total H count, chirality tag, atomic mass (Da).
+ATOM_CODES = 9
+#: Columns of :func:`bond_codes`: begin atom, end atom, bond type, conjugated, in ring, stereo.
+BOND_CODES = 6
+
+
+def atom_codes(mol: Chem.Mol) -> list[tuple[float, ...]]:
+    """What the atom features are made of, one :data:`ATOM_CODES`-tuple per atom.
+
+    Reading these is most of the featurizer's cost (one RDKit call per atom and property);
+    the one-hot encoding is then done in NumPy, for a whole chunk of molecules at once in
+    batch prediction (:func:`encode_atoms`).
+    """
+    return [
+        (
+            atom.GetAtomicNum(),
+            atom.GetDegree(),
+            atom.GetFormalCharge(),
+            int(atom.GetHybridization()),
+            atom.GetIsAromatic(),
+            atom.IsInRing(),
+            atom.GetTotalNumHs(),
+            int(atom.GetChiralTag()),
+            atom.GetMass(),
+        )
+        for atom in atoms_of(mol)
+    ]
+
+
+def encode_atoms(codes: np.ndarray) -> np.ndarray:
+    """``[N, ATOM_CODES]`` codes (any number of molecules) -> ``[N, ATOM_DIM]`` float32
+    features, each one-hot block filled for all atoms by one code -> column lookup."""
+    ints = codes[:, : ATOM_CODES - 1].astype(np.int64)
+    number, degree, charge, hybrid, aromatic, ring, hydrogens, chiral = ints.T
+    x = np.zeros((codes.shape[0], ATOM_DIM), dtype=np.float32)
+    _one_hot(x, _ELEM, _ELEMENT_COLUMN[number])
+    _one_hot(x, _DEG, np.minimum(degree, DEGREES - 1))
+    in_range = (charge >= CHARGES[0]) & (charge <= CHARGES[-1])
+    _one_hot(x, _CHG, np.where(in_range, charge - CHARGES[0], -1))
+    _one_hot(x, _HYB, _HYB_COLUMN[hybrid])
+    x[:, _AROM] = aromatic
+    x[:, _RING] = ring
+    _one_hot(x, _HS, np.minimum(hydrogens, H_COUNTS - 1))
+    _one_hot(x, _CHI, _CHI_COLUMN[chiral])
+    x[:, _MASS] = codes[:, ATOM_CODES - 1] / 100.0
     return x
 
 
-def bond_graph(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
-    """Bonds -> ``edge_index [2, 2B]`` (both directions) and ``edge_attr [2B, BOND_DIM]``."""
-    num_bonds = mol.GetNumBonds()
-    edge_index = np.zeros((2, 2 * num_bonds), dtype=np.int64)
-    edge_attr = np.zeros((2 * num_bonds, BOND_DIM), dtype=np.float32)
-    for b, bond in enumerate(mol.GetBonds()):
-        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-        edge_index[:, 2 * b] = (i, j)
-        edge_index[:, 2 * b + 1] = (j, i)
-        row = edge_attr[2 * b]
-        bond_type = _BOND_INDEX.get(bond.GetBondType())
-        if bond_type is not None:
-            row[_BTYPE + bond_type] = 1.0
-        row[_CONJ] = bond.GetIsConjugated()
-        row[_BRING] = bond.IsInRing()
-        stereo = _STEREO_INDEX.get(bond.GetStereo())
-        if stereo is not None:
-            row[_STEREO + stereo] = 1.0
-        edge_attr[2 * b + 1] = row
-    return edge_index, edge_attr
+def bond_codes(mol: Chem.Mol) -> list[tuple[int, ...]]:
+    """One :data:`BOND_CODES`-tuple per bond (see :func:`atom_codes`)."""
+    return [
+        (
+            bond.GetBeginAtomIdx(),
+            bond.GetEndAtomIdx(),
+            int(bond.GetBondType()),
+            bond.GetIsConjugated(),
+            bond.IsInRing(),
+            int(bond.GetStereo()),
+        )
+        for bond in bonds_of(mol)
+    ]
+
+
+def encode_bonds(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[B, BOND_CODES]`` int64 codes -> ``edge_index [2, 2B]`` and ``edge_attr [2B, BOND_DIM]``;
+    bond ``b`` gives edges ``2b`` (begin -> end) and ``2b + 1`` (end -> begin)."""
+    begin, end, kind, conjugated, ring, stereo = codes.T
+    edge_index = np.empty((2, 2 * codes.shape[0]), dtype=np.int64)
+    edge_index[0, 0::2], edge_index[1, 0::2] = begin, end
+    edge_index[0, 1::2], edge_index[1, 1::2] = end, begin
+    per_bond = np.zeros((codes.shape[0], BOND_DIM), dtype=np.float32)
+    _one_hot(per_bond, _BTYPE, _BOND_COLUMN[kind])
+    per_bond[:, _CONJ] = conjugated
+    per_bond[:, _BRING] = ring
+    _one_hot(per_bond, _STEREO, _STEREO_COLUMN[stereo])
+    return edge_index, np.repeat(per_bond, 2, axis=0)
 
 
 def dense_random_walk_pe(edge_index: np.ndarray, num_nodes: int, steps: int) -> np.ndarray:
@@ -165,6 +244,44 @@ def dense_random_walk_pe(edge_index: np.ndarray, num_nodes: int, steps: int) -> 
     for k in range(steps):
         out[:, k] = np.diagonal(power)
         power = power @ transition
+    return out
+
+
+def random_walk_pe_of_graphs(
+    edge_index: np.ndarray, node_counts: np.ndarray, steps: int
+) -> np.ndarray:
+    """:func:`dense_random_walk_pe` of many graphs at once: ``[sum(node_counts), steps]``.
+
+    Args:
+        edge_index: ``[2, E]`` edges of all graphs, node ids offset so that graph ``g``'s
+            nodes are the contiguous range after those of graphs ``0..g-1``.
+        node_counts: ``[G]`` nodes per graph.
+        steps: walk lengths 1..steps.
+
+    Graphs of equal size are stacked and raised to the powers together (one batched matmul
+    per size and step instead of one per molecule); the result equals the per-graph one.
+    """
+    starts = np.concatenate([[0], np.cumsum(node_counts)[:-1]]).astype(np.int64)
+    out = np.empty((int(node_counts.sum()), steps), dtype=np.float32)
+    graph_of_node = np.repeat(np.arange(node_counts.size), node_counts)
+    edge_graph = graph_of_node[edge_index[0]] if edge_index.size else edge_index[0]
+    for size in np.unique(node_counts):
+        graphs = np.flatnonzero(node_counts == size)
+        slot = np.full(node_counts.size, -1, dtype=np.int64)
+        slot[graphs] = np.arange(graphs.size)
+        edges = np.flatnonzero(slot[edge_graph] >= 0)
+        owner = edge_graph[edges]
+        adjacency = np.zeros((graphs.size, size, size), dtype=np.float64)
+        adjacency[
+            slot[owner], edge_index[0, edges] - starts[owner], edge_index[1, edges] - starts[owner]
+        ] = 1.0
+        degree = adjacency.sum(axis=2, keepdims=True)
+        transition = np.divide(adjacency, degree, out=np.zeros_like(adjacency), where=degree > 0)
+        rows = (starts[graphs][:, None] + np.arange(size)).reshape(-1)
+        power = transition
+        for k in range(steps):
+            out[rows, k] = np.diagonal(power, axis1=1, axis2=2).reshape(-1)
+            power = power @ transition
     return out
 
 
@@ -207,7 +324,7 @@ def standardise(
             with rdBase.BlockLogs():
                 mol = rdMolStandardize.LargestFragmentChooser(preferOrganic=True).choose(mol)
             notes.append(f"kept largest of {len(fragments)} fragments")
-        if any(atom.GetFormalCharge() for atom in mol.GetAtoms()):
+        if mol.HasSubstructMatch(_CHARGED_ATOM):
             before = Chem.MolToSmiles(mol)
             with rdBase.BlockLogs():
                 mol = rdMolStandardize.Uncharger().uncharge(mol)
@@ -248,7 +365,7 @@ def applicability_flags(
     heavy = kept.GetNumHeavyAtoms()
     if heavy > max_heavy_atoms:
         flags.append(f"heavy_atoms>max_train({max_heavy_atoms})")
-    unseen = sorted({atom.GetSymbol() for atom in original.GetAtoms()} - set(elements))
+    unseen = sorted({atom.GetSymbol() for atom in atoms_of(original)} - set(elements))
     flags.extend(f"element:{symbol}" for symbol in unseen)
     dropped = len(Chem.GetMolFrags(original)) - len(Chem.GetMolFrags(kept))
     if dropped > 0:
@@ -265,7 +382,7 @@ def training_domain(smiles: list[str]) -> tuple[int, tuple[str, ...]]:
         if mol is None:
             continue
         largest = max(largest, mol.GetNumHeavyAtoms())
-        elements.update(atom.GetSymbol() for atom in mol.GetAtoms())
+        elements.update(atom.GetSymbol() for atom in atoms_of(mol))
     return largest, tuple(sorted(elements))
 
 
@@ -279,8 +396,15 @@ def morgan_counts(mol: Chem.Mol, bits: int, radius: int) -> Tensor:
 def mol_to_graph(mol: Chem.Mol, rw_steps: int, lap_k: int) -> Data:
     """RDKit molecule -> ``Data(x [N, ATOM_DIM], edge_index [2, 2B], edge_attr [2B, BOND_DIM])``
     plus ``rw_pe [N, rw_steps]`` and ``lap_pe [N, lap_k]`` (deterministic signs)."""
-    x = atom_features(mol)
-    edge_index, edge_attr = bond_graph(mol)
+    return graph_from_codes(atom_codes(mol), bond_codes(mol), rw_steps, lap_k)
+
+
+def graph_from_codes(
+    atoms: list[tuple[float, ...]], bonds: list[tuple[int, ...]], rw_steps: int, lap_k: int
+) -> Data:
+    """:func:`mol_to_graph` from a molecule's :func:`atom_codes` and :func:`bond_codes`."""
+    x = encode_atoms(np.array(atoms, dtype=np.float64).reshape(-1, ATOM_CODES))
+    edge_index, edge_attr = encode_bonds(np.array(bonds, dtype=np.int64).reshape(-1, BOND_CODES))
     n = x.shape[0]
     data = Data(
         x=torch.from_numpy(x),

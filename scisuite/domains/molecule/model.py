@@ -150,7 +150,9 @@ class MoleculeModel(nn.Module):
 
     def predict(self, batch: Batch) -> MoleculePrediction:
         """Inference: ensemble mean and std ``[G, T]`` in original units / probabilities."""
-        return MoleculePrediction.from_outputs(self(batch), self.config)
+        # float32 before de-normalising: under bf16 autocast the raw outputs are bf16
+        # (3 significant digits), which the scale and shift would carry into the values.
+        return MoleculePrediction.from_outputs(self(batch).float(), self.config)
 
     def by_variant(self, outputs: Tensor) -> dict[str, Tensor]:
         """Split ``forward``'s member-major ``[members * variants, G, T]`` into
