@@ -735,6 +735,8 @@ def _sci_predict_command(
         "cpu",
         "--num-workers",
         str(tools.predict_workers),
+        "--threads",
+        str(tools.chemprop.threads),
         "--quiet",
         *tools.sci_predict_args,
     ]

@@ -58,10 +58,20 @@ def busy_cpus(sample_seconds: float = 0.05) -> float:
     return share * (os.cpu_count() or 1)
 
 
+def omp_num_threads() -> int | None:
+    """``OMP_NUM_THREADS`` when it is one positive count, else None."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def default_threads() -> int:
-    """Threads that do not oversubscribe: usable cores minus busy ones, at least 1."""
+    """Threads that do not oversubscribe: usable cores minus busy ones, at least 1, and no
+    more than ``OMP_NUM_THREADS`` where that is set (a job scheduler's or a benchmark's
+    limit; ``torch.set_num_threads`` would otherwise override it)."""
     usable = usable_cpus()
-    return max(1, min(usable, usable - round(busy_cpus())))
+    threads = max(1, min(usable, usable - round(busy_cpus())))
+    limit = omp_num_threads()
+    return min(threads, limit) if limit else threads
 
 
 def set_threads(threads: int | None = None) -> int:

@@ -29,6 +29,15 @@ def test_default_threads_subtracts_busy_cores(monkeypatch, busy, idle, expected)
     monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(threads.time, "sleep", lambda seconds: None)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.default_threads() == expected
+
+
+@pytest.mark.parametrize(("omp", "expected"), [("1", 1), ("2", 2), ("16", 4), ("", 4), ("x", 4)])
+def test_default_threads_honours_omp_num_threads(monkeypatch, omp, expected) -> None:
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
+    monkeypatch.setenv("OMP_NUM_THREADS", omp)
     assert threads.default_threads() == expected
 
 
