@@ -22,9 +22,10 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from scisuite.core.attention import MultiHeadGraphAttention, rotary_tables, rotate_half
+from scisuite.core.attention import rotary_tables
 from scisuite.core.backbone import Backbone
 from scisuite.core.layers import GraphSeqLayer
 
@@ -83,6 +84,138 @@ def _write(buffer: Tensor | None, used: int, new: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
+class LayerWeights:
+    """One attention-only layer's parameters laid out for a decoding step.
+
+    Built once per generation (:func:`decoding_plan`) so that a step calls ``torch.addmm`` /
+    ``F.layer_norm`` on plain tensors: at batch 1 a step is ~100 small operations, and the
+    ``nn.Module`` call machinery around each cost as much as the operation itself.
+
+    Attributes:
+        norm_in: ``(weight, bias, eps)`` of the pre-attention LayerNorm.
+        qkv_weight, qkv_bias: ``[d, P]`` / ``[P]``: query and key columns (queries
+            pre-scaled by ``1/sqrt(Dh)``), value columns, and with rotary positions the query
+            and key columns again with ``rotate_half`` folded in (a signed permutation, so
+            exact): ``P = 3d`` or ``5d``.
+        hop_weights: ``K`` tensors ``[Dh, Dh]`` of the attention-graph propagation.
+        out_weight, out_bias: output projection.
+        ffn: ``(norm weight, norm bias, eps, W1, b1, W2, b2)`` or None without a
+            feed-forward block.
+
+    Every weight is stored transposed and contiguous (``[in, out]``): ``torch.addmm`` on that
+    layout is ~1.7x faster for one row than ``F.linear`` on the ``[out, in]`` parameter.
+    """
+
+    norm_in: tuple[Tensor, Tensor, float]
+    qkv_weight: Tensor
+    qkv_bias: Tensor
+    hop_weights: tuple[Tensor, ...]
+    out_weight: Tensor
+    out_bias: Tensor
+    ffn: tuple[Tensor, Tensor, float, Tensor, Tensor, Tensor, Tensor] | None
+
+
+def _rotated_rows(rows: Tensor, num_heads: int) -> Tensor:
+    """``rows [2d, ...]`` (queries and keys, head-major) with each head's ``rotate_half``
+    applied along the row axis: ``x @ W_rot.T == rotate_half(x @ W.T)`` exactly."""
+    per_head = rows.reshape(2 * num_heads, -1, *rows.shape[1:])
+    first, second = per_head.chunk(2, dim=1)
+    return torch.cat([-second, first], dim=1).reshape(rows.shape)
+
+
+def layer_weights(layer: GraphSeqLayer) -> LayerWeights:
+    """The decoding layout of one attention-only :class:`GraphSeqLayer`."""
+    module = layer.attention
+    if module is None or layer.local is not None:
+        raise ValueError("cached decoding needs attention-only layers (no local message passing)")
+    d = module.d_model
+    scale = torch.ones(3 * d, dtype=module.qkv.weight.dtype, device=module.qkv.weight.device)
+    scale[:d] = 1.0 / math.sqrt(module.head_dim)
+    weight = module.qkv.weight * scale[:, None]
+    bias = module.qkv.bias * scale
+    if module.rotary:
+        weight = torch.cat([weight, _rotated_rows(weight[: 2 * d], module.num_heads)])
+        bias = torch.cat([bias, _rotated_rows(bias[: 2 * d], module.num_heads)])
+    ffn = None
+    if layer.ffn is not None:
+        norm, block = layer.ffn[0], layer.ffn[1]
+        first, second = block[0], block[2]
+        ffn = (
+            norm.weight,
+            norm.bias,
+            norm.eps,
+            _transposed(first.weight),
+            first.bias,
+            _transposed(second.weight),
+            second.bias,
+        )
+    return LayerWeights(
+        norm_in=(layer.norm_in.weight, layer.norm_in.bias, layer.norm_in.eps),
+        qkv_weight=_transposed(weight),
+        qkv_bias=bias,
+        hop_weights=tuple(_transposed(hop.weight) for hop in module.hops),
+        out_weight=_transposed(module.out.weight),
+        out_bias=module.out.bias,
+        ffn=ffn,
+    )
+
+
+def _transposed(weight: Tensor) -> Tensor:
+    """``[out, in]`` parameter -> contiguous ``[in, out]`` copy (detached: decoding only)."""
+    return weight.detach().t().contiguous()
+
+
+@dataclass
+class DecodingPlan:
+    """A backbone's layers in decoding layout, plus rotary tables grown on demand.
+
+    Attributes:
+        layers: one :class:`LayerWeights` per layer.
+        num_heads, head_dim: attention geometry.
+        rotary: whether queries and keys are rotated.
+        cos_table, sin_table: ``[positions, Dh]`` rotary tables (empty until needed).
+    """
+
+    layers: tuple[LayerWeights, ...]
+    num_heads: int
+    head_dim: int
+    rotary: bool
+    cos_table: Tensor
+    sin_table: Tensor
+
+    def rotary_at(self, positions: Tensor) -> tuple[Tensor, Tensor]:
+        """``cos, sin [B, 1, L, Dh]`` at ``positions [B, L]``; the tables double when a
+        position is past their end (computed with :func:`rotary_tables`, so identical)."""
+        needed = int(positions.max()) + 1 if positions.numel() else 0
+        if needed > self.cos_table.size(0):
+            size = max(_INITIAL_CAPACITY, needed, 2 * self.cos_table.size(0))
+            table_positions = torch.arange(size, device=positions.device)
+            cos, sin = rotary_tables(table_positions, self.head_dim, dtype=self.cos_table.dtype)
+            self.cos_table, self.sin_table = cos[:, 0], sin[:, 0]
+        b, length = positions.shape
+        cos = self.cos_table[positions].view(b, 1, length, self.head_dim)
+        sin = self.sin_table[positions].view(b, 1, length, self.head_dim)
+        return cos, sin
+
+
+def decoding_plan(backbone: Backbone) -> DecodingPlan:
+    """The decoding layout of a token backbone's layers (read from its current weights)."""
+    config = backbone.config
+    head_dim = config.d_model // config.num_heads
+    dtype = backbone.final_norm.weight.dtype
+    device = backbone.final_norm.weight.device
+    empty = torch.zeros(0, head_dim, dtype=dtype, device=device)
+    return DecodingPlan(
+        layers=tuple(layer_weights(layer) for layer in backbone.layers),
+        num_heads=config.num_heads,
+        head_dim=head_dim,
+        rotary=config.position == "rotary",
+        cos_table=empty,
+        sin_table=empty,
+    )
+
+
+@dataclass(frozen=True)
 class StepContext:
     """What every layer of one :func:`decode_step` shares, computed once per step.
 
@@ -110,11 +243,13 @@ class DecodingState:
         layers: one :class:`LayerCache` per backbone layer (empty before the prompt).
         key_mask: ``[B, T]`` True where a cached position is a real (non-padding) token.
         next_position: ``[B]`` token position of the next token of each sequence.
+        plan: the backbone's decoding layout, built by the first :func:`decode_step`.
     """
 
     layers: list[LayerCache]
     key_mask: Tensor
     next_position: Tensor
+    plan: DecodingPlan | None = None
 
     @property
     def length(self) -> int:
@@ -135,9 +270,7 @@ def _heads(x: Tensor, num_heads: int) -> Tensor:
     return x.view(b, length, num_heads, d // num_heads).transpose(1, 2)  # [B, H, L, Dh]
 
 
-def step_context(
-    key_mask: Tensor, positions: Tensor, head_dim: int, rotary: bool, base: float = 10000.0
-) -> StepContext:
+def step_context(key_mask: Tensor, positions: Tensor, plan: DecodingPlan) -> StepContext:
     """The masks and rotary tables of one step for ``L`` new tokens (``positions [B, L]``)
     over ``key_mask [B, T + L]``."""
     length, total = positions.size(1), key_mask.size(1)
@@ -149,15 +282,14 @@ def step_context(
         allowed = causal[None, None] & key_mask[:, None, None, :]
         has_key = allowed.any(-1, keepdim=True)
     cos = sin = None
-    if rotary:
-        cos, sin = rotary_tables(positions.reshape(-1), head_dim, base)
-        cos = cos.view(*positions.shape, 1, head_dim).transpose(1, 2)
-        sin = sin.view(*positions.shape, 1, head_dim).transpose(1, 2)
+    if plan.rotary:
+        cos, sin = plan.rotary_at(positions)
     return StepContext(allowed, has_key, cos, sin)
 
 
 def attention_step(
-    module: MultiHeadGraphAttention,
+    weights: LayerWeights,
+    plan: DecodingPlan,
     x: Tensor,
     context: StepContext,
     cache: LayerCache | None,
@@ -165,63 +297,82 @@ def attention_step(
     """Causal attention of ``L`` new tokens over the cache and themselves.
 
     Args:
-        module: the attention module whose weights are used.
+        weights: the layer's parameters (:func:`layer_weights`).
+        plan: attention geometry.
         x: ``[B, L, d]`` normalised states of the new tokens.
         context: this step's masks and rotary tables (:func:`step_context`).
         cache: this layer's cache (None before the first call); consumed.
 
     Returns:
-        ``[B, L, d]`` attention output (before the caller's residual) and the grown cache.
+        ``[B * L, d]`` attention output (before the caller's residual) and the grown cache.
     """
-    b, length, _ = x.shape
-    heads = module.num_heads
-    query_key, value = module.qkv(x).split([2 * module.d_model, module.d_model], dim=-1)
-    query_key = _heads(query_key, 2 * heads)  # queries and keys rotated in one pass
-    if module.rotary:
-        assert context.cos is not None and context.sin is not None
-        query_key = query_key * context.cos + rotate_half(query_key) * context.sin
+    b, length, d = x.shape
+    heads, head_dim = plan.num_heads, plan.head_dim
+    projected = torch.addmm(weights.qkv_bias, x.view(b * length, d), weights.qkv_weight)
+    projected = projected.view(b, length, -1)
+    if context.cos is not None:
+        assert context.sin is not None
+        query_key, value, rotated = projected.split([2 * d, d, 2 * d], dim=-1)
+        # queries and keys rotated in one pass; rotate_half is folded into ``rotated``
+        query_key = torch.addcmul(
+            _heads(query_key, 2 * heads) * context.cos, _heads(rotated, 2 * heads), context.sin
+        )
+    else:
+        query_key, value = projected.split([2 * d, d], dim=-1)
+        query_key = _heads(query_key, 2 * heads)
     q, k, v = query_key[:, :heads], query_key[:, heads:], _heads(value, heads)
     used = cache.length if cache else 0
     key_buffer = _write(cache.key_buffer if cache else None, used, k)
     value_buffer = _write(cache.value_buffer if cache else None, used, v)
     total = used + length
-    keys, values = key_buffer[:, :, :total], value_buffer[:, :, :total]
-    scores = (q / math.sqrt(module.head_dim)) @ keys.transpose(-1, -2)
+    # torch.bmm on [B*H, ., Dh] views: the 4-D ``@`` adds expand/reshape layers per call
+    rows = b * heads
+    keys = key_buffer.view(rows, -1, head_dim)[:, :total]
+    scores = torch.bmm(q.reshape(rows, length, head_dim), keys.transpose(1, 2))
     if context.allowed is None:
         probs = scores.softmax(-1)
     else:
         # a left-padding query row has no real key; give it a zero row instead of NaN
-        probs = scores.masked_fill(~context.allowed, float("-inf")).softmax(-1)
-        probs = probs.masked_fill(~context.has_key, 0.0)
-    out = probs @ values
+        allowed = context.allowed.expand(b, heads, length, total).reshape(rows, length, total)
+        probs = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+        has_key = context.has_key.expand(b, heads, length, 1).reshape(rows, length, 1)
+        probs = probs.masked_fill(~has_key, 0.0)
+    out = torch.bmm(probs, value_buffer.view(rows, -1, head_dim)[:, :total])
     hop_buffers: list[Tensor] = []
-    state, extra = out, None
-    for index, hop in enumerate(module.hops):
-        z = hop(state)  # Z_k at the new positions
+    state = out
+    for index, hop_weight in enumerate(weights.hop_weights):
+        z = torch.mm(state.view(-1, head_dim), hop_weight).view(b, heads, length, head_dim)
         buffer = _write(cache.hop_buffers[index] if cache else None, used, z)
         hop_buffers.append(buffer)
-        state = probs @ buffer[:, :, :total]
-        extra = state if extra is None else extra + state
-    if extra is not None:
-        out = out + extra
-    merged = out.transpose(1, 2).reshape(b, length, module.d_model)
-    return module.out(merged), LayerCache(key_buffer, value_buffer, hop_buffers, total)
+        state = torch.bmm(probs, buffer.view(rows, -1, head_dim)[:, :total])
+        out = out + state
+    out = out.view(b, heads, length, head_dim)
+    merged = out.transpose(1, 2).reshape(b * length, d)
+    update = torch.addmm(weights.out_bias, merged, weights.out_weight)
+    return update, LayerCache(key_buffer, value_buffer, hop_buffers, total)
 
 
 def layer_step(
-    layer: GraphSeqLayer,
+    weights: LayerWeights,
+    plan: DecodingPlan,
     x: Tensor,
     context: StepContext,
     cache: LayerCache | None,
 ) -> tuple[Tensor, LayerCache]:
-    """One :class:`GraphSeqLayer` (attention only, no local message passing) on new tokens."""
-    if layer.attention is None or layer.local is not None:
-        raise ValueError("cached decoding needs attention-only layers (no local message passing)")
-    update, cache = attention_step(layer.attention, layer.norm_in(x), context, cache)
-    x = x + update
-    if layer.ffn is not None:
-        x = x + layer.ffn(x)
-    return x, cache
+    """One attention-only :class:`GraphSeqLayer` on new tokens (eval: no dropout).
+
+    ``x`` is ``[B, L, d]``; returns the same shape and the layer's grown cache.
+    """
+    b, length, d = x.shape
+    norm_weight, norm_bias, eps = weights.norm_in
+    normed = F.layer_norm(x, (d,), norm_weight, norm_bias, eps)
+    update, cache = attention_step(weights, plan, normed, context, cache)
+    flat = x.view(b * length, d) + update
+    if weights.ffn is not None:
+        ffn_norm_weight, ffn_norm_bias, ffn_eps, w1, b1, w2, b2 = weights.ffn
+        hidden = F.layer_norm(flat, (d,), ffn_norm_weight, ffn_norm_bias, ffn_eps)
+        flat = flat + torch.addmm(b2, F.gelu(torch.addmm(b1, hidden, w1)), w2)
+    return flat.view(b, length, d), cache
 
 
 def decode_step(
@@ -240,18 +391,21 @@ def decode_step(
     """
     if backbone.config.vocab_size == 0:
         raise ValueError("decode_step needs a token backbone (vocab_size > 0)")
-    positions = state.next_position[:, None] + torch.cumsum(token_mask.long(), dim=1) - 1
-    positions = positions.clamp_min(0)
+    if tokens.size(1) == 1:  # one token per row: padding rows' positions are never read
+        positions = state.next_position[:, None]
+    else:
+        positions = state.next_position[:, None] + torch.cumsum(token_mask.long(), dim=1) - 1
+        positions = positions.clamp_min(0)
     h = backbone.embed(tokens)
     if backbone.positions is not None:
         h = h + backbone.positions(positions.reshape(-1)).view_as(h)
     key_mask = torch.cat([state.key_mask, token_mask], dim=1)
-    head_dim = backbone.config.d_model // backbone.config.num_heads
-    context = step_context(key_mask, positions, head_dim, backbone.config.position == "rotary")
+    plan = state.plan or decoding_plan(backbone)
+    context = step_context(key_mask, positions, plan)
     caches: list[LayerCache] = []
-    for index, layer in enumerate(backbone.layers):
+    for index, weights in enumerate(plan.layers):
         previous = state.layers[index] if state.layers else None
-        h, cache = layer_step(layer, h, context, previous)
+        h, cache = layer_step(weights, plan, h, context, previous)
         caches.append(cache)
     next_position = state.next_position + token_mask.long().sum(dim=1)
-    return backbone.final_norm(h), DecodingState(caches, key_mask, next_position)
+    return backbone.final_norm(h), DecodingState(caches, key_mask, next_position, plan)

@@ -46,6 +46,26 @@ OPTIONS = (
         verbs=("train",),
     ),
     CliOption(
+        "--distill-from",
+        "distill_from",
+        "teacher checkpoint (or 'shipped'): its predictions on unlabelled molecules join the "
+        "training split; validation and test keep measured labels",
+        verbs=("train",),
+    ),
+    CliOption(
+        "--distill-molecules",
+        "distill_molecules",
+        "unlabelled MOSES molecules the teacher labels (seeded sample; 100000)",
+        type="int",
+        verbs=("train",),
+    ),
+    CliOption(
+        "--distill-data",
+        "distill_data",
+        "your unlabelled molecules for the teacher to label, instead of MOSES",
+        verbs=("train",),
+    ),
+    CliOption(
         "--cache-dir",
         "cache_dir",
         "where source packages are cached",

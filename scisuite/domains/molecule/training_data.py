@@ -23,7 +23,7 @@ from scisuite.core.config import FrozenConfig, apply_overrides
 from scisuite.core.plugin import DataCatalog, DatasetSpec, TrainingData, TrainRequest
 from scisuite.core.predicting import featurize_with_rejects
 from scisuite.core.records import BadRecord, Record
-from scisuite.domains.molecule import selection
+from scisuite.domains.molecule import distillation, selection
 from scisuite.domains.molecule.config import MoleculeConfig
 from scisuite.domains.molecule.datasets import MoleculeDataset, dataset_specs, load_dataset
 from scisuite.domains.molecule.featurize import training_domain
@@ -139,6 +139,7 @@ def named_source(request: TrainRequest, cache_dir: Path | None) -> LabelledSourc
 
 def build_training_data(request: TrainRequest, task: MoleculeTask) -> TrainingData:
     """Load, split and featurize; fit the regression normalisers on the training split."""
+    distill = distillation.distill_request(request.columns, request.seed)
     records, targets, task_type, split, provenance = labelled_source(request)
     overrides = dict(request.model_overrides)
     if request.columns.get("ensemble_size"):
@@ -164,6 +165,10 @@ def build_training_data(request: TrainRequest, task: MoleculeTask) -> TrainingDa
         return [graphs[i] for i in indices if graphs[i] is not None]  # type: ignore[misc]
 
     train, val, test = part(split.train), part(split.val), part(split.test)
+    if distill is not None:
+        held_out = {g.canonical_smiles for g in (*val, *test)}
+        taught, provenance["distillation"] = teacher_graphs(distill, targets, task, base, held_out)
+        train = [*train, *taught]
     largest, elements = training_domain([g.canonical_smiles for g in train])
     config = base.replace(train_max_heavy_atoms=largest, train_elements=elements)
     if task_type == "regression":
@@ -180,6 +185,29 @@ def build_training_data(request: TrainRequest, task: MoleculeTask) -> TrainingDa
         "sizes": [len(train), len(val), len(test)],
     }
     return TrainingData(config, train, val, test, fingerprint(identity), provenance, rejected)
+
+
+def teacher_graphs(
+    request: distillation.DistillRequest,
+    targets: Sequence[str],
+    task: MoleculeTask,
+    config: MoleculeConfig,
+    held_out: set[str],
+) -> tuple[list[Data], dict[str, Any]]:
+    """The unlabelled molecules, labelled by the teacher and featurized for the student
+    (``config``), with the provenance the checkpoint records. Molecules whose canonical
+    SMILES is in ``held_out`` (the validation and test molecules) are left out, so the
+    student never trains on an input it is scored on."""
+    teacher = distillation.load_teacher(request.teacher)
+    records, source = distillation.unlabelled_records(request)
+    labelled, _ = distillation.teacher_labelled(records, teacher, targets)
+    graphs, rejected = featurize_with_rejects(task.featurize, config, labelled)
+    kept = [g for g in graphs if g is not None and g.canonical_smiles not in held_out]
+    if rejected:
+        print(
+            f"distillation: {len(rejected)} teacher-labelled molecule(s) skipped", file=sys.stderr
+        )
+    return kept, distillation.teacher_provenance(request, source, len(kept))
 
 
 def evaluation_data(

@@ -118,24 +118,24 @@ class AllowedAlphabetLogitsProcessor(LogitsProcessor):
         self._tokenizer = ByteTokenizer()
         self._masks: dict[tuple[str, bool], Tensor] = {}
 
-    def _mask(self, chars: str, eos: bool, device: torch.device) -> Tensor:
+    def _forbidden(self, chars: str, eos: bool, device: torch.device) -> Tensor:
+        """``[vocab]`` True on the tokens outside ``chars`` (and eos unless ``eos``)."""
         key = (chars, eos)
         if key not in self._masks:
-            mask = torch.zeros(self.vocab_size, dtype=torch.bool)
-            mask[self._tokenizer.ids_of(chars)] = True
-            mask[EOS_ID] = eos
-            self._masks[key] = mask
-        return self._masks[key].to(device)
+            forbidden = torch.ones(self.vocab_size, dtype=torch.bool)
+            forbidden[self._tokenizer.ids_of(chars)] = False
+            forbidden[EOS_ID] = not eos
+            self._masks[key] = forbidden.to(device)
+        return self._masks[key]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         positions = (input_ids != PAD_ID).sum(dim=1).tolist()
-        allowed = torch.stack(
-            [
-                self._mask(*constraint.allowed(int(position)), scores.device)
-                for constraint, position in zip(self.constraints, positions, strict=True)
-            ]
-        )
-        return scores.masked_fill(~allowed, float("-inf"))
+        masks = [
+            self._forbidden(*constraint.allowed(int(position)), scores.device)
+            for constraint, position in zip(self.constraints, positions, strict=True)
+        ]
+        forbidden = masks[0][None] if len(masks) == 1 else torch.stack(masks)
+        return scores.masked_fill(forbidden, float("-inf"))
 
 
 def build_processors(
@@ -183,10 +183,33 @@ class GenerationResult:
     new_tokens: int
 
 
-def _right_padded(rows: Sequence[Sequence[int]], device: torch.device) -> Tensor:
-    width = max((len(r) for r in rows), default=0)
-    padded = [list(r) + [PAD_ID] * (width - len(r)) for r in rows]
-    return torch.tensor(padded, dtype=torch.long, device=device).view(len(rows), width)
+class _AnswerIds:
+    """The answers so far as the right-padded ``[B, width]`` ids the logits processors read,
+    written in place as tokens arrive (rebuilding it from lists cost O(length) per token).
+
+    Args:
+        batch: rows.
+        device: where :meth:`tensor` puts the ids.
+    """
+
+    def __init__(self, batch: int, device: torch.device) -> None:
+        self._ids = torch.full((batch, 64), PAD_ID, dtype=torch.long)
+        self._lengths = [0] * batch
+        self._device = device
+
+    def extend(self, row: int, tokens: Sequence[int]) -> None:
+        start, end = self._lengths[row], self._lengths[row] + len(tokens)
+        if end > self._ids.size(1):
+            grown = torch.full((self._ids.size(0), max(end, 2 * self._ids.size(1))), PAD_ID)
+            grown[:, : self._ids.size(1)] = self._ids
+            self._ids = grown
+        if tokens:
+            self._ids[row, start:end] = torch.tensor(tokens, dtype=torch.long)
+        self._lengths[row] = end
+
+    def tensor(self) -> Tensor:
+        """``[B, longest answer]`` ids, :data:`PAD_ID` after each row's end."""
+        return self._ids[:, : max(self._lengths, default=0)].to(self._device)
 
 
 def _left_padded(rows: Sequence[Sequence[int]], device: torch.device) -> tuple[Tensor, Tensor]:
@@ -215,7 +238,7 @@ def _device_of(model: TokenLM) -> torch.device:
     return next(model.backbone.parameters()).device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(
     model: TokenLM,
     prompts: Sequence[str],
@@ -265,6 +288,9 @@ def generate(
 
     pending = [tokenizer.encode(p, bos=True) + forced_run(i) for i, p in enumerate(prompts)]
     sequences = [list(p) for p in pending]
+    answer_ids = _AnswerIds(batch, device)
+    for row, answer in enumerate(answers):
+        answer_ids.extend(row, answer)
     state = empty_state(batch, device) if mode == "cached" else None
     recompute = _Recompute(model, device) if mode == "recompute" else None
     steps = 0
@@ -281,7 +307,9 @@ def generate(
             logits = torch.zeros(batch, VOCAB_SIZE, device=device)
             logits[live] = recompute(sequences, live).float()
         steps += 1
-        scores = _processed(processors, _right_padded(answers, device), logits)[live]
+        scores = _processed(processors, answer_ids.tensor(), logits)
+        if len(live) < batch:
+            scores = scores[live]
         if sampling.greedy:
             chosen = scores.argmax(dim=-1).tolist()
         else:
@@ -297,6 +325,7 @@ def generate(
                 continue
             answers[i].append(int(token))
             new = [int(token), *forced_run(i)]
+            answer_ids.extend(i, new)
             pending[i] = new
             sequences[i].extend(new)
     return GenerationResult(
@@ -307,7 +336,7 @@ def generate(
     )
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def first_answer_distribution(
     model: TokenLM, prompts: Sequence[str], constraints: Sequence[AnswerConstraint]
 ) -> Tensor:
@@ -449,7 +478,7 @@ def _numbers(
     return [tuple(v / max(w, 1) for v in s) for s, w in zip(sums, weights, strict=True)]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_sequences(
     model: TokenLM,
     sequences: Sequence[str],
@@ -511,7 +540,7 @@ class Design:
     stop_reason: str
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def design_sequences(
     model: TokenLM,
     config: ProteinConfig,

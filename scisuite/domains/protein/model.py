@@ -98,7 +98,7 @@ class ProteinLM(nn.Module):
         states, state = decode_step(self.backbone, tokens, token_mask, state)
         return self.head(states), state
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, batch: Batch) -> list[SequencePrediction]:
         """Run ``config.predict_tasks`` on every sequence of a prediction batch.
 

@@ -84,3 +84,50 @@ def test_cache_grows_by_one_position_per_token() -> None:
     cache = state.layers[0]
     assert cache.keys.shape == (2, 2, 6, 4) and cache.hops[0].shape == (2, 2, 6, 4)
     assert state.next_position.tolist() == [6, 6]
+
+
+def test_rotate_half_folded_into_projection_rows_is_exact() -> None:
+    """The decoding layout's extra query/key rows give rotate_half of the projection."""
+    from scisuite.core.attention import rotate_half
+    from scisuite.core.decoding import _rotated_rows
+
+    g = torch.Generator().manual_seed(0)
+    heads, head_dim, d = 3, 8, 24
+    weight = torch.randn(2 * d, d, generator=g)
+    x = torch.randn(5, d, generator=g)
+    projected = (x @ weight.T).view(5, 2 * heads, head_dim)
+    folded = (x @ _rotated_rows(weight, heads).T).view(5, 2 * heads, head_dim)
+    assert torch.equal(folded, rotate_half(projected))
+
+
+def test_decoding_steps_past_the_first_rotary_table_and_buffer_sizes() -> None:
+    """Positions beyond 64 grow the rotary tables and cache buffers without changing states."""
+    torch.manual_seed(0)
+    model = (
+        Backbone(
+            BackboneConfig(
+                d_model=8,
+                num_heads=2,
+                num_layers=1,
+                vocab_size=10,
+                position="rotary",
+                propagation_hops=2,
+            )
+        )
+        .double()
+        .eval()
+    )
+    tokens = torch.randint(1, 10, (1, 70))
+    flat = model(
+        tokens[0],
+        torch.zeros(70, dtype=torch.long),
+        DensePattern(torch.zeros(70, dtype=torch.long), causal=True),
+    ).node_states
+    state = empty_state(1)
+    _, state = decode_step(model, tokens[:, :60], torch.ones(1, 60, dtype=torch.bool), state)
+    for t in range(60, 70):
+        out, state = decode_step(
+            model, tokens[:, t : t + 1], torch.ones(1, 1, dtype=torch.bool), state
+        )
+        torch.testing.assert_close(out[0, 0], flat[t])
+    assert state.plan is not None and state.plan.cos_table.size(0) >= 70

@@ -149,3 +149,17 @@ def test_predict_chunks_long_sequences(model) -> None:
     assert results[0].windows > 1 and results[1].windows == 1
     assert math.isnan(results[0].amp) and 0 <= results[1].amp <= 1  # longer than 30: no amp
     assert 0 <= results[1].acp <= 1 and not any(math.isnan(v) for v in results[0].content)
+
+
+def test_answer_ids_grow_and_pad_after_each_rows_end() -> None:
+    from scisuite.domains.protein.generation import _AnswerIds
+    from scisuite.domains.protein.tokenizer import PAD_ID
+
+    ids = _AnswerIds(2, torch.device("cpu"))
+    ids.extend(0, list(range(1, 71)))  # past the first 64 columns
+    ids.extend(1, [5, 6])
+    ids.extend(1, [])
+    table = ids.tensor()
+    assert table.shape == (2, 70)
+    assert table[0].tolist() == list(range(1, 71))
+    assert table[1, :2].tolist() == [5, 6] and (table[1, 2:] == PAD_ID).all()
