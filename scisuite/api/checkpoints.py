@@ -44,6 +44,14 @@ def pretrained_checkpoint(domain: str) -> Path:
     return folder
 
 
+def shipped_variant(domain: str, name: str) -> Path | None:
+    """A named variant shipped beside the default, ``scisuite/weights/<domain>-<name>/``
+    (e.g. ``molecule-fast``), or None when the domain ships no such variant."""
+    if not name or "/" in name or name.startswith("."):
+        return None
+    return shipped_checkpoint(f"{domain}-{name}")
+
+
 def checkpoint_meta(path: str | Path) -> CheckpointMeta:
     """The metadata of a checkpoint directory (domain, config, metrics, command)."""
     return read_meta(path)
@@ -52,7 +60,8 @@ def checkpoint_meta(path: str | Path) -> CheckpointMeta:
 def resolve_checkpoint(
     domain_or_path: str | Path, checkpoint: str | Path | None, registry: PluginRegistry
 ) -> Path:
-    """The checkpoint directory :func:`~scisuite.api.load` uses: ``checkpoint``, else
+    """The checkpoint directory :func:`~scisuite.api.load` uses: ``checkpoint`` (a directory,
+    or the name of a shipped variant such as ``"fast"``: :func:`shipped_variant`), else
     ``domain_or_path`` when it is a path, else the domain's shipped default; its
     ``config.json`` is checked (see :func:`checked_config`) before it is returned, so that
     every caller refuses a tampered checkpoint in one line.
@@ -69,6 +78,8 @@ def resolve_checkpoint(
     is_path = name not in registry.names() and Path(name).exists()
     if checkpoint is not None:
         path = Path(checkpoint)
+        if not path.exists() and not is_path:  # a shipped variant's name, e.g. "fast"
+            path = shipped_variant(registry.get(name).name, str(checkpoint)) or path
     elif is_path:
         path = Path(name)
     else:

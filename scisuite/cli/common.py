@@ -83,7 +83,12 @@ def add_common(parser: argparse.ArgumentParser, *, domain: bool = True) -> None:
     """``--domain --checkpoint --batch-size --device --num-workers --threads --seed --quiet``."""
     if domain:
         parser.add_argument("--domain", required=True, help="molecule, protein or mesh")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint directory (default: shipped)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="checkpoint directory, or a shipped variant by name (molecule: fast) (default: "
+        "the shipped default)",
+    )
     parser.add_argument("--batch-size", type=POSITIVE, default=64, help="records per batch (64)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (auto)")
     parser.add_argument(

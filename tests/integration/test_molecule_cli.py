@@ -196,3 +196,27 @@ def test_another_domains_checkpoint_is_refused_before_its_settings_are_used(
     assert main(argv) == 1
     assert "is a protein checkpoint, not molecule" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_distilling_a_teacher_into_a_smaller_student_on_a_users_molecules(tmp_path) -> None:
+    """--distill-from: the teacher labels the user's unlabelled file; validation and test
+    keep their measured labels and their molecules never join the teacher-labelled set."""
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    frame = pd.read_csv(SAMPLE)
+    unlabelled = tmp_path / "unlabelled.csv"
+    extra = ["CCCCCCO", "c1ccc(cc1)CC(=O)O", "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "not-a-smiles"]
+    # every labelled molecule too: the validation/test ones must be dropped, the rest kept
+    pd.DataFrame({"smiles": [*frame["smiles"], *extra]}).to_csv(unlabelled, index=False)
+    base = ["train", "--domain", "molecule", "--data", str(SAMPLE), "--target-columns", "expt"]
+    base += ["--split", "random", "--epochs", "1", "--batch-size", "16", "--quiet"]
+    small = ["--set", "backbone.d_model=16", "--set", "backbone.num_layers=1"]
+    assert main([*base, *small, "-o", str(teacher)]) == 0
+    argv = [*base, *small, "--distill-from", str(teacher), "--distill-data", str(unlabelled)]
+    assert main([*argv, "-o", str(student)]) == 0
+    meta, _ = load_checkpoint(student)
+    distilled = meta.extra["provenance"]["distillation"]
+    assert distilled["teacher"] == str(teacher)
+    assert distilled["unlabelled"]["file"] == str(unlabelled)
+    # 64 labelled + 3 new readable molecules, minus the 13 validation and test molecules
+    assert distilled["teacher_labelled_molecules"] == 64 + 3 - 13
+    assert meta.extra["provenance"]["split"]["sizes"] == [51 + 54, 6, 7]

@@ -108,3 +108,14 @@ def test_mesh_default_rolls_out_the_example_mesh(tmp_path) -> None:
     assert_close_arrays(fields["pressure"], saved["pressure_last"])
     assert time == saved["time_last"]
     assert_same_table(tmp_path / "flow.csv", SAVED / "flow.csv", ignore=("source",))
+
+
+def test_a_shipped_variant_is_found_by_name_and_an_unknown_name_is_a_clear_error() -> None:
+    from scisuite.api.checkpoints import resolve_checkpoint
+    from scisuite.api.common import registry_or_default
+    from scisuite.core.checkpoint import CheckpointError
+
+    found = resolve_checkpoint("molecule", "pretrained", registry_or_default(None))
+    assert found.name == "molecule-pretrained" and (found / "config.json").exists()
+    with pytest.raises(CheckpointError, match="does not exist"):
+        resolve_checkpoint("molecule", "no-such-variant", registry_or_default(None))

@@ -63,11 +63,12 @@ def distill_request(columns: Mapping[str, Any], seed: int) -> DistillRequest | N
     """The request's distillation settings (``--distill-from`` / ``--distill-molecules`` /
     ``--distill-data``), or None when it asks for none."""
     teacher = columns.get("distill_from")
+    size = columns.get("distill_molecules")
     if not teacher:
-        if columns.get("distill_data") or columns.get("distill_molecules"):
+        if columns.get("distill_data") or size is not None:
             raise ValueError("--distill-data / --distill-molecules need --distill-from TEACHER")
         return None
-    molecules = int(columns.get("distill_molecules") or DistillRequest.molecules)
+    molecules = DistillRequest.molecules if size is None else int(size)
     if molecules < 1:
         raise ValueError(f"--distill-molecules must be >= 1, got {molecules}")
     data = columns.get("distill_data")
