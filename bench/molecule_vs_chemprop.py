@@ -1275,6 +1275,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "scisuite_train_args": args.scisuite_train_args,
             "scisuite_predict_args": args.scisuite_predict_args,
             "predict_workers": args.predict_workers,
+            "scisuite_throughput_checkpoint": args.scisuite_throughput_checkpoint,
             "work_dir": str(work),
             "svr": "ECFP4 (Morgan r=2, 1024 bits) + RBF SVR, epsilon 0.1, gamma 0.01, "
             "C in {1,10,100,1000,10000} by 5-fold CV; fit on train+val",
@@ -1361,6 +1362,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 save()
     if args.moses_n > 0:
         inputs = moses_inputs(args.moses_n, work, cache)
+        if args.scisuite_throughput_checkpoint:
+            models["scisuite"] = Path(args.scisuite_throughput_checkpoint)
         for method in methods:
             report["throughput"][method] = _throughput(
                 method, models.get(method), inputs, args.moses_n, settings, tools, work
@@ -1557,6 +1560,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="featurisation workers of both tools' prediction commands (chemprop "
         "--num-workers, sci --num-workers); 0: all in the main process",
+    )
+    parser.add_argument(
+        "--scisuite-throughput-checkpoint",
+        default=None,
+        help="score the MOSES throughput run with this sci checkpoint (a directory or a "
+        "shipped variant's name, e.g. 'fast') instead of the model trained here",
     )
     parser.add_argument(
         "--timeout",

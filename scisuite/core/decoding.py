@@ -183,10 +183,11 @@ class DecodingPlan:
     cos_table: Tensor
     sin_table: Tensor
 
-    def rotary_at(self, positions: Tensor) -> tuple[Tensor, Tensor]:
-        """``cos, sin [B, 1, L, Dh]`` at ``positions [B, L]``; the tables double when a
-        position is past their end (computed with :func:`rotary_tables`, so identical)."""
-        needed = int(positions.max()) + 1 if positions.numel() else 0
+    def rotary_at(self, positions: Tensor, bound: int) -> tuple[Tensor, Tensor]:
+        """``cos, sin [B, 1, L, Dh]`` at ``positions [B, L]``, all ``< bound``; the tables
+        double when ``bound`` is past their end (computed with :func:`rotary_tables`, so
+        identical). ``bound`` is a host integer, so no device sync is needed."""
+        needed = bound
         if needed > self.cos_table.size(0):
             size = max(_INITIAL_CAPACITY, needed, 2 * self.cos_table.size(0))
             table_positions = torch.arange(size, device=positions.device)
@@ -283,7 +284,7 @@ def step_context(key_mask: Tensor, positions: Tensor, plan: DecodingPlan) -> Ste
         has_key = allowed.any(-1, keepdim=True)
     cos = sin = None
     if plan.rotary:
-        cos, sin = plan.rotary_at(positions)
+        cos, sin = plan.rotary_at(positions, bound=total)  # a position counts real tokens
     return StepContext(allowed, has_key, cos, sin)
 
 
