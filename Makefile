@@ -71,10 +71,10 @@ weights-molecule-pretrained: install
 # Reproduces the fast molecule variant (scisuite/weights/molecule-fast, `--checkpoint fast`):
 # a 2-layer, 64-wide student trained on the default's splits plus the shipped default's
 # predictions on 100k unlabelled MOSES molecules (molsets 0.3.1, seeded sample; validation and
-# test molecules left out); ~40 min on one CPU thread. Resumable: add --resume.
+# test molecules left out); ~50 min on one CPU thread. Resumable: add --resume.
 weights-molecule-fast: install
 	$(SCI) train --domain molecule --dataset freesolv+solubility --split auto --seed 0 \
-		--epochs 30 --batch-size 128 --set backbone.d_model=64 --set backbone.num_layers=2 \
+		--epochs 60 --batch-size 128 --set backbone.d_model=64 --set backbone.num_layers=2 \
 		--set fingerprint_use=off --set pooling=mean --distill-from shipped \
 		--distill-molecules 100000 -o scisuite/weights/molecule-fast $(RESUME)
 

@@ -621,16 +621,18 @@ class MethodOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _prediction_column(path: Path, n_expected: int, what: str) -> tuple[np.ndarray, int]:
-    """Read ``target`` (and optional ``status``) from a predictions CSV: (values, n_failed)."""
+def _prediction_column(
+    path: Path, n_expected: int, what: str, column: str = "target"
+) -> tuple[np.ndarray, int]:
+    """Read ``column`` (and optional ``status``) from a predictions CSV: (values, n_failed)."""
     if not path.exists():
         raise PeerRunError(f"{what} wrote no predictions file {path}")
     table = pd.read_csv(path)
-    if "target" not in table.columns:
-        raise PeerRunError(f"{what}: {path} has no 'target' column; columns: {list(table)}")
+    if column not in table.columns:
+        raise PeerRunError(f"{what}: {path} has no {column!r} column; columns: {list(table)}")
     if len(table) != n_expected:
         raise PeerRunError(f"{what}: {path} has {len(table)} rows for {n_expected} inputs")
-    values = pd.to_numeric(table["target"], errors="coerce").to_numpy(dtype=float, copy=True)
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float, copy=True)
     if "status" in table.columns:
         failed = table["status"].astype(str).str.lower().isin(SCISUITE_FAILED_STATUSES)
         values[failed.to_numpy()] = np.nan
@@ -1435,7 +1437,8 @@ def _throughput(
             timeout_s=tools.timeout_s,
         )
         run.check(f"{method} batch scoring")
-        _, n_failed = _prediction_column(output, n, f"{method} batch scoring")
+        column = _first_target(model) if method == "scisuite" else "target"
+        _, n_failed = _prediction_column(output, n, f"{method} batch scoring", column)
     except (PeerRunError, OSError, ValueError) as error:
         return {"status": "failed", "error": str(error)}
     return {
@@ -1448,6 +1451,20 @@ def _throughput(
         "model": str(model),
         "command": list(run.command),
     }
+
+
+def _first_target(checkpoint: Path) -> str:
+    """The first target column a sci checkpoint predicts (``target`` for the models trained
+    here; another name for a checkpoint given by ``--scisuite-throughput-checkpoint``)."""
+    config = checkpoint / "config.json"
+    if not config.exists():  # a shipped variant's name, e.g. "fast"
+        from scisuite.api.checkpoints import shipped_variant
+
+        variant = shipped_variant("molecule", str(checkpoint))
+        if variant is None:
+            return "target"
+        config = variant / "config.json"
+    return str(json.loads(config.read_text())["model_config"]["target_names"][0])
 
 
 def _parse_seeds(text: str) -> list[int]:

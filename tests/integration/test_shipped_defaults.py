@@ -119,3 +119,20 @@ def test_a_shipped_variant_is_found_by_name_and_an_unknown_name_is_a_clear_error
     assert found.name == "molecule-pretrained" and (found / "config.json").exists()
     with pytest.raises(CheckpointError, match="does not exist"):
         resolve_checkpoint("molecule", "no-such-variant", registry_or_default(None))
+
+
+def test_the_fast_molecule_variant_agrees_with_the_default_it_was_distilled_from(
+    tmp_path,
+) -> None:
+    fast, default = tmp_path / "fast.csv", tmp_path / "default.csv"
+    example = str(DATA / "molecules_example.csv")
+    argv = ["predict", "--domain", "molecule", example, "--quiet"]
+    assert main([*argv, "--checkpoint", "fast", "-o", str(fast)]) == 0
+    assert main([*argv, "-o", str(default)]) == 0
+    a, b = pd.read_csv(fast), pd.read_csv(default)
+    assert list(a["id"]) == list(b["id"]) and list(a["status"]) == list(b["status"])
+    for target in ("logS", "hydration_free_energy"):
+        assert a[target].corr(b[target], method="spearman") > 0.95
+    meta = api.load("molecule", checkpoint="fast").meta
+    assert meta is not None and meta.model_config["backbone"]["num_layers"] == 2
+    assert meta.extra["provenance"]["distillation"]["teacher"] == "shipped"
