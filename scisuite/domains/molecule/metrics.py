@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import Tensor
 
-from scisuite.core.metrics import per_column, rmse
+from scisuite.core.metrics import average_precision_score, per_column, rmse, roc_auc_score
 from scisuite.core.plugin import Metric
 
 

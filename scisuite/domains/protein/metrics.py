@@ -9,9 +9,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
-from scisuite.core.metrics import masked
+from scisuite.core.metrics import masked, roc_auc_score
 from scisuite.domains.protein.fasta import STANDARD_RESIDUES
 from scisuite.domains.protein.identity import IdentityConfig, pairwise_identity
 from scisuite.domains.protein.prompts import CONTENT_CLASSES, SS3_ALPHABET, SS8_ALPHABET
