@@ -52,6 +52,18 @@ def shipped_variant(domain: str, name: str) -> Path | None:
     return shipped_checkpoint(f"{domain}-{name}")
 
 
+def shipped_variants(domain: str) -> dict[str, Path]:
+    """``{name: folder}`` of the variants shipped beside a domain's default
+    (``scisuite/weights/<domain>-<name>/``), sorted by name."""
+    root = Path(str(resources.files("scisuite") / "weights"))
+    prefix = f"{domain}-"
+    return {
+        folder.name.removeprefix(prefix): folder
+        for folder in sorted(root.glob(f"{prefix}*"))
+        if (folder / CONFIG_NAME).exists()
+    }
+
+
 def checkpoint_meta(path: str | Path) -> CheckpointMeta:
     """The metadata of a checkpoint directory (domain, config, metrics, command)."""
     return read_meta(path)

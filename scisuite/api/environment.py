@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from scisuite._version import __version__
-from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint
+from scisuite.api.checkpoints import checkpoint_meta, shipped_checkpoint, shipped_variants
 from scisuite.api.common import registry_or_default
 from scisuite.core.devices import resolve_device
 from scisuite.core.registry import PluginRegistry
@@ -27,6 +27,7 @@ def info(registry: PluginRegistry | None = None) -> dict[str, Any]:
         if shipped is not None:
             meta = checkpoint_meta(shipped)
             entry["metrics"] = meta.metrics.get("test", meta.metrics.get("val", {}))
+        entry["variants"] = {v: str(path) for v, path in shipped_variants(name).items()}
         domains[name] = entry
     return {
         "scisuite": __version__,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -36,4 +37,16 @@ class Info:
             if rmse:
                 shown = ", ".join(f"{k}={v:.3f}" for k, v in rmse.items())
                 print(f"  {'':<10} test {shown}")
+            for variant, folder in entry.get("variants", {}).items():
+                print(f"  {'':<10} variant: --checkpoint {variant}  ({_card_title(folder)})")
         return 0
+
+
+def _card_title(folder: str) -> str:
+    """The first heading of a shipped checkpoint's card (``README.md``), without its
+    trailing "— model card"; the folder itself when it has no card."""
+    card = Path(folder) / "README.md"
+    if not card.exists():
+        return folder
+    title = card.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+    return title.removesuffix("— model card").strip()

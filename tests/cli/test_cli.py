@@ -33,7 +33,9 @@ def test_info_reports_versions_device_and_domains() -> None:
         facts["scisuite"] and facts["torch"].startswith("2.") and facts["device"] in ("cpu", "cuda")
     )
     assert isinstance(facts["domains"], dict)
-    assert run("info").returncode == 0
+    assert set(facts["domains"]["molecule"]["variants"]) >= {"fast", "pretrained"}
+    shown = run("info")
+    assert shown.returncode == 0 and "variant: --checkpoint fast" in shown.stdout
 
 
 @pytest.mark.parametrize("verb", ["predict", "train", "evaluate"])
