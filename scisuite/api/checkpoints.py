@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from scisuite.core.checkpoint import (
     CheckpointMeta,
     config_type_problem,
     read_meta,
+    shipped_weights,
 )
 from scisuite.core.config import FrozenConfig
 from scisuite.core.plugin import DomainPlugin
@@ -21,7 +21,7 @@ from scisuite.core.registry import PluginRegistry
 
 def shipped_checkpoint(domain: str) -> Path | None:
     """The default checkpoint shipped in ``scisuite/weights/<domain>/``, if there is one."""
-    folder = Path(str(resources.files("scisuite") / "weights" / domain))
+    folder = shipped_weights(domain)
     return folder if (folder / CONFIG_NAME).exists() else None
 
 
@@ -35,7 +35,7 @@ def pretrained_checkpoint(domain: str) -> Path:
     Raises:
         CheckpointError: the domain ships none.
     """
-    folder = Path(str(resources.files("scisuite") / "weights" / f"{domain}-pretrained"))
+    folder = shipped_weights(f"{domain}-pretrained")
     if not (folder / CONFIG_NAME).exists():
         raise CheckpointError(
             f"the {domain} domain ships no pretrained backbone; pass a checkpoint directory "
@@ -55,7 +55,7 @@ def shipped_variant(domain: str, name: str) -> Path | None:
 def shipped_variants(domain: str) -> dict[str, Path]:
     """``{name: folder}`` of the variants shipped beside a domain's default
     (``scisuite/weights/<domain>-<name>/``), sorted by name."""
-    root = Path(str(resources.files("scisuite") / "weights"))
+    root = shipped_weights()
     prefix = f"{domain}-"
     return {
         folder.name.removeprefix(prefix): folder

@@ -22,6 +22,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -125,6 +126,12 @@ class CheckpointMeta:
                         f"{source}: {problem}; fix it or retrain with `sci train`"
                     )
         return cls(**values)
+
+
+def shipped_weights(name: str = "") -> Path:
+    """``scisuite/weights/<name>`` inside the installed package (the folder itself when
+    ``name`` is empty); it may not exist."""
+    return Path(str(resources.files("scisuite") / "weights" / name))
 
 
 def fingerprint(items: Iterable[str]) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from scisuite.core.checkpoint import (
     CheckpointError,
     fingerprint_file,
     load_checkpoint,
-    read_meta,
+    shipped_weights,
 )
 from scisuite.core.records import BadRecord, Record
 from scisuite.domains.molecule.chunks import featurize_records
@@ -85,17 +84,16 @@ def distill_request(columns: Mapping[str, Any], seed: int) -> DistillRequest | N
 def teacher_path(name: str) -> Path:
     """``"shipped"`` -> the shipped molecule default; otherwise the directory itself."""
     if name == SHIPPED:
-        return Path(str(resources.files("scisuite") / "weights" / "molecule"))
+        return shipped_weights("molecule")
     return Path(name)
 
 
 def load_teacher(path: Path) -> MoleculeModel:
     """The teacher model in eval mode. Raises ``CheckpointError`` for another domain's
     checkpoint."""
-    meta = read_meta(path, "molecule")
+    meta, state = load_checkpoint(path)
     if meta.domain != "molecule":
         raise CheckpointError(f"--distill-from {path} is a {meta.domain} checkpoint, not molecule")
-    _, state = load_checkpoint(path)
     model = MoleculeModel(MoleculeConfig.from_dict(meta.model_config))
     model.load_state_dict(state)
     return model.eval()
