@@ -80,10 +80,11 @@ weights-molecule-fast: install
 
 # Trains the protein default (scisuite/weights/protein): builds the offline data sets
 # (Debian packages: `dssp` for 8-state DSSP, `theseus-examples` for structures,
-# `mmseqs2-examples` for UniProt; the shipped weights were trained on structures schema 1,
-# built by commit 4b62c08, before theseus-examples and the other schema-2 sources),
-# trains in two stages (a curriculum: secondary structure alone, then every task starting from
-# those weights; ~10 + ~25 min on 2 idle CPU cores) and evaluates on the held-out test chains.
+# `mmseqs2-examples` for UniProt), trains a two-stage curriculum (secondary structure alone,
+# then every task starting from those weights; 82-residue windows; ~14 + ~28 min on one
+# thread each) and evaluates on the held-out test chains. Whole-chain context (add
+# `--set max_length=1544` to a stage) was measured and lost on validation after stage 2
+# (docs/benchmarks.md). An interrupted stage continues with its own command plus --resume.
 PROTEIN_DATA ?= datasets/protein
 PROTEIN_STAGE1 ?= runs/protein-stage1
 
@@ -91,7 +92,7 @@ weights-protein: install
 	for name in structures peptides uniprot; do \
 		$(SCI) data build protein $$name -o $(PROTEIN_DATA) || exit 1; done
 	$(SCI) train --domain protein --dataset structures --tasks ss3 ss8 \
-		--data-dir $(PROTEIN_DATA) --epochs 5 --batch-size 1 --lr 2e-3 --seed 0 \
+		--data-dir $(PROTEIN_DATA) --epochs 10 --batch-size 1 --lr 2e-3 --seed 0 \
 		--set bucket_tokens=2048 -o $(PROTEIN_STAGE1) --quiet
 	$(SCI) train --domain protein --dataset all --data-dir $(PROTEIN_DATA) \
 		--init-from $(PROTEIN_STAGE1) --epochs 8 --batch-size 1 --lr 1e-3 --seed 0 \
