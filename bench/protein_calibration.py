@@ -76,7 +76,8 @@ def calibrate_checkpoint(
     for task in ("amp", "acp"):
         if task not in report:
             continue
-        slope, intercept = calibrated.platt(task)
+        slope, intercept = calibrated.platt(task)  # kept: the fitted pair or (1, 0)
+        fitted = report[task]["fitted_slope"], report[task]["fitted_intercept"]
         probabilities = {
             split: validation_probabilities(model, plain, part, task, batch_size)
             for split, part in graphs.items()
@@ -89,12 +90,16 @@ def calibrate_checkpoint(
                 "positive_fraction": float(np.mean(y)),
                 "mean_probability": float(np.mean(p)),
                 "ece_before": expected_calibration_error(p, y),
-                "ece_platt": expected_calibration_error(apply_platt(p, slope, intercept), y),
+                "ece_platt": expected_calibration_error(apply_platt(p, *fitted), y),
+                "ece_kept": expected_calibration_error(apply_platt(p, slope, intercept), y),
                 "ece_temperature_only": expected_calibration_error(
                     apply_platt(p, 1.0 / temperature, 0.0), y
                 ),
             }
         results[task] = {
+            "fitted_slope": fitted[0],
+            "fitted_intercept": fitted[1],
+            "kept": "platt" if (slope, intercept) == fitted else "uncalibrated",
             "slope": slope,
             "intercept": intercept,
             "temperature_only": temperature,

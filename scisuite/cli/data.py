@@ -25,7 +25,10 @@ class Data:
         build.add_argument("name")
         build.add_argument("-o", "--output", type=Path, default=Path("datasets"), help="output dir")
         build.add_argument("--cache-dir", type=Path, help="where source packages are cached")
-        generate = actions.add_parser("generate", help="generate data with a solver (mesh)")
+        generate = actions.add_parser(
+            "generate",
+            help="generate data: with a solver (mesh), by a teacher model (protein pseudo-ss)",
+        )
         generate.add_argument("domain")
         generate.add_argument("name")
         generate.add_argument("-o", "--output", type=Path, required=True, help="output directory")

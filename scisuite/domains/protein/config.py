@@ -47,6 +47,8 @@ DEFAULT_TASKS = (
 DEFAULT_TASK_WEIGHTS = (2.0, 1.0, 1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 0.5, 0.5)
 #: Forward tasks run by ``sci predict``.
 PREDICT_TASKS = ("ss3", "ss8", "amp", "acp")
+#: Structure tasks that can also train on teacher DSSP3 labels (``pseudo_ss_tasks``).
+PSEUDO_SS_TASKS = ("ss3", "content", "design_ss3", "design_content")
 
 
 def default_backbone() -> BackboneConfig:
@@ -105,6 +107,11 @@ class ProteinConfig(FrozenConfig):
             activity probability ``p`` is reported as ``sigmoid(slope logit(p) +
             intercept)`` (Platt scaling, ``calibration.py``); fitted on the validation
             peptides at the end of training; ``(1, 0, 1, 0)`` = uncalibrated.
+        pseudo_ss_tasks: structure tasks (of ``tasks``) that also draw *training* examples
+            from the teacher-labelled UniProt sequences (``pseudo_labels.py``; built by ``sci
+            data generate protein pseudo-ss``), e.g. ``("design_content",)``; () = none.
+        pseudo_ss_weight: windows per pseudo-labelled sequence and epoch, relative to the
+            task's weight on a real chain (fractions subsample).
         amp_domain, acp_domain: the applicability domain of each activity probability
             (``applicability.py``: the training peptides, their length and composition
             ranges, identity thresholds); set at training. None (checkpoints before it):
@@ -131,6 +138,8 @@ class ProteinConfig(FrozenConfig):
     train_peptide_length: tuple[int, ...] = (7, 174)
     train_max_chain_length: int = 0
     peptide_calibration: tuple[float, ...] = (1.0, 0.0, 1.0, 0.0)
+    pseudo_ss_tasks: tuple[str, ...] = ()
+    pseudo_ss_weight: float = 1.0
     amp_domain: PeptideDomain | None = None
     acp_domain: PeptideDomain | None = None
 
@@ -192,6 +201,13 @@ class ProteinConfig(FrozenConfig):
             f"got {len(self.task_weights)}",
         )
         require(all(w > 0 for w in self.task_weights), "task weights must be positive")
+        pseudo = set(self.pseudo_ss_tasks)
+        require(
+            pseudo <= set(self.tasks) and pseudo <= set(PSEUDO_SS_TASKS),
+            f"pseudo_ss_tasks must be training tasks among {list(PSEUDO_SS_TASKS)}, "
+            f"got {list(self.pseudo_ss_tasks)}",
+        )
+        require(self.pseudo_ss_weight > 0, "pseudo_ss_weight must be positive")
         bad = sorted(set(self.predict_tasks) - set(FORWARD_TASKS))
         require(not bad, f"predict_tasks must be forward tasks, got {bad}")
         require(0.0 <= self.answer_noise <= 1.0, "answer_noise must be in [0, 1]")

@@ -21,7 +21,7 @@ and plot); ``task.py`` (loss, metrics), ``training_data.py`` / ``tasks.py`` /
 from __future__ import annotations
 
 from scisuite.core.plugin import CliOption, Commands, DomainPlugin, Examples, RecordIO
-from scisuite.domains.protein import examples
+from scisuite.domains.protein import examples, pseudo_labels
 from scisuite.domains.protein.config import ProteinConfig
 from scisuite.domains.protein.design import DESIGN_TASKS, design
 from scisuite.domains.protein.fasta import READERS, read_fasta, records_from_sequences
@@ -109,6 +109,28 @@ OPTIONS = (
         f"design task ({', '.join(DESIGN_TASKS)}); default from --target",
         verbs=("design",),
     ),
+    CliOption(
+        "--teacher",
+        "teacher",
+        "pseudo-ss: the protein checkpoint whose DSSP3 labels the UniProt sequences",
+        verbs=("generate",),
+    ),
+    CliOption(
+        "--sequences",
+        "sequences",
+        "pseudo-ss: UniProt training sequences to label (4000)",
+        type="int",
+        verbs=("generate",),
+        default=4000,
+    ),
+    CliOption(
+        "--max-residues",
+        "max_residues",
+        "pseudo-ss: longest sequence labelled (400)",
+        type="int",
+        verbs=("generate",),
+        default=400,
+    ),
 )
 
 PLUGIN = DomainPlugin(
@@ -131,6 +153,6 @@ PLUGIN = DomainPlugin(
         training_request=examples.training_request,
     ),
     reports=ProteinReports(),
-    commands=Commands(design=design),
+    commands=Commands(design=design, generate=pseudo_labels.generate),
     options=OPTIONS,
 )

@@ -8,7 +8,9 @@ Sources (``datasets.py``) and the tasks drawn from them:
   ``design_amp``;
 - UniProt (``sequences.parquet``; its seeded random split) -> ``continue``,
   ``design_prefix``;
-- a user solubility table (``load_solubility_csv``) -> ``solubility``.
+- a user solubility table (``load_solubility_csv``) -> ``solubility``;
+- teacher-labelled UniProt sequences (``pseudo_labels.py``) -> the training examples of
+  ``ProteinConfig.pseudo_ss_tasks``, drawn like those of real chains.
 
 Chains longer than a task's window are cut into windows. Training draws, per chain and
 task, ``task_weight x chain weight x ceil(length / window)`` windows at random offsets (a
@@ -63,12 +65,15 @@ class Sources:
         peptides: ``sequence, label, task, split`` per peptide.
         uniprot: ``id, sequence, split`` per sequence.
         solubility: ``id, sequence, label, split`` per user record (labels in [0, 1]).
+        pseudo_ss: ``id, sequence, dssp3, split`` per teacher-labelled UniProt sequence
+            (``pseudo_labels.py``), read by ``ProteinConfig.pseudo_ss_tasks`` in training.
     """
 
     structures: pd.DataFrame | None = None
     peptides: pd.DataFrame | None = None
     uniprot: pd.DataFrame | None = None
     solubility: pd.DataFrame | None = None
+    pseudo_ss: pd.DataFrame | None = None
 
 
 def needed_sources(tasks: Sequence[str]) -> set[str]:
@@ -252,6 +257,14 @@ def solubility_examples(
         yield Example("solubility", sequence=row.sequence, values=(float(row.label),))
 
 
+def pseudo_ss_view(config: ProteinConfig) -> ProteinConfig:
+    """The config that draws the pseudo-labelled examples: only ``pseudo_ss_tasks``, each
+    at its task weight x ``pseudo_ss_weight``."""
+    tasks = config.pseudo_ss_tasks
+    weights = tuple(config.task_weight(t) * config.pseudo_ss_weight for t in tasks)
+    return config.replace(tasks=tasks, task_weights=weights)
+
+
 def split_examples(sources: Sources, config: ProteinConfig, split: str, seed: int) -> list[Example]:
     """All examples of one split, in a seeded shuffled order."""
     if split not in SPLITS:
@@ -266,6 +279,9 @@ def split_examples(sources: Sources, config: ProteinConfig, split: str, seed: in
         examples += uniprot_examples(sources.uniprot, config, split, rng)
     if sources.solubility is not None:
         examples += solubility_examples(sources.solubility, config, split, rng)
+    if sources.pseudo_ss is not None and config.pseudo_ss_tasks and split == "train":
+        # drawn last, so the other tasks' examples are those of a run without pseudo-labels
+        examples += structure_examples(sources.pseudo_ss, pseudo_ss_view(config), split, rng)
     rng.shuffle(examples)
     return examples
 

@@ -37,6 +37,8 @@ from scisuite.domains.protein.catalogue import (
 from scisuite.domains.protein.config import DEFAULT_TASK_WEIGHTS, DEFAULT_TASKS, ProteinConfig
 from scisuite.domains.protein.datasets import PROVENANCE_FILE, load_solubility_csv
 from scisuite.domains.protein.prompts import TASK_NAMES, Example, get_task
+from scisuite.domains.protein.pseudo_labels import DATASET_NAME as PSEUDO_SS_NAME
+from scisuite.domains.protein.pseudo_labels import pseudo_ss_path
 from scisuite.domains.protein.tasks import (
     Sources,
     bucket_examples,
@@ -55,9 +57,13 @@ def data_dir_of(request: TrainRequest) -> Path:
     return Path(value) if value else default_data_dir()
 
 
-def load_sources(request: TrainRequest, tasks: Sequence[str]) -> tuple[Sources, dict[str, Any]]:
+def load_sources(
+    request: TrainRequest, tasks: Sequence[str], pseudo_ss: bool = False
+) -> tuple[Sources, dict[str, Any]]:
     """The tables ``tasks`` draw from (named data sets built into ``--data-dir`` when
-    missing; the solubility table from ``--data``), and their provenance."""
+    missing; the solubility table from ``--data``; with ``pseudo_ss`` the teacher-labelled
+    UniProt table, which is never built implicitly: it needs a teacher), and their
+    provenance."""
     columns = dict(request.columns)
     data_dir = data_dir_of(request)
     cache_dir = Path(columns["cache_dir"]) if columns.get("cache_dir") else None
@@ -79,6 +85,20 @@ def load_sources(request: TrainRequest, tasks: Sequence[str]) -> tuple[Sources, 
             "table": str(path),
             "source": info.get("source") or info.get("sources"),
             "split": info.get("split") or info.get("identity", {}).get("clustering"),
+            "counts": info.get("counts"),
+        }
+    if pseudo_ss:
+        path = pseudo_ss_path(data_dir)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"pseudo_ss_tasks needs {path}; label UniProt with a teacher first: sci data "
+                f"generate protein {PSEUDO_SS_NAME} -o {data_dir} --teacher CHECKPOINT"
+            )
+        sources.pseudo_ss = load_table(path)
+        info = json.loads((path.parent / PROVENANCE_FILE).read_text())
+        provenance["pseudo_ss"] = {
+            "table": str(path),
+            "source": info.get("source"),
             "counts": info.get("counts"),
         }
     if "solubility" in tasks:
@@ -168,7 +188,7 @@ def build_training_data(request: TrainRequest) -> TrainingData:
         values["max_length"] = int(request.columns["max_length"])
     values = apply_overrides(values, dict(request.model_overrides))
     config = ProteinConfig.from_dict(values)
-    sources, provenance = load_sources(request, config.tasks)
+    sources, provenance = load_sources(request, config.tasks, bool(config.pseudo_ss_tasks))
     parts = {
         s: split_examples(sources, config, s, request.seed) for s in ("train", "validation", "test")
     }

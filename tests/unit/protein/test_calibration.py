@@ -89,9 +89,13 @@ def test_calibrate_fits_on_validation_and_prediction_applies_it(tiny_config) -> 
     assert direct == pytest.approx(raw, abs=1e-6)  # the same numbers prediction gives
 
     calibrated, report = calibrate(model, config, graphs)
-    slope, intercept = calibrated.platt("amp")
-    assert (slope, intercept) == (report["amp"]["slope"], report["amp"]["intercept"])
+    kept = calibrated.platt("amp")
+    assert kept == (report["amp"]["slope"], report["amp"]["intercept"])
+    slope, intercept = report["amp"]["fitted_slope"], report["amp"]["fitted_intercept"]
     assert (slope, intercept) != (1.0, 0.0)
+    ece_fitted = expected_calibration_error(apply_platt(raw, slope, intercept), labels)
+    # kept only when it lowers the validation ECE (this random model: it does not)
+    assert kept == ((slope, intercept) if ece_fitted < report["amp"]["val_ece_before"] else (1, 0))
     assert report["amp"]["n"] == len(PEPTIDES)
     y = np.array(labels, float)
 
@@ -100,6 +104,7 @@ def test_calibrate_fits_on_validation_and_prediction_applies_it(tiny_config) -> 
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
     assert nll(apply_platt(raw, slope, intercept)) < nll(raw)  # (1, 0) was a candidate
+    calibrated = config.replace(peptide_calibration=(slope, intercept, 1.0, 0.0))
     scored = [p.amp for p in predict_sequences(model, [s for s, _ in PEPTIDES], calibrated)]
     assert scored == pytest.approx(list(apply_platt(raw, slope, intercept)), abs=1e-6)
     assert calibrated.platt("acp") == (1.0, 0.0)  # no acp examples: unchanged
@@ -111,3 +116,25 @@ def test_calibrate_fits_on_validation_and_prediction_applies_it(tiny_config) -> 
 def test_config_refuses_a_bad_calibration(tiny_config, values) -> None:
     with pytest.raises(ConfigError, match="peptide_calibration"):
         tiny_config(peptide_calibration=values)
+
+
+def test_calibrate_keeps_uncalibrated_when_the_fit_raises_validation_ece(
+    tiny_config, monkeypatch
+) -> None:
+    """Well-calibrated probabilities whose NLL fit still moves the binned ECE up."""
+    import scisuite.domains.protein.calibration as calibration
+
+    config = tiny_config(tasks=("amp",), task_weights=(1.0,), predict_tasks=("amp",))
+    # calibrated at 0.3 and 0.7; two overconfident 0.99s pull the NLL fit flat (slope 0.28)
+    probabilities = [0.3] * 10 + [0.7] * 10 + [0.99] * 2
+    labels = [1] * 3 + [0] * 7 + [1] * 7 + [0] * 3 + [0, 1]
+    monkeypatch.setattr(
+        calibration, "validation_probabilities", lambda *args: (probabilities, labels)
+    )
+    fitted = fit_platt(probabilities, labels)
+    before = expected_calibration_error(probabilities, labels)
+    assert expected_calibration_error(apply_platt(probabilities, *fitted), labels) > 3 * before
+    calibrated, report = calibrate(None, config, [])
+    assert calibrated.platt("amp") == (1.0, 0.0)
+    assert (report["amp"]["fitted_slope"], report["amp"]["fitted_intercept"]) == fitted
+    assert report["amp"]["val_ece_after"] == report["amp"]["val_ece_before"] == before
