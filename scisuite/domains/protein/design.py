@@ -3,8 +3,11 @@
 ``--target helix=0.6,strand=0.1`` (SS content), an SS string (``HHHHCCEEEE``), ``amp=1`` or
 ``prefix=MKT...`` picks the inverse task; designs are sampled with the given seed /
 temperature / top-k / top-p and each is forward-predicted (DSSP3, helix/strand/coil
-fractions, antimicrobial probability) and scored against its target. The API writes the
-FASTA and the table; the CLI prints.
+fractions, antimicrobial probability) and scored against its target. ``--oversample K``
+samples ``K`` times as many and keeps the designs whose forward-predicted properties are
+closest to the target (generate, then filter by the model's own forward tasks: check the
+kept designs with an independent predictor, e.g. ``bench/protein_design_checks.py``'s GOR
+peer). The API writes the FASTA and the table; the CLI prints.
 """
 
 from __future__ import annotations
@@ -59,26 +62,51 @@ def design(model: nn.Module, config: FrozenConfig, options: Mapping[str, Any]) -
     batch_size = _number(options, "batch_size", int, 64)
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
-    designs = design_sequences(model, config, example, count, sampling, low, high)
+    oversample = _number(options, "oversample", int, 1)
+    if oversample < 1 or count * oversample > MAX_DESIGNS:
+        raise ValueError(
+            f"--oversample must be >= 1 with --num-designs x --oversample <= {MAX_DESIGNS}, "
+            f"got {oversample}"
+        )
+    if oversample > 1 and task == "design_prefix":
+        raise ValueError("--oversample ranks by the target's error; a prefix target has none")
+    designs = design_sequences(model, config, example, count * oversample, sampling, low, high)
     predicted = predict_sequences(
         model,
         [d.sequence for d in designs],
         config.replace(predict_tasks=("ss3", "amp")),
         batch_size,
     )
+    candidates = [
+        (
+            generated,
+            p,
+            _design_row("", task, target_text, example, generated, p, sampling, low, high),
+        )
+        for generated, p in zip(designs, predicted, strict=True)
+    ]
+    if oversample > 1:
+        # valid designs first, then by the forward-predicted error (stable: seed order on ties)
+        candidates.sort(key=lambda c: (not c[2]["valid"], _error_key(c[2]["target_error"])))
     rows, fasta = [], []
-    for index, (generated, p) in enumerate(zip(designs, predicted, strict=True)):
+    for index, (generated, p, _) in enumerate(candidates[:count]):
         name = f"design_{index:03d}"
         header = (
             f">{name} task={task} target={target_text} seed={generated.seed} "
             f"temperature={sampling.temperature:g} top_k={sampling.top_k} "
             f"top_p={sampling.top_p:g} length={len(generated.sequence)}"
+            + (f" kept_of={len(candidates)}" if oversample > 1 else "")
         )
         fasta.append(f"{header}\n{generated.sequence}")
         rows.append(
             _design_row(name, task, target_text, example, generated, p, sampling, low, high)
         )
     return DesignResult("\n".join(fasta) + "\n", rows)
+
+
+def _error_key(error: float) -> float:
+    """Sort key of a target error: NaN (nothing predicted) last."""
+    return math.inf if math.isnan(error) else error
 
 
 def _number(options: Mapping[str, Any], name: str, kind: type, default: Any) -> Any:

@@ -104,6 +104,14 @@ OPTIONS = (
         verbs=("design",),
     ),
     CliOption(
+        "--oversample",
+        "oversample",
+        "sample K x --num-designs and keep those whose predicted properties are closest to "
+        "the target (1 = off)",
+        type="int",
+        verbs=("design",),
+    ),
+    CliOption(
         "--task",
         "task",
         f"design task ({', '.join(DESIGN_TASKS)}); default from --target",

@@ -346,6 +346,26 @@ def test_design_returns_fasta_and_rows(tiny_config) -> None:
         design(model, config, {**options, "num_designs": -1})
 
 
+def test_oversample_keeps_the_candidates_closest_to_the_target(tiny_config) -> None:
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = PLUGIN.task.build_model(config).eval()
+    options = {"target": "HHHHCCEE", "num_designs": 8, "temperature": 1.0, "seed": 3}
+    every = design(model, config, options)
+    kept = design(model, config, {**options, "num_designs": 2, "oversample": 4})
+    errors = sorted(row["target_error"] for row in every.rows)
+    assert [row["target_error"] for row in kept.rows] == errors[:2]
+    assert {row["sequence"] for row in kept.rows} <= {row["sequence"] for row in every.rows}
+    headers = [line for line in kept.fasta.splitlines() if line.startswith(">")]
+    assert [h.split()[0] for h in headers] == [">design_000", ">design_001"]
+    assert all("kept_of=8" in h for h in headers)
+    assert "kept_of" not in every.fasta
+    with pytest.raises(ValueError, match="oversample"):
+        design(model, config, {**options, "oversample": 0})
+    with pytest.raises(ValueError, match="prefix target"):
+        design(model, config, {**options, "target": "prefix=MKT", "oversample": 2})
+
+
 def test_evaluation_extras_score_generation_on_a_named_dataset(
     tiny_config, data_dir: Path, tmp_path: Path
 ) -> None:
